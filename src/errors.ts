@@ -1,0 +1,41 @@
+/**
+ * The one error type of sif. The core throws it; only src/cli catches and prints it.
+ * Codes are stable (scripts may match on them): SIF_E_<AREA>_<CONDITION>.
+ */
+export type SifErrorCode =
+  | 'SIF_E_IMAGE_NOT_FOUND'
+  | 'SIF_E_IMAGE_UNREADABLE'
+  | 'SIF_E_IMAGE_NOT_AN_IMAGE'
+  | 'SIF_E_IMAGE_TRUNCATED'
+  | 'SIF_E_IMAGE_NO_ROOTFS'
+  | 'SIF_E_IMAGE_UNSUPPORTED_FS'
+  | 'SIF_E_IMAGE_ARCH'
+  | 'SIF_E_IMAGE_CORRUPT'
+  | 'SIF_E_USAGE'
+  | 'SIF_E_BIND_SPEC'
+  | 'SIF_E_BIND_SOURCE'
+  | 'SIF_E_ENV_FILE'
+  | 'SIF_E_HOST'
+  | 'SIF_E_STARTER_MISSING'
+  | 'SIF_E_INTERNAL';
+
+export interface SifErrorOptions {
+  hint?: string;
+  cause?: unknown;
+}
+
+export class SifError extends Error {
+  readonly code: SifErrorCode;
+  readonly hint?: string;
+
+  constructor(code: SifErrorCode, message: string, options: SifErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'SifError';
+    this.code = code;
+    if (options.hint !== undefined) this.hint = options.hint;
+  }
+}
+
+export function isSifError(e: unknown): e is SifError {
+  return e instanceof SifError;
+}
