@@ -1,0 +1,12 @@
+/* The image's FUSE mount and the threads that serve it. */
+#ifndef SIF_FUSE_SESSION_H
+#define SIF_FUSE_SESSION_H
+
+/* Opens /dev/fuse (before the host's /dev leaves our view); dies with advice on error. */
+int fuse_device_open(void);
+/* Mounts the squashfs served by squash_ops() at mountpoint over fuse_fd; dies on error. */
+void fuse_mount_image(int fuse_fd, const char *mountpoint);
+/* Starts serving requests on background threads (call after fork). */
+void fuse_serve_in_background(unsigned max_threads);
+
+#endif

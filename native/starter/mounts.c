@@ -1,0 +1,342 @@
+#define _GNU_SOURCE
+#include "mounts.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "die.h"
+
+#define STAGE_BASE "/tmp" /* any host directory will do: it is covered only in our namespace */
+#define STAGE_OLDROOT "/oldroot"
+#define STAGE_FILES "/files"
+
+static int root_fd = -1, host_fd = -1;
+
+static void xmkdir(const char *path, mode_t mode) {
+  if (mkdir(path, mode) < 0) die_errno("mkdir %s", path);
+}
+
+void stage_enter(void) {
+  /* Host mounts still propagate in (slave), ours never propagate out. */
+  if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0) die_errno("making / a slave mount");
+  if (mount("tmpfs", STAGE_BASE, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
+    die_errno("mounting the staging tmpfs on %s", STAGE_BASE);
+  if (chdir(STAGE_BASE) < 0) die_errno("chdir %s", STAGE_BASE);
+  xmkdir("oldroot", 0755);
+  xmkdir("lower", 0755);
+  xmkdir("upper", 0755);
+  xmkdir("work", 0755);
+  xmkdir("root", 0755);
+  xmkdir("files", 0755);
+  if (syscall(SYS_pivot_root, ".", "oldroot") < 0) die_errno("pivot_root into the staging tmpfs");
+  if (chdir("/") < 0) die_errno("chdir /");
+}
+
+/* Opens path below dirfd as if dirfd were "/": ".." and absolute symlinks stay inside. */
+static int open_in(int dirfd, const char *path, int flags) {
+  struct open_how how = {.flags = (unsigned)(flags | O_CLOEXEC), .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+  return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+}
+
+/* Canonical path (inside the image) of what fd refers to below STAGE_LOWER. */
+static void image_path_of(int fd, char *out, size_t size) {
+  char link[64];
+  snprintf(link, sizeof link, STAGE_OLDROOT "/proc/self/fd/%d", fd);
+  ssize_t n = readlink(link, out, size - 1);
+  if (n < 0) die_errno("readlink %s", link);
+  out[n] = '\0';
+  size_t prefix = strlen(STAGE_LOWER);
+  if (strncmp(out, STAGE_LOWER, prefix) || (out[prefix] != '/' && out[prefix] != '\0'))
+    die("%s resolved outside the image", out);
+  memmove(out, out + prefix, (size_t)n - prefix + 1);
+}
+
+static void mkdir_p(char *path, mode_t mode) {
+  for (char *p = path + 1;; p++) {
+    if (*p != '/' && *p != '\0') continue;
+    char c = *p;
+    *p = '\0';
+    if (mkdir(path, mode) < 0 && errno != EEXIST) die_errno("mkdir %s", path);
+    *p = c;
+    if (!c) return;
+  }
+}
+
+/*
+ * The image is read-only and owned by users we cannot act for, so mount points it
+ * lacks are made in the overlay's upper layer before the overlay exists, at the
+ * place the image's own symlinks lead to.
+ */
+static void prepare_mountpoint(const char *dst, int dir) {
+  char *path = strdup(dst), canon[PATH_MAX], full[2 * PATH_MAX];
+  if (!path) die_errno("strdup");
+  size_t len = strlen(path), cut = len;
+  int lower = open(STAGE_LOWER, O_PATH | O_DIRECTORY | O_CLOEXEC), fd;
+  if (lower < 0) die_errno("open %s", STAGE_LOWER);
+  /* Find the longest prefix that exists in the image. */
+  for (;;) {
+    path[cut] = '\0';
+    fd = open_in(lower, cut ? path : "/", O_PATH);
+    if (fd >= 0) break;
+    if (errno != ENOENT && errno != ENOTDIR) die_errno("looking up %s in the image", path);
+    while (cut > 0 && path[--cut] != '/') {}
+  }
+  close(lower);
+  if (cut == len) {
+    close(fd);
+    free(path);
+    return;
+  }
+  image_path_of(fd, canon, sizeof canon);
+  close(fd);
+  snprintf(full, sizeof full, "/upper%s%s", canon, dst + cut);
+  if (dir) {
+    mkdir_p(full, 0755);
+  } else {
+    char *slash = strrchr(full, '/');
+    *slash = '\0';
+    mkdir_p(full, 0755);
+    *slash = '/';
+    int f = open(full, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (f < 0) die_errno("creating the mount point %s", dst);
+    close(f);
+  }
+  free(path);
+}
+
+void mountpoints_prepare(const struct plan *plan) {
+  for (size_t i = 0; i < plan->nops; i++) {
+    const struct op *op = &plan->ops[i];
+    struct stat st;
+    switch (op->kind) {
+      case OP_BIND: {
+        char src[PATH_MAX];
+        snprintf(src, sizeof src, STAGE_OLDROOT "%s", op->src);
+        /* The source is checked again, safely, when it is bound. */
+        if (stat(src, &st) < 0) break;
+        prepare_mountpoint(op->dst, S_ISDIR(st.st_mode));
+        break;
+      }
+      case OP_FILE: prepare_mountpoint(op->dst, 0); break;
+      case OP_MKDIR: case OP_PROC: case OP_TMPFS: prepare_mountpoint(op->dst, 1); break;
+      case OP_SYMLINK: {
+        char *parent;
+        const char *slash = strrchr(op->dst, '/');
+        parent = strndup(op->dst, slash == op->dst ? 1 : (size_t)(slash - op->dst));
+        if (!parent) die_errno("strndup");
+        prepare_mountpoint(parent, 1);
+        free(parent);
+        break;
+      }
+      case OP_READONLY: break;
+    }
+  }
+}
+
+void root_assemble(void) {
+#define OVERLAY_OPTS "lowerdir=" STAGE_LOWER ",upperdir=/upper,workdir=/work"
+  /* userxattr keeps overlay's bookkeeping in user.* xattrs, which a user namespace may set;
+     kernels or filesystems without it get the plain options. */
+  if (mount("overlay", STAGE_ROOT, "overlay", MS_NOSUID | MS_NODEV, OVERLAY_OPTS ",userxattr") < 0 &&
+      mount("overlay", STAGE_ROOT, "overlay", MS_NOSUID | MS_NODEV, OVERLAY_OPTS) < 0)
+    die_errno("mounting the overlay on the image (kernel 5.11 or newer is needed for overlayfs in a user namespace)");
+  root_fd = open(STAGE_ROOT, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root_fd < 0) die_errno("open %s", STAGE_ROOT);
+  host_fd = open(STAGE_OLDROOT, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (host_fd < 0) die_errno("open %s", STAGE_OLDROOT);
+}
+
+/* Splits "/a/b/c" into a freshly allocated parent "/a/b" and returns "c". */
+static const char *split(const char *path, char **parent) {
+  const char *slash = strrchr(path, '/');
+  *parent = strndup(path, slash == path ? 1 : (size_t)(slash - path));
+  if (!*parent) die_errno("split %s", path);
+  return slash + 1;
+}
+
+/* Opens a directory in the new root, creating missing components with mode. */
+static int mkdir_in_root(const char *path, mode_t mode) {
+  int fd = open_in(root_fd, path, O_PATH | O_DIRECTORY);
+  if (fd >= 0 || errno != ENOENT) {
+    if (fd < 0) die_errno("opening %s in the container", path);
+    return fd;
+  }
+  char *parent;
+  const char *name = split(path, &parent);
+  int pfd = mkdir_in_root(parent, 0755);
+  if (mkdirat(pfd, name, mode) < 0 && errno != EEXIST) die_errno("creating %s in the container", path);
+  close(pfd);
+  free(parent);
+  fd = open_in(root_fd, path, O_PATH | O_DIRECTORY);
+  if (fd < 0) die_errno("opening %s in the container", path);
+  return fd;
+}
+
+/* Opens a mount point in the new root, creating a directory or an empty file. */
+static int mountpoint_in_root(const char *path, int want_dir) {
+  if (want_dir) return mkdir_in_root(path, 0755);
+  int fd = open_in(root_fd, path, O_PATH);
+  if (fd >= 0 || errno != ENOENT) {
+    if (fd < 0) die_errno("opening %s in the container", path);
+    return fd;
+  }
+  char *parent;
+  const char *name = split(path, &parent);
+  int pfd = mkdir_in_root(parent, 0755);
+  int f = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (f < 0) die_errno("creating %s in the container", path);
+  close(f);
+  close(pfd);
+  free(parent);
+  fd = open_in(root_fd, path, O_PATH);
+  if (fd < 0) die_errno("opening %s in the container", path);
+  return fd;
+}
+
+static void attach(int mnt_fd, const char *dst, int want_dir) {
+  int dfd = mountpoint_in_root(dst, want_dir);
+  if (move_mount(mnt_fd, "", dfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+    die_errno("mounting on %s in the container", dst);
+  close(dfd);
+  close(mnt_fd);
+}
+
+static void set_readonly(int fd, unsigned flags, const char *what) {
+  struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
+  if (mount_setattr(fd, "", AT_EMPTY_PATH | flags, &attr, sizeof attr) < 0)
+    die_errno("making %s read-only", what);
+}
+
+/* A recursive copy of the mount tree at src_fd, not yet attached anywhere. */
+static int clone_tree(int src_fd, const char *what) {
+  int m = open_tree(src_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+  if (m < 0) die_errno("cloning %s for a bind mount", what);
+  return m;
+}
+
+static void do_bind(const struct op *op) {
+  struct stat st;
+  int sfd = open_in(host_fd, op->src, O_PATH);
+  if (sfd < 0) {
+    if (errno == ENOENT && (op->flags & BIND_OPTIONAL)) return;
+    die_errno("bind source %s", op->src);
+  }
+  if (fstat(sfd, &st) < 0) die_errno("stat %s", op->src);
+  int m = clone_tree(sfd, op->src);
+  close(sfd);
+  if (op->flags & BIND_RO) set_readonly(m, AT_RECURSIVE, op->src);
+  attach(m, op->dst, S_ISDIR(st.st_mode));
+}
+
+static int new_fs(const char *type, const char *mode, unsigned attrs) {
+  int fs = fsopen(type, FSOPEN_CLOEXEC);
+  if (fs < 0) return -1;
+  if ((mode && fsconfig(fs, FSCONFIG_SET_STRING, "mode", mode, 0) < 0) ||
+      fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+    int err = errno;
+    close(fs);
+    errno = err;
+    return -1;
+  }
+  int m = fsmount(fs, FSMOUNT_CLOEXEC, attrs);
+  int err = errno;
+  close(fs);
+  errno = err;
+  return m;
+}
+
+static void do_tmpfs(const struct op *op) {
+  char mode[8];
+  snprintf(mode, sizeof mode, "%o", op->mode);
+  int m = new_fs("tmpfs", mode, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+  if (m < 0) die_errno("creating a tmpfs for %s", op->dst);
+  attach(m, op->dst, 1);
+}
+
+static void do_proc(const struct op *op) {
+  int m = new_fs("proc", NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+  if (m < 0 && (errno == EPERM || errno == EACCES)) {
+    /* A new proc needs our own PID namespace and a fully visible host /proc; else share the host's. */
+    int sfd = open_in(host_fd, "/proc", O_PATH | O_DIRECTORY);
+    if (sfd < 0) die_errno("opening the host's /proc");
+    m = clone_tree(sfd, "/proc");
+    close(sfd);
+  }
+  if (m < 0) die_errno("mounting proc on %s", op->dst);
+  attach(m, op->dst, 1);
+}
+
+static void do_file(const struct op *op, unsigned serial) {
+  char path[64];
+  snprintf(path, sizeof path, STAGE_FILES "/%u", serial);
+  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, op->mode);
+  if (fd < 0) die_errno("creating %s", path);
+  for (size_t off = 0; off < op->data_len;) {
+    ssize_t w = write(fd, op->data + off, op->data_len - off);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) die_errno("writing the contents of %s", op->dst);
+    off += (size_t)w;
+  }
+  if (fchmod(fd, op->mode) < 0) die_errno("chmod %s", path);
+  close(fd);
+  int sfd = open(path, O_PATH | O_CLOEXEC);
+  if (sfd < 0) die_errno("open %s", path);
+  int m = clone_tree(sfd, op->dst);
+  close(sfd);
+  set_readonly(m, 0, op->dst);
+  attach(m, op->dst, 0);
+}
+
+static void do_symlink(const struct op *op) {
+  char *parent;
+  const char *name = split(op->dst, &parent);
+  int pfd = mkdir_in_root(parent, 0755);
+  if (symlinkat(op->src, pfd, name) < 0) die_errno("creating the symlink %s in the container", op->dst);
+  close(pfd);
+  free(parent);
+}
+
+void ops_apply(const struct plan *plan) {
+  for (size_t i = 0; i < plan->nops; i++) {
+    const struct op *op = &plan->ops[i];
+    switch (op->kind) {
+      case OP_MKDIR: close(mkdir_in_root(op->dst, op->mode)); break;
+      case OP_BIND: do_bind(op); break;
+      case OP_PROC: do_proc(op); break;
+      case OP_TMPFS: do_tmpfs(op); break;
+      case OP_FILE: do_file(op, (unsigned)i); break;
+      case OP_SYMLINK: do_symlink(op); break;
+      case OP_READONLY: {
+        int fd = open_in(root_fd, op->dst, O_PATH);
+        if (fd < 0) die_errno("opening %s in the container", op->dst);
+        set_readonly(fd, AT_RECURSIVE, op->dst);
+        close(fd);
+        break;
+      }
+    }
+  }
+  if (!plan->writable) set_readonly(root_fd, 0, "the container's root");
+}
+
+void root_enter(const struct plan *plan) {
+  if (fchdir(root_fd) < 0) die_errno("chdir into the new root");
+  /* pivot_root(".", ".") stacks the old root under the new one; detach it at once. */
+  if (syscall(SYS_pivot_root, ".", ".") < 0) die_errno("pivot_root into the container");
+  if (umount2(".", MNT_DETACH) < 0) die_errno("detaching the host's root");
+  if (chdir("/") < 0) die_errno("chdir /");
+  close(root_fd);
+  close(host_fd);
+  if (chdir(plan->cwd) < 0) {
+    warn("cannot enter the working directory %s in the container (%s); using /", plan->cwd, strerror(errno));
+    if (chdir("/") < 0) die_errno("chdir /");
+  }
+}

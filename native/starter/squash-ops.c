@@ -1,0 +1,132 @@
+#include "squash-ops.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <squashfuse/ll.h>
+
+#include "die.h"
+
+struct instance {
+  sqfs_ll ll;
+  struct instance *next_free;
+};
+
+static struct {
+  pthread_mutex_t lock;
+  pthread_cond_t freed;
+  struct instance *free;
+  unsigned made, max;
+  int fd;
+  size_t offset;
+} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0, 0, -1, 0};
+
+/* The instance the current thread is serving a request with. */
+static __thread struct instance *current;
+
+static struct instance *instance_new(void) {
+  struct instance *in = calloc(1, sizeof *in);
+  if (!in) return NULL;
+  if (sqfs_init(&in->ll.fs, pool.fd, pool.offset) != SQFS_OK || sqfs_ll_init(&in->ll) != SQFS_OK) {
+    free(in);
+    return NULL;
+  }
+  return in;
+}
+
+void squash_pool_init(int image_fd, unsigned long long offset, unsigned max_instances) {
+  pool.fd = image_fd;
+  pool.offset = (size_t)offset;
+  pool.max = max_instances ? max_instances : 1;
+  /* The first instance is made now so a bad image fails before anything is mounted. */
+  struct instance *in = instance_new();
+  if (!in) die("the image's squashfs at offset %llu cannot be read (corrupt, or an unsupported compression)", offset);
+  pool.free = in;
+  pool.made = 1;
+}
+
+static struct instance *borrow(void) {
+  pthread_mutex_lock(&pool.lock);
+  while (!pool.free && pool.made >= pool.max) pthread_cond_wait(&pool.freed, &pool.lock);
+  struct instance *in = pool.free;
+  if (in) {
+    pool.free = in->next_free;
+  } else {
+    pool.made++;
+    pthread_mutex_unlock(&pool.lock);
+    in = instance_new();
+    if (!in) die("cannot read the image's squashfs");
+    return in;
+  }
+  pthread_mutex_unlock(&pool.lock);
+  return in;
+}
+
+static void give_back(struct instance *in) {
+  pthread_mutex_lock(&pool.lock);
+  in->next_free = pool.free;
+  pool.free = in;
+  pthread_cond_signal(&pool.freed);
+  pthread_mutex_unlock(&pool.lock);
+}
+
+/* Linked with -Wl,--wrap=fuse_req_userdata: squashfuse's ops find their
+   instance through this call, so they get the one this thread borrowed. */
+void *__real_fuse_req_userdata(fuse_req_t req);
+void *__wrap_fuse_req_userdata(fuse_req_t req) {
+  return current ? &current->ll : __real_fuse_req_userdata(req);
+}
+
+#define WITH_INSTANCE(call)        \
+  do {                             \
+    current = borrow();            \
+    call;                          \
+    give_back(current);            \
+    current = NULL;                \
+  } while (0)
+
+static void op_getattr(fuse_req_t r, fuse_ino_t i, struct fuse_file_info *fi) { WITH_INSTANCE(sqfs_ll_op_getattr(r, i, fi)); }
+static void op_opendir(fuse_req_t r, fuse_ino_t i, struct fuse_file_info *fi) { WITH_INSTANCE(sqfs_ll_op_opendir(r, i, fi)); }
+static void op_releasedir(fuse_req_t r, fuse_ino_t i, struct fuse_file_info *fi) { WITH_INSTANCE(sqfs_ll_op_releasedir(r, i, fi)); }
+static void op_readdir(fuse_req_t r, fuse_ino_t i, size_t s, off_t o, struct fuse_file_info *fi) { WITH_INSTANCE(sqfs_ll_op_readdir(r, i, s, o, fi)); }
+static void op_lookup(fuse_req_t r, fuse_ino_t p, const char *n) { WITH_INSTANCE(sqfs_ll_op_lookup(r, p, n)); }
+static void op_open(fuse_req_t r, fuse_ino_t i, struct fuse_file_info *fi) { WITH_INSTANCE(sqfs_ll_op_open(r, i, fi)); }
+static void op_create(fuse_req_t r, fuse_ino_t p, const char *n, mode_t m, struct fuse_file_info *fi) { WITH_INSTANCE(sqfs_ll_op_create(r, p, n, m, fi)); }
+static void op_release(fuse_req_t r, fuse_ino_t i, struct fuse_file_info *fi) { WITH_INSTANCE(sqfs_ll_op_release(r, i, fi)); }
+static void op_read(fuse_req_t r, fuse_ino_t i, size_t s, off_t o, struct fuse_file_info *fi) { WITH_INSTANCE(sqfs_ll_op_read(r, i, s, o, fi)); }
+static void op_readlink(fuse_req_t r, fuse_ino_t i) { WITH_INSTANCE(sqfs_ll_op_readlink(r, i)); }
+static void op_listxattr(fuse_req_t r, fuse_ino_t i, size_t s) { WITH_INSTANCE(sqfs_ll_op_listxattr(r, i, s)); }
+static void op_getxattr(fuse_req_t r, fuse_ino_t i, const char *n, size_t s) { WITH_INSTANCE(sqfs_ll_op_getxattr(r, i, n, s)); }
+static void op_forget(fuse_req_t r, fuse_ino_t i, unsigned long n) { WITH_INSTANCE(sqfs_ll_op_forget(r, i, n)); }
+static void op_statfs(fuse_req_t r, fuse_ino_t i) { WITH_INSTANCE(stfs_ll_op_statfs(r, i)); }
+
+static void op_init(void *userdata, struct fuse_conn_info *conn) {
+  (void)userdata;
+  /* Read-only image: let the kernel cache pages and names freely. */
+  conn->want |= FUSE_CAP_ASYNC_READ;
+  if (conn->capable & FUSE_CAP_SPLICE_WRITE) conn->want |= FUSE_CAP_SPLICE_WRITE;
+}
+
+static const struct fuse_lowlevel_ops ops = {
+    .init = op_init,
+    .getattr = op_getattr,
+    .opendir = op_opendir,
+    .releasedir = op_releasedir,
+    .readdir = op_readdir,
+    .lookup = op_lookup,
+    .open = op_open,
+    .create = op_create,
+    .release = op_release,
+    .read = op_read,
+    .readlink = op_readlink,
+    .listxattr = op_listxattr,
+    .getxattr = op_getxattr,
+    .forget = op_forget,
+    .statfs = op_statfs,
+};
+
+const struct fuse_lowlevel_ops *squash_ops(size_t *size) {
+  *size = sizeof ops;
+  return &ops;
+}

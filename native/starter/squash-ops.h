@@ -1,0 +1,19 @@
+/*
+ * FUSE low-level operations served from a squashfs image by libsquashfuse_ll.
+ * That library keeps caches that are not thread-safe, so each request borrows a
+ * whole squashfuse instance from a pool (one per concurrently busy thread, all
+ * sharing the image fd): the FUSE loop can then run on many threads at once.
+ */
+#ifndef SIF_SQUASH_OPS_H
+#define SIF_SQUASH_OPS_H
+
+#include <stddef.h>
+
+struct fuse_lowlevel_ops;
+
+/* Checks the image (fd, squashfs at offset) and prepares the pool; dies on error. */
+void squash_pool_init(int image_fd, unsigned long long offset, unsigned max_instances);
+/* The operations table to give to fuse_session_new. */
+const struct fuse_lowlevel_ops *squash_ops(size_t *size);
+
+#endif

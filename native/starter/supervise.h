@@ -1,0 +1,15 @@
+/* Waiting for the payload while passing signals on to it. */
+#ifndef SIF_SUPERVISE_H
+#define SIF_SUPERVISE_H
+
+#include <sys/types.h>
+
+/* Blocks the signals supervise() handles; call before fork so none is lost. */
+void signals_block(void);
+/* Restores the default signal state for a process about to exec the payload. */
+void signals_reset(void);
+/* Forwards signals to child and reaps every child until this one ends;
+   returns its exit status, or 128+n for death by signal n. */
+int supervise(pid_t child);
+
+#endif
