@@ -126,7 +126,7 @@ void mountpoints_prepare(const struct plan *plan) {
         prepare_mountpoint(op->dst, S_ISDIR(st.st_mode));
         break;
       }
-      case OP_FILE: prepare_mountpoint(op->dst, 0); break;
+      case OP_FILE: case OP_MERGE: prepare_mountpoint(op->dst, 0); break;
       case OP_MKDIR: case OP_PROC: case OP_TMPFS: prepare_mountpoint(op->dst, 1); break;
       case OP_SYMLINK: {
         char *parent;
@@ -275,17 +275,55 @@ static void do_proc(const struct op *op) {
   attach(m, op->dst, 1);
 }
 
+static void write_all(int fd, const char *data, size_t len, const char *what) {
+  for (size_t off = 0; off < len;) {
+    ssize_t w = write(fd, data + off, len - off);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) die_errno("writing the contents of %s", what);
+    off += (size_t)w;
+  }
+}
+
+/* Whether data has a line whose first ':' field equals that of line. */
+static int has_key(const char *data, size_t len, const char *line, size_t line_len) {
+  size_t key = strcspn(line, ":\n");
+  if (key > line_len) key = line_len;
+  for (const char *p = data, *end = data + len; p < end;) {
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+    if (n > key && p[key] == ':' && !memcmp(p, line, key)) return 1;
+    p += n + 1;
+  }
+  return 0;
+}
+
+/* Appends the image's lines at op->dst that op->data does not replace. */
+static void merge_image_lines(int out, const struct op *op) {
+  static char buf[1 << 20];
+  int in = open_in(root_fd, op->dst, O_RDONLY);
+  if (in < 0) return; /* the image has no such file: ours is all there is */
+  ssize_t n = read(in, buf, sizeof buf - 1);
+  close(in);
+  if (n <= 0) return;
+  if (n == sizeof buf - 1) die("%s in the image is larger than %zu bytes", op->dst, sizeof buf - 1);
+  for (char *p = buf, *end = buf + n; p < end;) {
+    char *nl = memchr(p, '\n', (size_t)(end - p));
+    size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+    if (len && !has_key(op->data, op->data_len, p, len)) {
+      write_all(out, p, len, op->dst);
+      write_all(out, "\n", 1, op->dst);
+    }
+    p += len + 1;
+  }
+}
+
 static void do_file(const struct op *op, unsigned serial) {
   char path[64];
   snprintf(path, sizeof path, STAGE_FILES "/%u", serial);
   int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, op->mode);
   if (fd < 0) die_errno("creating %s", path);
-  for (size_t off = 0; off < op->data_len;) {
-    ssize_t w = write(fd, op->data + off, op->data_len - off);
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0) die_errno("writing the contents of %s", op->dst);
-    off += (size_t)w;
-  }
+  write_all(fd, op->data, op->data_len, op->dst);
+  if (op->kind == OP_MERGE) merge_image_lines(fd, op);
   if (fchmod(fd, op->mode) < 0) die_errno("chmod %s", path);
   close(fd);
   int sfd = open(path, O_PATH | O_CLOEXEC);
@@ -313,7 +351,7 @@ void ops_apply(const struct plan *plan) {
       case OP_BIND: do_bind(op); break;
       case OP_PROC: do_proc(op); break;
       case OP_TMPFS: do_tmpfs(op); break;
-      case OP_FILE: do_file(op, (unsigned)i); break;
+      case OP_FILE: case OP_MERGE: do_file(op, (unsigned)i); break;
       case OP_SYMLINK: do_symlink(op); break;
       case OP_READONLY: {
         int fd = open_in(root_fd, op->dst, O_PATH);

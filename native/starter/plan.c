@@ -145,8 +145,8 @@ void plan_read(int fd, struct plan *pl) {
     } else if (!strcmp(rec, "proc") || !strcmp(rec, "readonly")) {
       op = new_op(pl, &ops_cap, rec[0] == 'p' ? OP_PROC : OP_READONLY);
       op->dst = abs_path(&c, "destination");
-    } else if (!strcmp(rec, "file")) {
-      op = new_op(pl, &ops_cap, OP_FILE);
+    } else if (!strcmp(rec, "file") || !strcmp(rec, "merge")) {
+      op = new_op(pl, &ops_cap, rec[0] == 'f' ? OP_FILE : OP_MERGE);
       op->dst = abs_path(&c, "file destination");
       op->mode = mode_field(&c);
       op->data = field(&c, &op->data_len);

@@ -19,6 +19,8 @@ enum op_kind {
   OP_FILE,     /* dst mode data: a file with these bytes, bound read-only */
   OP_SYMLINK,  /* target dst: a symbolic link */
   OP_READONLY, /* dst: make the mount at dst read-only */
+  OP_MERGE,    /* dst mode data: like file, then the image's lines at dst whose first
+                  ':' field no line of data has (for /etc/passwd and /etc/group) */
 };
 
 #define BIND_RO 1u

@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "handoff",
+      "sources": ["handoff.c"],
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter"]
+    }
+  ]
+}

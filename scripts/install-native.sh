@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Builds sif's native parts: the starter (native/starter) and the handoff addon
+# (native/handoff). Missing Debian build packages are installed when run as root;
+# otherwise the exact list is printed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# package:file-that-proves-it-is-installed
+need=(
+  "gcc:/usr/bin/gcc"
+  "make:/usr/bin/make"
+  "pkg-config:/usr/bin/pkg-config"
+  "libfuse3-dev:/usr/include/fuse3/fuse_lowlevel.h"
+  "libsquashfuse-dev:/usr/include/squashfuse/ll.h"
+  "zlib1g-dev:/usr/include/zlib.h"
+  "liblzma-dev:/usr/include/lzma.h"
+  "liblzo2-dev:/usr/include/lzo/lzo1x.h"
+  "liblz4-dev:/usr/include/lz4.h"
+  "libzstd-dev:/usr/include/zstd.h"
+)
+missing=()
+for entry in "${need[@]}"; do
+  [ -e "${entry#*:}" ] || missing+=("${entry%%:*}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "sif: installing build packages: ${missing[*]}" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "sif: error: missing build packages: ${missing[*]}" >&2
+    echo "hint: ask an administrator to run: apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+make -s -C native/starter
+npx --no-install node-gyp rebuild --silent --directory native/handoff >/dev/null

@@ -1,0 +1,32 @@
+import type { Argv, CommandModule } from 'yargs';
+import { probeHost } from '../../host/probe-host.js';
+import { launch, openForLaunch, prepareLaunch, type OpenedImage } from '../../exec/launch.js';
+import { actionOptions, withActionOptions } from '../action-options.js';
+import { logger } from '../logger.js';
+
+/** The payload's arguments, split off before yargs sees the command line (see split-argv.ts). */
+let payloadArgs: string[] = [];
+export function setPayloadArgs(args: string[]): void {
+  payloadArgs = args;
+}
+
+type ArgvFor = (image: OpenedImage, args: string[], a: Record<string, unknown>) => string[];
+
+/** exec, run and shell differ only in the command they run. */
+export function actionCommand(command: string, describe: string, argvFor: ArgvFor, extra?: (y: Argv) => Argv): CommandModule {
+  return {
+    command,
+    describe,
+    builder: (y) => {
+      const withImage = withActionOptions(y).positional('image', { type: 'string', describe: 'SIF or squashfs image' });
+      return extra ? extra(withImage) : withImage;
+    },
+    handler: async (a) => {
+      const image = await openForLaunch(String(a.image));
+      const argv = argvFor(image, payloadArgs, a);
+      const plan = prepareLaunch(image, argv, actionOptions(a), probeHost());
+      logger().debug({ plan: { ...plan, env: Object.keys(plan.env) } }, 'launch plan');
+      launch(plan);
+    },
+  };
+}

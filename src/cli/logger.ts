@@ -1,0 +1,20 @@
+import { createRequire } from 'node:module';
+import type { Logger, LoggerOptions } from 'pino';
+
+/** Log level and format chosen by the global flags; pino is loaded on first use only. */
+let settings: { level: string; json: boolean } = { level: 'warn', json: false };
+let instance: Logger | undefined;
+
+export function configureLogger(level: string, json: boolean): void {
+  settings = { level, json };
+  instance = undefined;
+}
+
+/** The root logger: always stderr (stdout belongs to the payload). */
+export function logger(): Logger {
+  if (instance) return instance;
+  const pino = createRequire(import.meta.url)('pino') as (opts: LoggerOptions, dest: unknown) => Logger;
+  const dest = (pino as unknown as { destination(fd: number): unknown }).destination(2);
+  instance = pino({ level: settings.level, base: undefined, ...(settings.json ? {} : { timestamp: false }) }, dest);
+  return instance;
+}

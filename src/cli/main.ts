@@ -1,0 +1,65 @@
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { isSifError } from '../errors.js';
+import { VALUE_OPTIONS } from './action-options.js';
+import { setPayloadArgs } from './commands/action.js';
+import { execCommand } from './commands/exec.js';
+import { inspectCommand } from './commands/inspect.js';
+import { runCommand } from './commands/run.js';
+import { shellCommand } from './commands/shell.js';
+import { configureLogger } from './logger.js';
+import { splitActionArgv } from './split-argv.js';
+
+/** sif's own failures (not the payload's) exit with 125, as the starter's do. */
+const EXIT_RUNTIME = 125;
+const ACTIONS = new Set(['exec', 'run', 'shell']);
+const GLOBAL_VALUE_OPTIONS = new Set(['log-format']);
+
+function report(err: unknown, debug: boolean): never {
+  if (isSifError(err)) {
+    process.stderr.write(`sif: error: ${err.message}\n`);
+    if (err.hint) process.stderr.write(`hint: ${err.hint}\n`);
+    if (debug && err.cause) process.stderr.write(`cause: ${String((err.cause as Error).stack ?? err.cause)}\n`);
+  } else {
+    process.stderr.write(`sif: error: ${err instanceof Error ? (debug ? err.stack : err.message) : String(err)}\n`);
+  }
+  process.exit(EXIT_RUNTIME);
+}
+
+async function main(): Promise<void> {
+  const tokens = hideBin(process.argv);
+  // Global options may come before the command; the payload starts after the image.
+  let cmdAt = 0;
+  while (cmdAt < tokens.length && tokens[cmdAt]!.startsWith('-')) cmdAt += GLOBAL_VALUE_OPTIONS.has(tokens[cmdAt]!.slice(2)) ? 2 : 1;
+  let own = tokens;
+  if (ACTIONS.has(tokens[cmdAt] ?? '')) {
+    const split = splitActionArgv(tokens.slice(cmdAt + 1), new Set([...VALUE_OPTIONS, ...GLOBAL_VALUE_OPTIONS]));
+    own = [...tokens.slice(0, cmdAt + 1), ...split.own];
+    setPayloadArgs(split.payload);
+  }
+  const debug = own.includes('--debug') || own.includes('-d');
+  await yargs(own)
+    .scriptName('sif')
+    .usage('$0 <command> [options]\n\nRootless containers for HPC: run SIF and squashfs images as yourself.')
+    .option('debug', { alias: 'd', type: 'boolean', describe: 'debug logs and error causes' })
+    .option('verbose', { alias: 'v', type: 'boolean', describe: 'more logs' })
+    .option('quiet', { alias: 'q', type: 'boolean', describe: 'errors only' })
+    .option('log-format', { choices: ['pretty', 'json'] as const, default: 'pretty', describe: 'log format on stderr' })
+    .middleware((a) => configureLogger(a.debug ? 'debug' : a.verbose ? 'info' : a.quiet ? 'error' : 'warn', a['log-format'] === 'json'))
+    .command(execCommand)
+    .command(runCommand)
+    .command(shellCommand)
+    .command(inspectCommand)
+    .demandCommand(1, 'give a command: sif --help lists them')
+    .strict()
+    .help()
+    .version()
+    .fail((msg, err) => {
+      if (err) report(err, debug);
+      process.stderr.write(`sif: error: ${msg}\nhint: sif --help\n`);
+      process.exit(EXIT_RUNTIME);
+    })
+    .parseAsync();
+}
+
+main().catch((err: unknown) => report(err, process.argv.includes('--debug')));

@@ -1,0 +1,122 @@
+import type { HostFacts } from '../host/host-facts.js';
+import { type ContainerEnv, envScriptShim } from './environment.js';
+import type { LaunchPlan, MountOp } from './mount-ops.js';
+
+export interface ResolvedBind {
+  /** Host path, symlinks resolved. */
+  src: string;
+  dst: string;
+  readonly: boolean;
+}
+
+export interface LaunchRequest {
+  image: { path: string; offset: number };
+  argv: string[];
+  binds: ResolvedBind[];
+  contain: boolean;
+  /** --home SRC[:DST]; by default the caller's home, bound at the same path. */
+  home?: { src: string; dst: string };
+  noHome: boolean;
+  /** --workdir, already holding tmp/, var_tmp/ and home/ (see workdirLayout). */
+  workdir?: string;
+  pwd?: string;
+  writableTmpfs: boolean;
+  pid: boolean;
+  env: ContainerEnv;
+}
+
+/** Where --workdir keeps what would otherwise come from the host or a tmpfs. */
+export function workdirLayout(workdir: string): { tmp: string; varTmp: string; home: string } {
+  return { tmp: `${workdir}/tmp`, varTmp: `${workdir}/var_tmp`, home: `${workdir}/home` };
+}
+
+/** Directories whose host copy must never replace the image's when the cwd is one of them. */
+const SYSTEM_DIRS = new Set(['/', '/bin', '/boot', '/dev', '/etc', '/lib', '/lib32', '/lib64', '/opt', '/proc', '/root', '/run', '/sbin', '/srv', '/sys', '/usr', '/var', '/home']);
+
+function isUnder(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(dir === '/' ? '/' : `${dir}/`);
+}
+
+function devOps(contain: boolean): MountOp[] {
+  if (!contain) return [{ op: 'bind', src: '/dev', dst: '/dev' }];
+  // A minimal /dev: the harmless character devices, a private /dev/shm, the host's ptys.
+  const nodes = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
+  return [
+    { op: 'tmpfs', dst: '/dev', mode: 0o755 },
+    ...nodes.map((n): MountOp => ({ op: 'bind', src: `/dev/${n}`, dst: `/dev/${n}`, optional: true })),
+    { op: 'bind', src: '/dev/pts', dst: '/dev/pts', optional: true },
+    { op: 'tmpfs', dst: '/dev/shm', mode: 0o1777 },
+    { op: 'symlink', target: '/proc/self/fd', dst: '/dev/fd' },
+    { op: 'symlink', target: '/proc/self/fd/0', dst: '/dev/stdin' },
+    { op: 'symlink', target: '/proc/self/fd/1', dst: '/dev/stdout' },
+    { op: 'symlink', target: '/proc/self/fd/2', dst: '/dev/stderr' },
+    { op: 'symlink', target: 'pts/ptmx', dst: '/dev/ptmx' },
+  ];
+}
+
+/** The caller's identity lines, placed before the image's own (first match wins in NSS). */
+function identityOps(host: HostFacts, home: string): MountOp[] {
+  return [
+    { op: 'merge', dst: '/etc/passwd', mode: 0o644, data: `${host.user}:x:${host.uid}:${host.gid}:${host.gecos}:${home}:${host.shell}\n` },
+    { op: 'merge', dst: '/etc/group', mode: 0o644, data: `${host.group}:x:${host.gid}:${host.user}\n` },
+  ];
+}
+
+/**
+ * Plans a container launch: the mounts Apptainer makes by default (proc, sys, dev,
+ * home, cwd, tmp, hosts, localtime, resolv.conf, identity), then the user's binds.
+ */
+export function planLaunch(req: LaunchRequest, host: HostFacts): LaunchPlan {
+  const ops: MountOp[] = [];
+  const userDsts = new Set(req.binds.map((b) => b.dst));
+  const add = (o: MountOp) => {
+    if (!userDsts.has(o.dst)) ops.push(o);
+  };
+  const wd = req.workdir ? workdirLayout(req.workdir) : undefined;
+
+  add(req.pid ? { op: 'proc', dst: '/proc' } : { op: 'bind', src: '/proc', dst: '/proc' });
+  add({ op: 'bind', src: '/sys', dst: '/sys' });
+  for (const o of devOps(req.contain)) add(o);
+
+  // Home: the host's, --home's, a private one (--contain), or none (--no-home).
+  const homeDst = req.home?.dst ?? host.home;
+  if (req.home && !req.noHome) add({ op: 'bind', src: req.home.src, dst: homeDst });
+  else if (req.noHome) add({ op: 'mkdir', dst: homeDst, mode: 0o755 });
+  else if (req.contain) add(wd ? { op: 'bind', src: wd.home, dst: homeDst } : { op: 'tmpfs', dst: homeDst, mode: 0o700 });
+  else add({ op: 'bind', src: host.home, dst: homeDst });
+
+  if (wd) {
+    add({ op: 'bind', src: wd.tmp, dst: '/tmp' });
+    add({ op: 'bind', src: wd.varTmp, dst: '/var/tmp' });
+  } else if (req.contain) {
+    add({ op: 'tmpfs', dst: '/tmp', mode: 0o1777 });
+    add({ op: 'tmpfs', dst: '/var/tmp', mode: 0o1777 });
+  } else {
+    add({ op: 'bind', src: '/tmp', dst: '/tmp' });
+    add({ op: 'bind', src: '/var/tmp', dst: '/var/tmp', optional: true });
+  }
+
+  for (const f of ['/etc/hosts', '/etc/localtime', '/etc/resolv.conf']) add({ op: 'bind', src: f, dst: f, readonly: true, optional: true });
+  for (const o of identityOps(host, homeDst)) add(o);
+
+  // The current directory, unless something already mounted covers it or it is a system path.
+  const mountedDirs = ops.filter((o) => o.op === 'bind' || o.op === 'tmpfs').map((o) => o.dst);
+  const covered = [...mountedDirs, ...userDsts].some((d) => d !== '/dev' && d !== '/proc' && d !== '/sys' && isUnder(host.cwd, d));
+  const bindCwd = !req.contain && !covered && !SYSTEM_DIRS.has(host.cwd);
+  if (bindCwd) add({ op: 'bind', src: host.cwd, dst: host.cwd });
+
+  for (const b of req.binds) ops.push({ op: 'bind', src: b.src, dst: b.dst, readonly: b.readonly });
+
+  const cwd = req.pwd ?? (req.contain ? homeDst : covered || bindCwd ? host.cwd : homeDst);
+  return {
+    image: req.image.path,
+    offset: req.image.offset,
+    newPid: req.pid,
+    writable: req.writableTmpfs,
+    ops,
+    cwd,
+    argv: req.argv,
+    env: req.env.env,
+    shim: { test: '/.singularity.d/env', shell: '/bin/sh', script: envScriptShim(req.env) },
+  };
+}

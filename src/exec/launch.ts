@@ -1,0 +1,107 @@
+import { readFileSync } from 'node:fs';
+import { SifError } from '../errors.js';
+import type { HostFacts } from '../host/host-facts.js';
+import { ensureDirs, existingHostPath } from '../host/paths.js';
+import { checkArch, type ImageInfo, openImage } from '../image/open-image.js';
+import { type OciImageConfig, readSifJson, OCI_CONFIG_NAME } from '../image/sif-objects.js';
+import { parseBinds } from './bind-spec.js';
+import { buildEnvironment, parseEnvFile } from './environment.js';
+import { handOff } from './handoff.js';
+import { type LaunchRequest, planLaunch, workdirLayout } from './launch-plan.js';
+import type { LaunchPlan } from './mount-ops.js';
+import { encodePlan } from './plan-encoding.js';
+
+/** What the user asked for with `sif exec|run|shell` (flags already merged with SIF_* variables). */
+export interface ActionOptions {
+  bind: string[];
+  contain: boolean;
+  cleanenv: boolean;
+  env: string[];
+  envFile?: string;
+  pwd?: string;
+  home?: string;
+  noHome: boolean;
+  workdir?: string;
+  writableTmpfs: boolean;
+  pid: boolean;
+}
+
+export interface OpenedImage {
+  info: ImageInfo;
+  ociConfig: OciImageConfig | null;
+}
+
+export async function openForLaunch(path: string): Promise<OpenedImage> {
+  const info = await openImage(path);
+  checkArch(info);
+  const ociConfig = info.sif ? ((await readSifJson(info.path, info.sif, OCI_CONFIG_NAME)) as OciImageConfig | null) : null;
+  return { info, ociConfig };
+}
+
+function parseEnvFlags(values: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const value of values) {
+    for (const entry of value.split(',')) {
+      const eq = entry.indexOf('=');
+      if (eq <= 0) throw new SifError('SIF_E_USAGE', `--env expects KEY=VALUE, got '${entry}'`);
+      out[entry.slice(0, eq)] = entry.slice(eq + 1);
+    }
+  }
+  return out;
+}
+
+function readEnvFile(path: string): Record<string, string> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (cause) {
+    throw new SifError('SIF_E_ENV_FILE', `cannot read the env file '${path}'`, { cause });
+  }
+  return parseEnvFile(text, path);
+}
+
+/** Turns options into a plan, touching the host only to check paths and make --workdir. */
+export function prepareLaunch(image: OpenedImage, argv: string[], opts: ActionOptions, host: HostFacts): LaunchPlan {
+  const binds = parseBinds(opts.bind, host.cwd).map((b) => ({ ...b, src: existingHostPath(b.src, 'bind source') }));
+  let home: LaunchRequest['home'];
+  if (opts.home) {
+    const [src = '', dst] = opts.home.split(':');
+    home = { src: existingHostPath(src, '--home source'), dst: dst || src };
+  }
+  let workdir: string | undefined;
+  if (opts.workdir) {
+    workdir = existingHostPath(opts.workdir, '--workdir');
+    const wd = workdirLayout(workdir);
+    ensureDirs([wd.tmp, wd.varTmp, wd.home]);
+  }
+  const env = buildEnvironment({
+    hostEnv: host.env,
+    cleanenv: opts.cleanenv,
+    envFile: opts.envFile ? readEnvFile(opts.envFile) : {},
+    envFlags: parseEnvFlags(opts.env),
+    imageEnv: image.ociConfig?.Env ?? [],
+    home: home?.dst ?? host.home,
+    imagePath: image.info.path,
+  });
+  return planLaunch(
+    {
+      image: { path: image.info.path, offset: image.info.rootfsOffset },
+      argv,
+      binds,
+      contain: opts.contain,
+      ...(home ? { home } : {}),
+      noHome: opts.noHome,
+      ...(workdir ? { workdir } : {}),
+      ...(opts.pwd ? { pwd: opts.pwd } : {}),
+      writableTmpfs: opts.writableTmpfs,
+      pid: opts.pid,
+      env,
+    },
+    host,
+  );
+}
+
+/** Starts the container in place of this process. */
+export function launch(plan: LaunchPlan): never {
+  return handOff(encodePlan(plan));
+}
