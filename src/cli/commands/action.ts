@@ -1,4 +1,6 @@
+import { writeFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
+import { encodePlan } from '../../exec/plan-encoding.js';
 import { probeHost } from '../../host/probe-host.js';
 import { launch, openForLaunch, prepareLaunch, type OpenedImage } from '../../exec/launch.js';
 import { actionOptions, withActionOptions } from '../action-options.js';
@@ -26,6 +28,9 @@ export function actionCommand(command: string, describe: string, argvFor: ArgvFo
       const argv = argvFor(image, payloadArgs, a);
       const plan = prepareLaunch(image, argv, actionOptions(a), probeHost());
       logger().debug({ plan: { ...plan, env: Object.keys(plan.env) } }, 'launch plan');
+      // For benchmarks and debugging: keep the plan the starter would read, run nothing.
+      const dump = process.env.SIF_DUMP_PLAN;
+      if (dump) return writeFileSync(dump, encodePlan(plan));
       launch(plan);
     },
   };
