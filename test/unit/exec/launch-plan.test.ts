@@ -1,0 +1,74 @@
+import { buildEnvironment } from '../../../src/exec/environment.js';
+import { type LaunchRequest, planLaunch } from '../../../src/exec/launch-plan.js';
+import type { MountOp } from '../../../src/exec/mount-ops.js';
+import { host } from './fixtures.js';
+
+const env = buildEnvironment({ hostEnv: host.env, cleanenv: false, envFile: {}, envFlags: {}, imageEnv: [], home: host.home, imagePath: '/img/a.sif' });
+
+function request(over: Partial<LaunchRequest> = {}): LaunchRequest {
+  return { image: { path: '/img/a.sif', offset: 32768 }, argv: ['python3'], binds: [], contain: false, noHome: false, writableTmpfs: false, pid: false, env, ...over };
+}
+
+const at = (ops: MountOp[], dst: string) => ops.filter((o) => o.dst === dst);
+
+describe('planLaunch', () => {
+  it("makes Apptainer's default mounts, identity files and binds the cwd", () => {
+    const plan = planLaunch(request(), host);
+    expect(plan.ops.map((o) => `${o.op} ${o.dst}`)).toEqual([
+      'bind /proc', 'bind /sys', 'bind /dev', 'bind /home/alice', 'bind /tmp', 'bind /var/tmp',
+      'bind /etc/hosts', 'bind /etc/localtime', 'bind /etc/resolv.conf', 'merge /etc/passwd', 'merge /etc/group',
+      'bind /scratch/alice/run1',
+    ]);
+    expect(plan.cwd).toBe('/scratch/alice/run1');
+    expect(at(plan.ops, '/etc/passwd')[0]).toMatchObject({ data: 'alice:x:4242:4300:Alice A:/home/alice:/bin/bash\n' });
+    expect(at(plan.ops, '/etc/group')[0]).toMatchObject({ data: 'physics:x:4300:alice\n' });
+    expect(at(plan.ops, '/etc/hosts')[0]).toMatchObject({ readonly: true, optional: true });
+    expect(plan).toMatchObject({ image: '/img/a.sif', offset: 32768, newPid: false, writable: false, argv: ['python3'] });
+    expect(plan.shim?.test).toBe('/.singularity.d/env');
+  });
+
+  it('does not bind a cwd already under the home directory or a system directory', () => {
+    expect(at(planLaunch(request(), { ...host, cwd: '/home/alice/proj' }).ops, '/home/alice/proj')).toEqual([]);
+    expect(planLaunch(request(), { ...host, cwd: '/home/alice/proj' }).cwd).toBe('/home/alice/proj');
+    const sys = planLaunch(request(), { ...host, cwd: '/usr' });
+    expect(at(sys.ops, '/usr')).toEqual([]);
+    expect(sys.cwd).toBe('/home/alice');
+  });
+
+  it('--contain: minimal /dev, private tmp and home, no cwd', () => {
+    const plan = planLaunch(request({ contain: true }), host);
+    expect(at(plan.ops, '/dev')[0]).toMatchObject({ op: 'tmpfs' });
+    expect(at(plan.ops, '/dev/null')[0]).toMatchObject({ op: 'bind', src: '/dev/null' });
+    expect(at(plan.ops, '/tmp')[0]).toMatchObject({ op: 'tmpfs', mode: 0o1777 });
+    expect(at(plan.ops, '/home/alice')[0]).toMatchObject({ op: 'tmpfs' });
+    expect(at(plan.ops, '/scratch/alice/run1')).toEqual([]);
+    expect(plan.cwd).toBe('/home/alice');
+  });
+
+  it('--workdir backs /tmp, /var/tmp and (with --contain) home', () => {
+    const plan = planLaunch(request({ contain: true, workdir: '/local/w' }), host);
+    expect(at(plan.ops, '/tmp')[0]).toMatchObject({ op: 'bind', src: '/local/w/tmp' });
+    expect(at(plan.ops, '/var/tmp')[0]).toMatchObject({ op: 'bind', src: '/local/w/var_tmp' });
+    expect(at(plan.ops, '/home/alice')[0]).toMatchObject({ op: 'bind', src: '/local/w/home' });
+  });
+
+  it('--home and --no-home', () => {
+    const custom = planLaunch(request({ home: { src: '/data/h', dst: '/home/me' } }), host);
+    expect(at(custom.ops, '/home/me')[0]).toMatchObject({ op: 'bind', src: '/data/h' });
+    expect(at(custom.ops, '/home/alice')).toEqual([]);
+    const none = planLaunch(request({ noHome: true }), host);
+    expect(at(none.ops, '/home/alice')[0]).toMatchObject({ op: 'mkdir' });
+  });
+
+  it("user binds come last and replace a default mount at the same destination", () => {
+    const plan = planLaunch(request({ binds: [{ src: '/lscratch', dst: '/tmp', readonly: false }, { src: '/ref', dst: '/ref', readonly: true }] }), host);
+    expect(at(plan.ops, '/tmp')).toEqual([{ op: 'bind', src: '/lscratch', dst: '/tmp', readonly: false }]);
+    expect(plan.ops.at(-1)).toEqual({ op: 'bind', src: '/ref', dst: '/ref', readonly: true });
+  });
+
+  it('--pid gets a new proc; --writable-tmpfs and --pwd pass through', () => {
+    const plan = planLaunch(request({ pid: true, writableTmpfs: true, pwd: '/opt' }), host);
+    expect(plan.ops[0]).toEqual({ op: 'proc', dst: '/proc' });
+    expect(plan).toMatchObject({ newPid: true, writable: true, cwd: '/opt' });
+  });
+});
