@@ -1,0 +1,24 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { requireHost, sifAsUser, testImagesDir } from '../support/unprivileged.js';
+
+const image = join(testImagesDir(), 'python.sqfs');
+
+describe('a Debian image with python3', () => {
+  beforeAll(() => {
+    requireHost();
+    if (!existsSync(image)) throw new Error(`${image} is missing: scripts/test.sh builds it (scripts/base-rootfs.sh)`);
+  });
+
+  it('runs python as the user, with the host home bound', async () => {
+    const r = await sifAsUser(['exec', image, 'python3', '-c', 'import os, pwd; print(pwd.getpwuid(os.getuid()).pw_name, os.path.expanduser("~"), 6 * 7)']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('sif-test /home/sif-test 42\n');
+  });
+
+  it('sif shell starts a shell that reads stdin', async () => {
+    const r = await sifAsUser(['shell', image], { input: 'echo $0 in-shell; exit 3\n' });
+    expect(r.stdout).toMatch(/in-shell/);
+    expect(r.exitCode).toBe(3);
+  });
+});

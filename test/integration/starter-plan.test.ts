@@ -1,0 +1,42 @@
+import { execa } from 'execa';
+import { existsSync } from 'node:fs';
+import { STARTER_PATH } from '../../src/exec/handoff.js';
+
+/** The starter re-checks every plan record before touching any namespace. */
+const ns = (...fields: string[]) => fields.map((f) => `${Buffer.byteLength(f)}:${f},`).join('');
+
+async function starter(plan: string): Promise<{ exitCode?: number; stderr: string }> {
+  const child = execa(STARTER_PATH, ['--plan-fd', '3'], { stdio: ['ignore', 'pipe', 'pipe', 'pipe'], reject: false, timeout: 10_000 });
+  (child.stdio[3] as NodeJS.WritableStream).end(plan);
+  const r = await child;
+  return { exitCode: r.exitCode, stderr: String(r.stderr) };
+}
+
+describe('starter plan validation', () => {
+  beforeAll(() => {
+    if (!existsSync(STARTER_PATH)) throw new Error(`${STARTER_PATH} is missing: npm run build`);
+  });
+
+  it.each([
+    ['a wrong version', ns('SIFPLAN/0', 'end'), /version mismatch/],
+    ['a truncated field', '9:SIFPLAN/1,12:ima', /malformed plan/],
+    ['an unknown record', ns('SIFPLAN/1', 'image', '/i', '0', 'chown', '/x', 'end'), /unknown record 'chown'/],
+    ['a relative destination', ns('SIFPLAN/1', 'image', '/i', '0', 'tmpfs', 'tmp', '1777', 'arg', 'true', 'end'), /not an absolute path/],
+    ['a .. in a destination', ns('SIFPLAN/1', 'image', '/i', '0', 'bind', '/a', '/x/../../etc', '', 'arg', 'true', 'end'), /contains '\.\.'/],
+    ['a bad mode', ns('SIFPLAN/1', 'image', '/i', '0', 'tmpfs', '/t', '99', 'arg', 'true', 'end'), /bad mode/],
+    ['an unknown bind option', ns('SIFPLAN/1', 'image', '/i', '0', 'bind', '/a', '/b', 'suid', 'arg', 'true', 'end'), /unknown bind option 'suid'/],
+    ['no command', ns('SIFPLAN/1', 'image', '/i', '0', 'end'), /no command/],
+    ['bytes after end', ns('SIFPLAN/1', 'image', '/i', '0', 'arg', 'true', 'end') + 'x', /after 'end'/],
+  ])('refuses %s with exit 125', async (_what, plan, message) => {
+    const r = await starter(plan);
+    expect(r.exitCode).toBe(125);
+    expect(r.stderr).toMatch(/^sif: error: /);
+    expect(r.stderr).toMatch(message);
+  });
+
+  it('refuses to start without a plan fd', async () => {
+    const r = await execa(STARTER_PATH, [], { reject: false });
+    expect(r.exitCode).toBe(125);
+    expect(r.stderr).toMatch(/usage/);
+  });
+});
