@@ -10,6 +10,13 @@ export function configureLogger(level: string, json: boolean): void {
   instance = undefined;
 }
 
+const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
+
+/** Whether `level` would be logged: lets callers skip loading pino for nothing. */
+export function logs(level: string): boolean {
+  return LEVELS.indexOf(level) >= LEVELS.indexOf(settings.level);
+}
+
 /** The root logger: always stderr (stdout belongs to the payload). */
 export function logger(): Logger {
   if (instance) return instance;

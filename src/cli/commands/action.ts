@@ -4,7 +4,7 @@ import { encodePlan } from '../../exec/plan-encoding.js';
 import { probeHost } from '../../host/probe-host.js';
 import { launch, openForLaunch, prepareLaunch, type OpenedImage } from '../../exec/launch.js';
 import { actionOptions, withActionOptions } from '../action-options.js';
-import { logger } from '../logger.js';
+import { logger, logs } from '../logger.js';
 
 /** The payload's arguments, split off before yargs sees the command line (see split-argv.ts). */
 let payloadArgs: string[] = [];
@@ -27,7 +27,7 @@ export function actionCommand(command: string, describe: string, argvFor: ArgvFo
       const image = await openForLaunch(String(a.image));
       const argv = argvFor(image, payloadArgs, a);
       const plan = prepareLaunch(image, argv, actionOptions(a), probeHost());
-      logger().debug({ plan: { ...plan, env: Object.keys(plan.env) } }, 'launch plan');
+      if (logs('debug')) logger().debug({ plan: { ...plan, env: Object.keys(plan.env) } }, 'launch plan');
       // For benchmarks and debugging: keep the plan the starter would read, run nothing.
       const dump = process.env.SIF_DUMP_PLAN;
       if (dump) return writeFileSync(dump, encodePlan(plan));
