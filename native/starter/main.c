@@ -1,17 +1,19 @@
 /*
  * sif-starter: turns a launch plan into a running container.
  *
- *   parent: unshare user+mount(+pid) namespaces, map the caller's uid/gid,
+ *   parent: unshare user and mount namespaces, map the caller's uid/gid,
  *           FUSE-mount the image, fork, then serve FUSE on threads and
  *           supervise the child (signals forwarded, exit status passed on).
  *   child:  overlay root, mount operations, pivot_root, no_new_privs, exec
- *           (as PID 1 of a new PID namespace with --pid: fork the payload and reap).
+ *           (with --pid: a new PID namespace whose init builds the container,
+ *           forks the payload and reaps).
  *
  * Usage: sif-starter --plan-fd N   (the plan format is described in plan.h)
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,10 +47,8 @@ static int plan_fd_arg(int argc, char **argv) {
   return (int)fd;
 }
 
-__attribute__((noreturn)) static void child_main(const struct plan *plan, pid_t server) {
-  /* Without the FUSE server the image is gone; do not outlive it. */
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die_errno("PR_SET_PDEATHSIG");
-  if (getppid() != server) _exit(EXIT_RUNTIME);
+/* Builds the container and runs the payload in it (as PID 1's child with --pid). */
+__attribute__((noreturn)) static void container_main(const struct plan *plan) {
   mountpoints_prepare(plan);
   root_assemble();
   ops_apply(plan);
@@ -58,6 +58,24 @@ __attribute__((noreturn)) static void child_main(const struct plan *plan, pid_t 
   if (payload < 0) die_errno("fork");
   if (payload == 0) payload_exec(plan);
   _exit(supervise(payload));
+}
+
+__attribute__((noreturn)) static void child_main(const struct plan *plan, pid_t server) {
+  /* Without the FUSE server the image is gone; do not outlive it. */
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die_errno("PR_SET_PDEATHSIG");
+  if (getppid() != server) _exit(EXIT_RUNTIME);
+  if (!plan->new_pid) container_main(plan);
+  /* The FUSE server cannot enter a new PID namespace (it could no longer start
+     threads), so this child does, and its first child is the namespace's init. */
+  if (unshare(CLONE_NEWPID) < 0) die_errno("creating a PID namespace");
+  pid_t init = fork();
+  if (init < 0) die_errno("fork");
+  if (init == 0) {
+    /* (Our parent is outside the new namespace, so getppid() says 0 here.) */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die_errno("PR_SET_PDEATHSIG");
+    container_main(plan);
+  }
+  _exit(supervise(init));
 }
 
 int main(int argc, char **argv) {
@@ -74,7 +92,7 @@ int main(int argc, char **argv) {
   if (image_fd < 0) die_errno("open %s", plan.image);
   squash_pool_init(image_fd, plan.offset, fuse_threads());
 
-  userns_enter(getuid(), getgid(), plan.new_pid);
+  userns_enter(getuid(), getgid());
   /* The kernel wants the device opened by the namespace that mounts it. */
   int fuse_fd = fuse_device_open();
   stage_enter();

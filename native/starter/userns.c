@@ -18,10 +18,9 @@ static void write_file(const char *path, const char *text) {
   if (close(fd) < 0) die_errno("close %s", path);
 }
 
-void userns_enter(uid_t uid, gid_t gid, int new_pid) {
+void userns_enter(uid_t uid, gid_t gid) {
   char map[64];
-  int flags = CLONE_NEWUSER | CLONE_NEWNS | (new_pid ? CLONE_NEWPID : 0);
-  if (unshare(flags) < 0) {
+  if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0) {
     if (errno == EPERM || errno == ENOSPC)
       die_errno("cannot create a user namespace (unprivileged user namespaces may be disabled: "
                 "check kernel.unprivileged_userns_clone, user.max_user_namespaces and AppArmor's "

@@ -1,10 +1,10 @@
-/* Entering the user and mount (and optionally PID) namespaces as the caller. */
+/* Entering the user and mount namespaces as the caller. */
 #ifndef SIF_USERNS_H
 #define SIF_USERNS_H
 
 #include <sys/types.h>
 
 /* Unshares and maps only uid -> uid and gid -> gid (setgroups denied). */
-void userns_enter(uid_t uid, gid_t gid, int new_pid);
+void userns_enter(uid_t uid, gid_t gid);
 
 #endif
