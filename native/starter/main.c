@@ -90,7 +90,7 @@ int main(int argc, char **argv) {
 
   int image_fd = open(plan.image, O_RDONLY | O_CLOEXEC);
   if (image_fd < 0) die_errno("open %s", plan.image);
-  squash_pool_init(image_fd, plan.offset, fuse_threads());
+  squash_pool_init(image_fd, plan.offset, fuse_threads(), getuid(), getgid());
 
   userns_enter(getuid(), getgid());
   /* The kernel wants the device opened by the namespace that mounts it. */

@@ -22,6 +22,10 @@ static struct {
   size_t offset;
 } pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0, 0, -1, 0};
 
+/* Who the image's files appear to belong to (see squash_pool_init). */
+static uid_t owner_uid;
+static gid_t owner_gid;
+
 /* The instance the current thread is serving a request with. */
 static __thread struct instance *current;
 
@@ -35,7 +39,9 @@ static struct instance *instance_new(void) {
   return in;
 }
 
-void squash_pool_init(int image_fd, unsigned long long offset, unsigned max_instances) {
+void squash_pool_init(int image_fd, unsigned long long offset, unsigned max_instances, uid_t uid, gid_t gid) {
+  owner_uid = uid;
+  owner_gid = gid;
   pool.fd = image_fd;
   pool.offset = (size_t)offset;
   pool.max = max_instances ? max_instances : 1;
@@ -76,6 +82,26 @@ static void give_back(struct instance *in) {
 void *__real_fuse_req_userdata(fuse_req_t req);
 void *__wrap_fuse_req_userdata(fuse_req_t req) {
   return current ? &current->ll : __real_fuse_req_userdata(req);
+}
+
+/* Linked with --wrap too: every attribute squashfuse replies with says the file is
+   the caller's, as Apptainer's unprivileged mode does (squashfuse_ll -o uid=,gid=).
+   Owners from the image cannot be mapped in our user namespace anyway, and this
+   lets the overlay copy files up and make mount points anywhere. */
+int __real_fuse_reply_attr(fuse_req_t req, const struct stat *attr, double timeout);
+int __wrap_fuse_reply_attr(fuse_req_t req, const struct stat *attr, double timeout) {
+  struct stat st = *attr;
+  st.st_uid = owner_uid;
+  st.st_gid = owner_gid;
+  return __real_fuse_reply_attr(req, &st, timeout);
+}
+
+int __real_fuse_reply_entry(fuse_req_t req, const struct fuse_entry_param *e);
+int __wrap_fuse_reply_entry(fuse_req_t req, const struct fuse_entry_param *e) {
+  struct fuse_entry_param entry = *e;
+  entry.attr.st_uid = owner_uid;
+  entry.attr.st_gid = owner_gid;
+  return __real_fuse_reply_entry(req, &entry);
 }
 
 #define WITH_INSTANCE(call)        \

@@ -8,11 +8,13 @@
 #define SIF_SQUASH_OPS_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 struct fuse_lowlevel_ops;
 
-/* Checks the image (fd, squashfs at offset) and prepares the pool; dies on error. */
-void squash_pool_init(int image_fd, unsigned long long offset, unsigned max_instances);
+/* Checks the image (fd, squashfs at offset) and prepares the pool; dies on error.
+   Every file is presented as owned by uid:gid. */
+void squash_pool_init(int image_fd, unsigned long long offset, unsigned max_instances, uid_t uid, gid_t gid);
 /* The operations table to give to fuse_session_new. */
 const struct fuse_lowlevel_ops *squash_ops(size_t *size);
 

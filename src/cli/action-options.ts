@@ -3,10 +3,10 @@ import type { ActionOptions } from '../exec/launch.js';
 
 /** Options of exec, run and shell. Each also reads SIF_<NAME> (e.g. SIF_BIND, SIF_CLEANENV). */
 const FLAGS = {
-  bind: { alias: 'B', type: 'string', array: true, describe: 'bind a host path: SRC[:DST[:ro|rw]], comma-separated, repeatable' },
+  bind: { alias: 'B', type: 'string', describe: 'bind a host path: SRC[:DST[:ro|rw]], comma-separated, repeatable' },
   contain: { alias: 'c', type: 'boolean', describe: 'use minimal /dev and private /tmp, /var/tmp and home' },
   cleanenv: { alias: 'e', type: 'boolean', describe: 'do not pass the host environment (TERM and proxies still pass)' },
-  env: { type: 'string', array: true, describe: 'set KEY=VALUE in the container (comma-separated, repeatable)' },
+  env: { type: 'string', describe: 'set KEY=VALUE in the container (comma-separated, repeatable)' },
   'env-file': { type: 'string', describe: 'read KEY=VALUE lines from this file' },
   pwd: { type: 'string', describe: 'initial working directory in the container' },
   home: { alias: 'H', type: 'string', describe: 'home directory to bind: SRC[:DST]' },
@@ -42,7 +42,8 @@ export function withActionOptions<T>(y: Argv<T>): Argv<T> {
 
 export function actionOptions(a: Record<string, unknown>): ActionOptions {
   const str = (k: string) => (typeof a[k] === 'string' ? (a[k] as string) : undefined);
-  const list = (k: string) => ((a[k] as string[] | undefined) ?? []).filter((s) => typeof s === 'string');
+  // Repeated options arrive as arrays, single ones as strings.
+  const list = (k: string) => [a[k] ?? []].flat().filter((s): s is string => typeof s === 'string');
   const opts: ActionOptions = {
     bind: list('bind'),
     contain: a.contain === true,

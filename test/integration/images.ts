@@ -1,4 +1,4 @@
-import { chmodSync, copyFileSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeBusyboxRootfs, makeSquashfs } from '../support/squashfs.js';
 import { userTempDir } from '../support/unprivileged.js';
@@ -16,6 +16,11 @@ export async function makeTestImage(escapeTarget: string): Promise<string> {
   chmodSync(join(root, 'scratch'), 0o1777);
   writeFileSync(join(root, 'bin', 'not-exec'), '#!/bin/sh\necho no\n', { mode: 0o644 });
   writeFileSync(join(root, 'bin', 'bad-format'), 'just text\n', { mode: 0o755 });
+  // A setuid-root program (the image is packed as root, so it keeps owner and bit).
+  mkdirSync(join(root, 'suid'));
+  copyFileSync(join(root, 'bin', 'busybox'), join(root, 'suid', 'busybox'));
+  chownSync(join(root, 'suid', 'busybox'), 0, 0);
+  chmodSync(join(root, 'suid', 'busybox'), 0o4755);
   // Planted escapes: absolute and relative symlinks pointing at a host directory.
   symlinkSync(escapeTarget, join(root, 'escape-abs'));
   symlinkSync(`../../../../../../..${escapeTarget}`, join(root, 'escape-rel'));

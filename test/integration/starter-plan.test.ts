@@ -7,7 +7,7 @@ const ns = (...fields: string[]) => fields.map((f) => `${Buffer.byteLength(f)}:$
 
 async function starter(plan: string): Promise<{ exitCode?: number; stderr: string }> {
   const child = execa(STARTER_PATH, ['--plan-fd', '3'], { stdio: ['ignore', 'pipe', 'pipe', 'pipe'], reject: false, timeout: 10_000 });
-  (child.stdio[3] as NodeJS.WritableStream).end(plan);
+  (child.stdio[3] as unknown as NodeJS.WritableStream).end(plan);
   const r = await child;
   return { exitCode: r.exitCode, stderr: String(r.stderr) };
 }
