@@ -7,6 +7,7 @@ import { execCommand } from './commands/exec.js';
 import { inspectCommand } from './commands/inspect.js';
 import { runCommand } from './commands/run.js';
 import { shellCommand } from './commands/shell.js';
+import { sifCommand } from './commands/sif.js';
 import { configureLogger } from './logger.js';
 import { splitActionArgv } from './split-argv.js';
 
@@ -50,6 +51,7 @@ async function main(): Promise<void> {
     .command(runCommand)
     .command(shellCommand)
     .command(inspectCommand)
+    .command(sifCommand)
     .demandCommand(1, 'give a command: sif --help lists them')
     .strict()
     .help()

@@ -8,19 +8,12 @@ import {
   type SifDescriptor,
 } from '../../../src/image/sif-reader.js';
 import { SIF_DESCRIPTOR_SIZE, SIF_HEADER_SIZE, SifDataType, describeDescriptor, SifFsType, SifPartType } from '../../../src/image/sif-format.js';
+import { renderListRow } from '../../../src/image/siftool-render.js';
 import { expectSifErrorSync, fixture, fixtureDir } from './support.js';
 
 /** Table rows of a `siftool list` golden (header row and rules dropped). */
 function parseListGolden(text: string): string[] {
   return text.split('\n').filter((l) => l.includes('|') && !l.startsWith('ID '));
-}
-
-/** A row as siftool prints it: Go's "%-4s |%-7s |%-7s |%-25s |%s", group links as "%-3d (G)". */
-function listRow(d: SifDescriptor): string {
-  const link = d.linkedId === null ? 'NONE' : d.linkedIsGroup ? `${String(d.linkedId).padEnd(3)} (G)` : `${d.linkedId}`;
-  const group = d.groupId === null ? 'NONE' : String(d.groupId);
-  const pos = `${d.offset}-${d.offset + d.size}`;
-  return `${String(d.id).padEnd(4)} |${group.padEnd(7)} |${link.padEnd(7)} |${pos.padEnd(25)} |${describeDescriptor(d)}`;
 }
 
 /** Key/value lines of a `siftool header` or `siftool info` golden. */
@@ -107,7 +100,7 @@ describe('siftool goldens', () => {
   it.each(listGoldens)('descriptors match siftool list %s', async (golden) => {
     const sif = await openSif(fixture(golden.replace('.golden.txt', '.sif')));
     const expected = parseListGolden(await readFile(fixture(golden), 'utf8'));
-    expect(sif.descriptors.map(listRow)).toEqual(expected);
+    expect(sif.descriptors.map(renderListRow)).toEqual(expected);
   });
 
   it.each(headerGoldens)('header matches siftool header %s', async (golden) => {
