@@ -60,7 +60,11 @@ __attribute__((noreturn)) static void container_main(const struct plan *plan) {
   _exit(supervise(payload));
 }
 
-__attribute__((noreturn)) static void child_main(const struct plan *plan, pid_t server) {
+__attribute__((noreturn)) static void child_main(const struct plan *plan, pid_t server, int fuse_fd, int image_fd) {
+  /* Holding the FUSE device would keep the mount alive if the server died, and
+     our own requests to it would then wait forever. */
+  close(fuse_fd);
+  close(image_fd);
   /* Without the FUSE server the image is gone; do not outlive it. */
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die_errno("PR_SET_PDEATHSIG");
   if (getppid() != server) _exit(EXIT_RUNTIME);
@@ -101,7 +105,7 @@ int main(int argc, char **argv) {
   signals_block();
   pid_t self = getpid(), child = fork();
   if (child < 0) die_errno("fork");
-  if (child == 0) child_main(&plan, self);
+  if (child == 0) child_main(&plan, self, fuse_fd, image_fd);
   fuse_serve_in_background(fuse_threads());
   _exit(supervise(child));
 }

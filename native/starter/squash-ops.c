@@ -115,7 +115,11 @@ int __wrap_fuse_reply_entry(fuse_req_t req, const struct fuse_entry_param *e) {
 static void op_getattr(fuse_req_t r, fuse_ino_t i, struct fuse_file_info *fi) { WITH_INSTANCE(sqfs_ll_op_getattr(r, i, fi)); }
 static void op_opendir(fuse_req_t r, fuse_ino_t i, struct fuse_file_info *fi) { WITH_INSTANCE(sqfs_ll_op_opendir(r, i, fi)); }
 static void op_releasedir(fuse_req_t r, fuse_ino_t i, struct fuse_file_info *fi) { WITH_INSTANCE(sqfs_ll_op_releasedir(r, i, fi)); }
-static void op_readdir(fuse_req_t r, fuse_ino_t i, size_t s, off_t o, struct fuse_file_info *fi) { WITH_INSTANCE(sqfs_ll_op_readdir(r, i, s, o, fi)); }
+/* opendir keeps the instance it ran with in the handle, and readdir reads through
+   that one: point it at the instance borrowed now, or two threads share one. */
+static void op_readdir(fuse_req_t r, fuse_ino_t i, size_t s, off_t o, struct fuse_file_info *fi) {
+  WITH_INSTANCE((((sqfs_ll_i *)(intptr_t)fi->fh)->ll = &current->ll, sqfs_ll_op_readdir(r, i, s, o, fi)));
+}
 static void op_lookup(fuse_req_t r, fuse_ino_t p, const char *n) { WITH_INSTANCE(sqfs_ll_op_lookup(r, p, n)); }
 static void op_open(fuse_req_t r, fuse_ino_t i, struct fuse_file_info *fi) { WITH_INSTANCE(sqfs_ll_op_open(r, i, fi)); }
 static void op_create(fuse_req_t r, fuse_ino_t p, const char *n, mode_t m, struct fuse_file_info *fi) { WITH_INSTANCE(sqfs_ll_op_create(r, p, n, m, fi)); }

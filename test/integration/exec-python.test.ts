@@ -22,3 +22,16 @@ describe('a Debian image with python3', () => {
     expect(r.exitCode).toBe(3);
   });
 });
+
+describe('the FUSE server under concurrent load', () => {
+  it('serves several readers of one container at once, all reading the same bytes', async () => {
+    const reader = '(tar cf - /usr 2>/dev/null | wc -c; find /usr | wc -l) | tr "\\n" " "; echo';
+    const script = `for i in 1 2 3 4; do (${reader}) & done; wait`;
+    const r = await sifAsUser(['exec', image, 'sh', '-c', script], { timeoutMs: 120_000 });
+    expect(r.exitCode).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toHaveLength(4);
+    expect(new Set(lines).size).toBe(1);
+    expect(Number(lines[0]!.split(' ')[0])).toBeGreaterThan(10_000_000);
+  }, 180_000);
+});
