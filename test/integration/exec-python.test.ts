@@ -25,7 +25,8 @@ describe('a Debian image with python3', () => {
 
 describe('the FUSE server under concurrent load', () => {
   it('serves several readers of one container at once, all reading the same bytes', async () => {
-    const reader = '(tar cf - /usr 2>/dev/null | wc -c; find /usr | wc -l) | tr "\\n" " "; echo';
+    // One echo per reader, so the lines cannot interleave.
+    const reader = 'echo "$(tar cf - /usr 2>/dev/null | wc -c) $(find /usr | wc -l)"';
     const script = `for i in 1 2 3 4; do (${reader}) & done; wait`;
     const r = await sifAsUser(['exec', image, 'sh', '-c', script], { timeoutMs: 120_000 });
     expect(r.exitCode).toBe(0);
