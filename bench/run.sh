@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Usage: bash bench/run.sh            (as root, or as the user to measure)
+# Benchmarks sif against charliecloud's ch-run, bubblewrap and Node's own start-up:
+# start-up time, read throughput and the runtime's resident memory. See bench/README.md.
+#
+# Knobs (environment): BENCH_USER (default sif-test), SIF_TEST_IMAGES (image dir),
+# BENCH_IMAGE (an image to use instead of python.sqfs), BENCH_ONLY (e.g. "startup read"),
+# BENCH_STARTUP_RUNS, BENCH_READ_RUNS, BENCH_KEEP (keep the work dir).
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd -P)
+cd "$repo"
+log() { echo "bench: $*" >&2; }
+
+bench_user=${BENCH_USER:-sif-test}
+image=${BENCH_IMAGE:-${SIF_TEST_IMAGES:-$repo/.cache/test-images}/python.sqfs}
+image=$(realpath -m "$image")
+
+# --- Phase 1, as root: what only root can prepare, then drop to the bench user. -------
+if [ "${1:-}" != --inner ]; then
+  if [ "$(id -u)" = 0 ]; then
+    # Measuring as root would hide rootless costs, and root's environment (CA bundles
+    # and the like) adds ~35 ms to every Node start: prepare here, measure as the user.
+    packages=(charliecloud-runtime bubblewrap hyperfine squashfs-tools)
+    missing=()
+    for p in "${packages[@]}"; do
+      [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" = "install ok installed" ] || missing+=("$p")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+      log "installing ${missing[*]}"
+      DEBIAN_FRONTEND=noninteractive apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+    # The test user, a usable /dev/fuse and a readable checkout (idempotent and quiet).
+    [ -f scripts/setup-host.sh ] && bash scripts/setup-host.sh
+    if [ ! -f "$image" ]; then
+      log "creating $image (first time only)"
+      bash scripts/base-rootfs.sh "$image"
+    fi
+    if ! id -u "$bench_user" >/dev/null 2>&1; then
+      log "error: user $bench_user does not exist (set BENCH_USER, or run scripts/setup-host.sh)"
+      exit 1
+    fi
+    home=$(getent passwd "$bench_user" | cut -d: -f6)
+    # Keep BENCH_* knobs; the inner run un-exports them before timing anything.
+    knobs=()
+    for v in ${!BENCH_@}; do knobs+=("$v=${!v}"); done
+    exec runuser -u "$bench_user" -- env -i HOME="$home" USER="$bench_user" PATH=/usr/bin:/bin \
+      "${knobs[@]}" BENCH_IMAGE="$image" bash "$repo/bench/run.sh" --inner
+  fi
+  # Not root: measure as the calling user, in the same clean environment.
+  [ -f "$image" ] || { log "error: $image is missing; run as root once to create it"; exit 1; }
+  knobs=()
+  for v in ${!BENCH_@}; do knobs+=("$v=${!v}"); done
+  exec env -i HOME="$HOME" USER="$(id -un)" PATH=/usr/bin:/bin "${knobs[@]}" BENCH_IMAGE="$image" \
+    bash "$repo/bench/run.sh" --inner
+fi
+
+# --- Phase 2, as the bench user in a clean environment: measure. ----------------------
+only=${BENCH_ONLY:-startup read memory}
+startup_runs=${BENCH_STARTUP_RUNS:-30}
+read_runs=${BENCH_READ_RUNS:-8}
+keep=${BENCH_KEEP:-}
+# Shell variables keep the values; the payloads and runtimes see only HOME, USER, PATH.
+for v in ${!BENCH_@}; do export -n "$v"; done
+
+for tool in hyperfine ch-run bwrap unsquashfs node; do
+  command -v "$tool" >/dev/null || { log "error: $tool not found (run as root to install it)"; exit 1; }
+done
+sif=$repo/bin/sif
+starter=$repo/native/build/sif-starter
+[ -x "$starter" ] && [ -d "$repo/dist" ] || { log "error: sif is not built; run: npm run build"; exit 1; }
+[ -r "$image" ] || { log "error: $(id -un) cannot read $image"; exit 1; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/sif-bench.XXXXXX")
+cleanup() { [ -n "$keep" ] && { log "kept $work"; return; }; chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+
+# The extracted tree for bwrap and for local-disk reads, unpacked once by this user.
+# Device nodes in the image cannot be made without root: unsquashfs reports those as
+# non-fatal errors (exit status 2), and bwrap mounts its own /dev anyway.
+rootfs=$work/rootfs
+unsquashfs -q -n -no-xattrs -d "$rootfs" "$image" >/dev/null 2>&1 || [ $? = 2 ]
+[ -d "$rootfs/usr" ] || { log "error: could not unpack $image"; exit 1; }
+# A dumped plan lets the starter run without Node ("starter alone").
+plan=$work/plan
+SIF_DUMP_PLAN=$plan "$sif" exec "$image" true || log "FAILED: could not dump a launch plan (SIF_DUMP_PLAN)"
+
+# Runtime command prefixes; each takes the payload's argv after it.
+sif_cmd="$sif exec $image"
+sif_pid_cmd="$sif exec --pid $image"
+ch_cmd="ch-run $image --"
+# A rootless bwrap over the extracted tree: roughly what ch-run sets up (user and mount
+# namespaces, /proc, /dev, /tmp), with no FUSE and no image to open.
+bwrap_cmd="bwrap --unshare-user --ro-bind $rootfs / --proc /proc --dev /dev --bind /tmp /tmp --"
+
+# Prints the first lines of a failed command's output; returns its status.
+# Used to leave a broken runtime out of a table instead of timing its error path.
+works() {
+  local out
+  if out=$("$@" 2>&1 </dev/null); then return 0; fi
+  log "FAILED: $* ->"
+  printf '%s\n' "$out" | head -n 5 | sed 's/^/bench:    /' >&2
+  return 1
+}
+
+# timed PREFIX WARMUP RUNS NAME CMD [NAME CMD]...: one hyperfine -N per command, so a
+# command that fails mid-way (sif crashing under load, say) costs only its own row.
+# Appends the JSON files written to the array timed_files.
+timed() {
+  local prefix=$1 warmup=$2 runs=$3
+  shift 3
+  while [ $# -gt 0 ]; do
+    if hyperfine -N --style none --warmup "$warmup" --runs "$runs" --export-json "$prefix-$1.json" \
+      -n "$1" "$2" >/dev/null 2>"$work/hyperfine.err"; then
+      timed_files+=("$prefix-$1.json")
+    else
+      log "FAILED while timing $1 ($2):"
+      grep -v '^ *$' "$work/hyperfine.err" | tail -n 5 | sed 's/^/bench:    /' >&2
+    fi
+    shift 2
+  done
+}
+
+echo "sif benchmarks: $(date -u +%FT%TZ), $(nproc) CPUs, user $(id -un), image $image ($(du -h "$image" | cut -f1))"
+echo "host load before start: $(cut -d' ' -f1-3 /proc/loadavg)"
+. "$repo/bench/startup.sh"
+. "$repo/bench/read.sh"
+. "$repo/bench/memory.sh"
+for part in $only; do
+  echo
+  "bench_$part"
+done

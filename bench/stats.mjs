@@ -1,0 +1,134 @@
+// Tables and ratios for bench/run.sh, from hyperfine's --export-json files.
+// Usage: node stats.mjs startup ROUND.json...   (rounds are pooled per command name)
+//        node stats.mjs read BYTES.txt COMMAND.json...
+//        node stats.mjs memory SAMPLES.txt
+// Ratios are taken between commands of the same run only: the machine is shared and
+// noisy, so absolute times say little, ratios say how sif compares.
+import { readFileSync } from 'node:fs';
+
+const [mode, ...files] = process.argv.slice(2);
+
+const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const stddev = (xs) => {
+  const m = mean(xs);
+  return Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / Math.max(1, xs.length - 1));
+};
+
+/** name -> { times (s), mean, median, stddev, min }, pooled over the given files. */
+function load(paths) {
+  const times = new Map();
+  for (const p of paths) {
+    for (const r of JSON.parse(readFileSync(p, 'utf8')).results) {
+      times.set(r.command, [...(times.get(r.command) ?? []), ...r.times]);
+    }
+  }
+  const out = new Map();
+  for (const [name, t] of times) out.set(name, { times: t, mean: mean(t), median: median(t), stddev: stddev(t), min: Math.min(...t) });
+  return out;
+}
+
+function table(header, rows) {
+  const cells = [header, ...rows].map((r) => r.map(String));
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => r[i].length)));
+  for (const r of cells) console.log('  ' + r.map((c, i) => (i ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  '));
+}
+
+const ms = (s) => (s * 1000).toFixed(1);
+const ratioLine = (label, a, b, target) => {
+  if (!a || !b) return console.log(`  ${label}: n/a (a command failed, see above)`);
+  const rm = a.mean / b.mean, rd = a.median / b.median;
+  const verdict = target === undefined ? '' : `   target <= ${target}: ${rm <= target ? 'OK' : 'MISSED'}`;
+  console.log(`  ${label}: ${rm.toFixed(2)} (means), ${rd.toFixed(2)} (medians)${verdict}`);
+};
+
+function startup() {
+  const r = load(files);
+  table(['command', 'mean ms', 'median ms', 'stddev', 'min ms', 'runs'],
+    [...r].map(([n, x]) => [n, ms(x.mean), ms(x.median), ms(x.stddev), ms(x.min), x.times.length]));
+  // starter alone = sh -c 'exec starter' minus what the sh wrapper itself costs.
+  const w = r.get('starter-wrapped'), sh = r.get('sh-wrap'), tr = r.get('true');
+  let starter;
+  if (w && sh && tr) {
+    starter = { mean: w.mean - (sh.mean - tr.mean), median: w.median - (sh.median - tr.median) };
+    console.log(`  starter alone (starter-wrapped - (sh-wrap - true)): ${ms(starter.mean)} ms mean, ${ms(starter.median)} ms median`);
+  }
+  console.log('ratios:');
+  ratioLine('starter alone / ch-run', starter, r.get('ch-run'), 1.0);
+  ratioLine('sif / ch-run', r.get('sif'), r.get('ch-run'));
+  ratioLine('sif / bwrap', r.get('sif'), r.get('bwrap'));
+  ratioLine('sif --pid / sif', r.get('sif-pid'), r.get('sif'));
+  const s = r.get('sif'), n = r.get('node');
+  if (s && n) {
+    const d = (s.mean - n.mean) * 1000, dm = (s.median - n.median) * 1000;
+    console.log(`  sif - node floor: ${d.toFixed(1)} ms (means), ${dm.toFixed(1)} ms (medians)   target <= 25 ms: ${d <= 25 ? 'OK' : 'MISSED'}`);
+  }
+  const v = r.get('sif-version'), p = r.get('sif-plan-only');
+  if (s && n && v && p && starter) {
+    console.log('where sif exec\'s time goes (means; each step is the difference of two rows):');
+    console.log(`  node start-up            ${ms(n.mean).padStart(6)} ms   node -e 0`);
+    console.log(`  load the CLI bundle      ${ms(v.mean - n.mean).padStart(6)} ms   sif --version - node`);
+    console.log(`  exec: image, host, plan  ${ms(p.mean - v.mean).padStart(6)} ms   sif-plan-only - sif --version`);
+    console.log(`  starter + payload        ${ms(starter.mean).padStart(6)} ms   starter alone`);
+    console.log(`  rest                     ${ms(s.mean - p.mean - starter.mean).padStart(6)} ms   sif - sif-plan-only - starter alone`);
+    console.log('  (rest = handing off to the starter minus Node\'s own exit, which the rows above pay');
+    console.log('   and sif exec skips by exec-ing the starter: negative when that exit costs more)');
+  }
+}
+
+function read() {
+  const r = load(files.slice(1));
+  const bytes = new Map(readFileSync(files[0], 'utf8').trim().split('\n').filter(Boolean).map((l) => {
+    const [n, b] = l.split(/\s+/);
+    return [n, Number(b)];
+  }));
+  table(['command', 'mean s', 'median s', 'stddev', 'MB read', 'MB/s (mean)', 'runs'],
+    [...r].map(([n, x]) => [n, x.mean.toFixed(3), x.median.toFixed(3), x.stddev.toFixed(3),
+      (bytes.get(n) / 1e6).toFixed(1), (bytes.get(n) / 1e6 / x.mean).toFixed(0), x.times.length]));
+  for (const n of [1, 2]) {
+    const got = [...bytes].filter(([k]) => k.endsWith(`-${n}`));
+    if (new Set(got.map(([, b]) => b)).size > 1) console.log(`  WARNING: runtimes read different amounts: ${got.map(([k, b]) => `${k}=${b}`).join(' ')}`);
+  }
+  console.log('ratios (time; > 1 means sif is slower):');
+  for (const n of [1, 2]) {
+    ratioLine(`${n} reader(s): sif / ch-run`, r.get(`sif-${n}`), r.get(`ch-run-${n}`));
+    ratioLine(`${n} reader(s): sif / local`, r.get(`sif-${n}`), r.get(`local-${n}`));
+  }
+  ratioLine('sif: 2 readers / 1 reader', r.get('sif-2'), r.get('sif-1'));
+  ratioLine('ch-run: 2 readers / 1 reader', r.get('ch-run-2'), r.get('ch-run-1'));
+  console.log('  (warm: image file and extracted tree in the host page cache; each sif/ch-run run mounts');
+  console.log('   the image anew, so its FUSE page cache starts empty and every run decompresses)');
+}
+
+function memory() {
+  // Lines: NAME PHASE RSS_KB PSS_KB PROCS THREADS, one per sample.
+  const groups = new Map();
+  for (const l of readFileSync(files[0], 'utf8').trim().split('\n').filter(Boolean)) {
+    const [name, phase, rss, pss, procs, threads] = l.split(/\s+/);
+    const k = `${name} ${phase}`;
+    if (!groups.has(k)) groups.set(k, []);
+    groups.get(k).push({ rss: +rss, pss: +pss, procs: +procs, threads: +threads });
+  }
+  const kb = (x) => (x / 1024).toFixed(1);
+  const stat = new Map();
+  const rows = [...groups].map(([k, ss]) => {
+    const s = { rss: mean(ss.map((x) => x.rss)), pss: mean(ss.map((x) => x.pss)), peakRss: Math.max(...ss.map((x) => x.rss)), peakPss: Math.max(...ss.map((x) => x.pss)) };
+    stat.set(k, s);
+    return [k, kb(s.rss), kb(s.peakRss), kb(s.pss), kb(s.peakPss), Math.max(...ss.map((x) => x.procs)), Math.max(...ss.map((x) => x.threads)), ss.length];
+  });
+  table(['runtime phase', 'RSS MiB', 'peak RSS', 'PSS MiB', 'peak PSS', 'procs', 'threads', 'samples'], rows);
+  console.log('ratios (memory; > 1 means sif uses more):');
+  for (const name of ['sif', 'sif-pid']) {
+    for (const phase of ['idle', 'load']) {
+      const a = stat.get(`${name} ${phase}`), b = stat.get(`ch-run ${phase}`);
+      if (!a || !b) continue;
+      console.log(`  ${name} / ch-run, ${phase}: RSS ${(a.rss / b.rss).toFixed(2)} (peak ${(a.peakRss / b.peakRss).toFixed(2)}), PSS ${(a.pss / b.pss).toFixed(2)} (peak ${(a.peakPss / b.peakPss).toFixed(2)})`);
+    }
+  }
+}
+
+({ startup, read, memory })[mode]();
