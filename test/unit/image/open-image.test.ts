@@ -24,6 +24,7 @@ const extraAt = (id: number): number => 4096 + (id - 1) * SIF_DESCRIPTOR_SIZE + 
 async function patched(name: string, out: string, pos: number, bytes: Buffer): Promise<string> {
   const p = join(tmp.dir, out);
   await copyFile(fixture(name), p);
+  await chmod(p, 0o644); // fixtures may be read-only
   const fh = await open(p, 'r+');
   try {
     await fh.write(bytes, 0, bytes.length, pos);
@@ -36,6 +37,7 @@ async function patched(name: string, out: string, pos: number, bytes: Buffer): P
 async function truncatedCopy(src: string, out: string, len: number): Promise<string> {
   const p = join(tmp.dir, out);
   await copyFile(src, p);
+  await chmod(p, 0o644);
   await truncate(p, len);
   return p;
 }

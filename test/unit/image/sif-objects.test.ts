@@ -1,4 +1,4 @@
-import { copyFile, open } from 'node:fs/promises';
+import { chmod, copyFile, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { openSif } from '../../../src/image/sif-reader.js';
@@ -48,6 +48,7 @@ describe('SIF metadata objects', () => {
   it('reports invalid JSON as corrupt, naming the file and the object', async () => {
     const bad = join(tmp.dir, 'bad-json.sif');
     await copyFile(fixture('one-object-generic-json.sif'), bad);
+    await chmod(bad, 0o644); // fixtures may be read-only
     const fh = await open(bad, 'r+');
     await fh.write(Buffer.from('{x'), 0, 2, 32176);
     await fh.close();
@@ -58,6 +59,7 @@ describe('SIF metadata objects', () => {
   it('reports a non-object JSON value as corrupt', async () => {
     const bad = join(tmp.dir, 'array-json.sif');
     await copyFile(fixture('one-object-generic-json.sif'), bad);
+    await chmod(bad, 0o644); // fixtures may be read-only
     const fh = await open(bad, 'r+');
     await fh.write(Buffer.from('[]'), 0, 2, 32176);
     await fh.close();

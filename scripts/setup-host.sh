@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Prepares this machine for sif's tests and example: the Debian packages they use, an
+# unprivileged test user, a usable /dev/fuse, and a repo that user can read.
+# Run as root. Idempotent, and quiet and fast when everything is already in place.
+set -euo pipefail
+
+TEST_USER=sif-test
+repo=$(cd "$(dirname "$0")/.." && pwd -P)
+shared=$(cd "$repo/.." && pwd -P)/shared
+
+if [ "$(id -u)" != 0 ]; then
+  echo "setup-host: error: must run as root (it installs packages and creates a user)" >&2
+  exit 1
+fi
+
+# fuse3: fusermount3 and the FUSE runtime; squashfs-tools(-ng): building and checking
+# images; busybox-static: tiny test rootfs; debootstrap: the python base rootfs.
+# debian-archive-keyring lets debootstrap verify what it downloads.
+packages=(fuse3 squashfs-tools squashfs-tools-ng busybox-static debootstrap debian-archive-keyring)
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [ "$status" = "install ok installed" ] || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup-host: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The tests run the runtime as this user: running as root would hide every rootless bug.
+# Its own primary group and no supplementary groups, like a plain cluster account.
+if ! id -u "$TEST_USER" >/dev/null 2>&1; then
+  useradd --create-home --home-dir "/home/$TEST_USER" --shell /bin/bash --user-group "$TEST_USER"
+  echo "setup-host: created user $TEST_USER" >&2
+fi
+
+# Real distributions ship /dev/fuse as 0666 so unprivileged users can mount; minimal
+# containers and CI images sometimes lack the node or make it 0600.
+if [ ! -e /dev/fuse ]; then
+  mknod -m 0666 /dev/fuse c 10 229
+  echo "setup-host: created /dev/fuse" >&2
+fi
+if [ "$(stat -c %a /dev/fuse)" != 666 ]; then
+  chmod 0666 /dev/fuse
+fi
+
+# The test user runs bin/sif and reads fixtures straight from the checkout, which may
+# live under /root (0700). This is a throwaway CI machine, so open the path up.
+dir=$(dirname "$repo")
+while [ "$dir" != / ]; do
+  if [ "$(( 0$(stat -c %a "$dir") & 01 ))" = 0 ]; then
+    chmod o+x "$dir"
+    echo "setup-host: chmod o+x $dir (so $TEST_USER can reach the repo)"
+  fi
+  dir=$(dirname "$dir")
+done
+for d in "$repo" "$shared"; do
+  [ -d "$d" ] || continue
+  if [ "$(( 0$(stat -c %a "$d") & 05 ))" != 5 ]; then
+    chmod o+rx "$d"
+    echo "setup-host: chmod o+rx $d (so $TEST_USER can read it)"
+  fi
+done
+if ! runuser -u "$TEST_USER" -- test -r "$repo/package.json"; then
+  echo "setup-host: error: $TEST_USER cannot read $repo/package.json" >&2
+  echo "hint: the checkout was made with a restrictive umask; run: chmod -R o+rX $repo" >&2
+  exit 1
+fi
+
+# Everything sif does starts with an unprivileged user namespace.
+if ! err=$(runuser -u "$TEST_USER" -- unshare -U -r true 2>&1); then
+  echo "setup-host: error: $TEST_USER cannot create a user namespace: ${err:-unknown error}" >&2
+  echo "hint: check sysctl user.max_user_namespaces (must be > 0)," \
+    "kernel.unprivileged_userns_clone (Debian/Ubuntu: must be 1) and" \
+    "kernel.apparmor_restrict_unprivileged_userns (Ubuntu 24.04+: must be 0);" \
+    "inside a container, the outer runtime's seccomp profile must allow unshare/clone" >&2
+  exit 1
+fi
