@@ -26,6 +26,7 @@
 #include "mounts.h"
 #include "payload.h"
 #include "plan.h"
+#include "rootfs.h"
 #include "squash-ops.h"
 #include "supervise.h"
 #include "userns.h"
@@ -49,10 +50,10 @@ static int plan_fd_arg(int argc, char **argv) {
 
 /* Builds the container and runs the payload in it (as PID 1's child with --pid). */
 __attribute__((noreturn)) static void container_main(const struct plan *plan) {
-  mountpoints_prepare(plan);
-  root_assemble();
-  ops_apply(plan);
-  root_enter(plan);
+  rootfs_prepare(plan);
+  rootfs_assemble(plan);
+  ops_apply(plan, rootfs_fd(), hostfs_fd());
+  rootfs_enter(plan);
   if (!plan->new_pid) payload_exec(plan);
   pid_t payload = fork();
   if (payload < 0) die_errno("fork");
@@ -99,7 +100,7 @@ int main(int argc, char **argv) {
   userns_enter(getuid(), getgid());
   /* The kernel wants the device opened by the namespace that mounts it. */
   int fuse_fd = fuse_device_open();
-  stage_enter();
+  rootfs_stage();
   fuse_mount_image(fuse_fd, STAGE_LOWER);
 
   signals_block();

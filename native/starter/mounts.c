@@ -3,157 +3,19 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "die.h"
+#include "resolve.h"
+#include "rootfs.h"
 
-#define STAGE_BASE "/tmp" /* any host directory will do: it is covered only in our namespace */
-#define STAGE_OLDROOT "/oldroot"
-#define STAGE_FILES "/files"
-
+/* The new root and the host's root, as rootfs_assemble() left them. */
 static int root_fd = -1, host_fd = -1;
-
-static void xmkdir(const char *path, mode_t mode) {
-  if (mkdir(path, mode) < 0) die_errno("mkdir %s", path);
-}
-
-void stage_enter(void) {
-  /* Host mounts still propagate in (slave), ours never propagate out. */
-  if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0) die_errno("making / a slave mount");
-  if (mount("tmpfs", STAGE_BASE, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
-    die_errno("mounting the staging tmpfs on %s", STAGE_BASE);
-  if (chdir(STAGE_BASE) < 0) die_errno("chdir %s", STAGE_BASE);
-  xmkdir("oldroot", 0755);
-  xmkdir("lower", 0755);
-  xmkdir("upper", 0755);
-  xmkdir("work", 0755);
-  xmkdir("root", 0755);
-  xmkdir("files", 0755);
-  if (syscall(SYS_pivot_root, ".", "oldroot") < 0) die_errno("pivot_root into the staging tmpfs");
-  if (chdir("/") < 0) die_errno("chdir /");
-}
-
-/* Opens path below dirfd as if dirfd were "/": ".." and absolute symlinks stay inside. */
-static int open_in(int dirfd, const char *path, int flags) {
-  struct open_how how = {.flags = (unsigned)(flags | O_CLOEXEC), .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
-  return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
-}
-
-/* Canonical path (inside the image) of what fd refers to below STAGE_LOWER. */
-static void image_path_of(int fd, char *out, size_t size) {
-  char link[64];
-  snprintf(link, sizeof link, STAGE_OLDROOT "/proc/self/fd/%d", fd);
-  ssize_t n = readlink(link, out, size - 1);
-  if (n < 0) die_errno("readlink %s", link);
-  out[n] = '\0';
-  size_t prefix = strlen(STAGE_LOWER);
-  if (strncmp(out, STAGE_LOWER, prefix) || (out[prefix] != '/' && out[prefix] != '\0'))
-    die("%s resolved outside the image", out);
-  memmove(out, out + prefix, (size_t)n - prefix + 1);
-}
-
-static void mkdir_p(char *path, mode_t mode) {
-  for (char *p = path + 1;; p++) {
-    if (*p != '/' && *p != '\0') continue;
-    char c = *p;
-    *p = '\0';
-    if (mkdir(path, mode) < 0 && errno != EEXIST) die_errno("mkdir %s", path);
-    *p = c;
-    if (!c) return;
-  }
-}
-
-/*
- * The image is read-only and owned by users we cannot act for, so mount points it
- * lacks are made in the overlay's upper layer before the overlay exists, at the
- * place the image's own symlinks lead to.
- */
-static void prepare_mountpoint(const char *dst, int dir) {
-  char *path = strdup(dst), canon[PATH_MAX], full[2 * PATH_MAX];
-  if (!path) die_errno("strdup");
-  size_t len = strlen(path), cut = len;
-  int lower = open(STAGE_LOWER, O_PATH | O_DIRECTORY | O_CLOEXEC), fd;
-  if (lower < 0) die_errno("open %s", STAGE_LOWER);
-  /* Find the longest prefix that exists in the image. */
-  for (;;) {
-    path[cut] = '\0';
-    fd = open_in(lower, cut ? path : "/", O_PATH);
-    if (fd >= 0) break;
-    if (errno != ENOENT && errno != ENOTDIR) die_errno("looking up %s in the image", path);
-    while (cut > 0 && path[--cut] != '/') {}
-  }
-  close(lower);
-  if (cut == len) {
-    close(fd);
-    free(path);
-    return;
-  }
-  image_path_of(fd, canon, sizeof canon);
-  close(fd);
-  snprintf(full, sizeof full, "/upper%s%s", canon, dst + cut);
-  if (dir) {
-    mkdir_p(full, 0755);
-  } else {
-    char *slash = strrchr(full, '/');
-    *slash = '\0';
-    mkdir_p(full, 0755);
-    *slash = '/';
-    int f = open(full, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (f < 0) die_errno("creating the mount point %s", dst);
-    close(f);
-  }
-  free(path);
-}
-
-void mountpoints_prepare(const struct plan *plan) {
-  for (size_t i = 0; i < plan->nops; i++) {
-    const struct op *op = &plan->ops[i];
-    struct stat st;
-    switch (op->kind) {
-      case OP_BIND: {
-        char src[PATH_MAX];
-        snprintf(src, sizeof src, STAGE_OLDROOT "%s", op->src);
-        /* The source is checked again, safely, when it is bound. */
-        if (stat(src, &st) < 0) break;
-        prepare_mountpoint(op->dst, S_ISDIR(st.st_mode));
-        break;
-      }
-      case OP_FILE: case OP_MERGE: prepare_mountpoint(op->dst, 0); break;
-      case OP_MKDIR: case OP_PROC: case OP_TMPFS: prepare_mountpoint(op->dst, 1); break;
-      case OP_SYMLINK: {
-        char *parent;
-        const char *slash = strrchr(op->dst, '/');
-        parent = strndup(op->dst, slash == op->dst ? 1 : (size_t)(slash - op->dst));
-        if (!parent) die_errno("strndup");
-        prepare_mountpoint(parent, 1);
-        free(parent);
-        break;
-      }
-      case OP_READONLY: break;
-    }
-  }
-}
-
-void root_assemble(void) {
-#define OVERLAY_OPTS "lowerdir=" STAGE_LOWER ",upperdir=/upper,workdir=/work"
-  /* userxattr keeps overlay's bookkeeping in user.* xattrs, which a user namespace may set;
-     kernels or filesystems without it get the plain options. */
-  if (mount("overlay", STAGE_ROOT, "overlay", MS_NOSUID | MS_NODEV, OVERLAY_OPTS ",userxattr") < 0 &&
-      mount("overlay", STAGE_ROOT, "overlay", MS_NOSUID | MS_NODEV, OVERLAY_OPTS) < 0)
-    die_errno("mounting the overlay on the image (kernel 5.11 or newer is needed for overlayfs in a user namespace)");
-  root_fd = open(STAGE_ROOT, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (root_fd < 0) die_errno("open %s", STAGE_ROOT);
-  host_fd = open(STAGE_OLDROOT, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (host_fd < 0) die_errno("open %s", STAGE_OLDROOT);
-}
 
 /* Splits "/a/b/c" into a freshly allocated parent "/a/b" and returns "c". */
 static const char *split(const char *path, char **parent) {
@@ -173,7 +35,12 @@ static int mkdir_in_root(const char *path, mode_t mode) {
   char *parent;
   const char *name = split(path, &parent);
   int pfd = mkdir_in_root(parent, 0755);
-  if (mkdirat(pfd, name, mode) < 0 && errno != EEXIST) die_errno("creating %s in the container", path);
+  if (mkdirat(pfd, name, mode) < 0) {
+    /* EEXIST for a name we could not open: a dangling symlink. We do not create
+       its target: the image, not the user, chose where it points. */
+    if (errno == EEXIST) die("cannot make the mount point %s: it is a symbolic link to a missing path in the container", path);
+    die_errno("creating %s in the container", path);
+  }
   close(pfd);
   free(parent);
   fd = open_in(root_fd, path, O_PATH | O_DIRECTORY);
@@ -343,7 +210,9 @@ static void do_symlink(const struct op *op) {
   free(parent);
 }
 
-void ops_apply(const struct plan *plan) {
+void ops_apply(const struct plan *plan, int new_root_fd, int host_root_fd) {
+  root_fd = new_root_fd;
+  host_fd = host_root_fd;
   for (size_t i = 0; i < plan->nops; i++) {
     const struct op *op = &plan->ops[i];
     switch (op->kind) {
@@ -361,20 +230,5 @@ void ops_apply(const struct plan *plan) {
         break;
       }
     }
-  }
-  if (!plan->writable) set_readonly(root_fd, 0, "the container's root");
-}
-
-void root_enter(const struct plan *plan) {
-  if (fchdir(root_fd) < 0) die_errno("chdir into the new root");
-  /* pivot_root(".", ".") stacks the old root under the new one; detach it at once. */
-  if (syscall(SYS_pivot_root, ".", ".") < 0) die_errno("pivot_root into the container");
-  if (umount2(".", MNT_DETACH) < 0) die_errno("detaching the host's root");
-  if (chdir("/") < 0) die_errno("chdir /");
-  close(root_fd);
-  close(host_fd);
-  if (chdir(plan->cwd) < 0) {
-    warn("cannot enter the working directory %s in the container (%s); using /", plan->cwd, strerror(errno));
-    if (chdir("/") < 0) die_errno("chdir /");
   }
 }

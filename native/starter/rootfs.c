@@ -1,0 +1,286 @@
+#define _GNU_SOURCE
+#include "rootfs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "die.h"
+#include "resolve.h"
+
+#define STAGE_BASE "/tmp" /* any host directory will do: it is covered only in our namespace */
+#define MAX_GROW 64
+
+static int root_fd = -1, host_fd = -1;
+/* Image directories (canonical paths) that get an overlay so that mount points can
+   be made in them; "/" (with --writable-tmpfs) means one overlay over everything. */
+static char *grow[MAX_GROW];
+static size_t ngrow;
+
+static void xmkdir(const char *path, mode_t mode) {
+  if (mkdir(path, mode) < 0) die_errno("mkdir %s", path);
+}
+
+void rootfs_stage(void) {
+  /* Host mounts still propagate in (slave), ours never propagate out. */
+  if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0) die_errno("making / a slave mount");
+  if (mount("tmpfs", STAGE_BASE, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
+    die_errno("mounting the staging tmpfs on %s", STAGE_BASE);
+  if (chdir(STAGE_BASE) < 0) die_errno("chdir %s", STAGE_BASE);
+  xmkdir("oldroot", 0755);
+  xmkdir("lower", 0755);
+  xmkdir("upper", 0755);
+  xmkdir("root", 0755);
+  xmkdir("files", 0755);
+  if (syscall(SYS_pivot_root, ".", "oldroot") < 0) die_errno("pivot_root into the staging tmpfs");
+  if (chdir("/") < 0) die_errno("chdir /");
+}
+
+/* Canonical path (inside the image) of what fd refers to below STAGE_LOWER. */
+static void image_path_of(int fd, char *out, size_t size) {
+  char link[64];
+  snprintf(link, sizeof link, STAGE_OLDROOT "/proc/self/fd/%d", fd);
+  ssize_t n = readlink(link, out, size - 1);
+  if (n < 0) die_errno("readlink %s", link);
+  out[n] = '\0';
+  size_t prefix = strlen(STAGE_LOWER);
+  if (strncmp(out, STAGE_LOWER, prefix) || (out[prefix] != '/' && out[prefix] != '\0'))
+    die("%s resolved outside the image", out);
+  memmove(out, out + prefix, (size_t)n - prefix + 1);
+  if (!out[0]) strcpy(out, "/");
+}
+
+static void mkdir_p(char *path, mode_t mode) {
+  for (char *p = path + 1;; p++) {
+    if (*p != '/' && *p != '\0') continue;
+    char c = *p;
+    *p = '\0';
+    if (mkdir(path, mode) < 0 && errno != EEXIST) die_errno("mkdir %s", path);
+    *p = c;
+    if (!c) return;
+  }
+}
+
+/* Whether path is dir or below it. */
+static int is_within(const char *path, const char *dir) {
+  size_t n = strlen(dir);
+  return !strcmp(dir, "/") || (!strncmp(path, dir, n) && (path[n] == '/' || path[n] == '\0'));
+}
+
+/*
+ * When dst is missing from the image: fills canon with the image's canonical path
+ * of its deepest existing ancestor (following the image's symlinks, inside the
+ * image) and *rest with the offset in dst of what is missing; returns 0 when dst exists.
+ */
+static int missing_part(const char *dst, char *canon, size_t size, size_t *rest) {
+  char *path = strdup(dst);
+  if (!path) die_errno("strdup");
+  size_t len = strlen(path), cut = len;
+  int lower = open(STAGE_LOWER, O_PATH | O_DIRECTORY | O_CLOEXEC), fd;
+  if (lower < 0) die_errno("open %s", STAGE_LOWER);
+  for (;;) {
+    path[cut] = '\0';
+    fd = open_in(lower, cut ? path : "/", O_PATH);
+    if (fd >= 0) break;
+    if (errno != ENOENT && errno != ENOTDIR) die_errno("looking up %s in the image", path);
+    while (cut > 0 && path[--cut] != '/') {}
+  }
+  close(lower);
+  free(path);
+  if (cut == len) {
+    close(fd);
+    return 0;
+  }
+  image_path_of(fd, canon, size);
+  close(fd);
+  *rest = cut;
+  return 1;
+}
+
+typedef void mountpoint_fn(const char *dst, int dir);
+
+/* Calls fn for the destination of every operation that needs a mount point. */
+static void for_each_mountpoint(const struct plan *plan, mountpoint_fn *fn) {
+  int host = open(STAGE_OLDROOT, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (host < 0) die_errno("open %s", STAGE_OLDROOT);
+  for (size_t i = 0; i < plan->nops; i++) {
+    const struct op *op = &plan->ops[i];
+    struct stat st;
+    int src;
+    switch (op->kind) {
+      case OP_BIND:
+        /* Resolved as on the host (its absolute symlinks too); a missing optional source needs no mount point. */
+        src = open_in(host, op->src, O_PATH);
+        if (src < 0) break;
+        if (fstat(src, &st) < 0) die_errno("stat %s", op->src);
+        close(src);
+        fn(op->dst, S_ISDIR(st.st_mode));
+        break;
+      case OP_FILE: case OP_MERGE: fn(op->dst, 0); break;
+      case OP_MKDIR: case OP_PROC: case OP_TMPFS: fn(op->dst, 1); break;
+      case OP_SYMLINK: {
+        char *parent = strndup(op->dst, strrchr(op->dst, '/') == op->dst ? 1 : (size_t)(strrchr(op->dst, '/') - op->dst));
+        if (!parent) die_errno("strndup");
+        fn(parent, 1);
+        free(parent);
+        break;
+      }
+      case OP_READONLY: break;
+    }
+  }
+  close(host);
+}
+
+static void grow_add(const char *canon) {
+  for (size_t i = 0; i < ngrow; i++)
+    if (!strcmp(grow[i], canon)) return;
+  if (ngrow == MAX_GROW) die("more than %d image directories need new mount points", MAX_GROW);
+  if (!(grow[ngrow++] = strdup(canon))) die_errno("strdup");
+}
+
+static void note_missing(const char *dst, int dir) {
+  char canon[PATH_MAX];
+  size_t rest;
+  (void)dir;
+  /* Missing at the top level: the tmpfs root takes it, no overlay needed. */
+  if (missing_part(dst, canon, sizeof canon, &rest) && strcmp(canon, "/")) grow_add(canon);
+}
+
+static void make_missing(const char *dst, int dir) {
+  char canon[PATH_MAX], full[2 * PATH_MAX];
+  size_t rest, i;
+  if (!missing_part(dst, canon, sizeof canon, &rest)) return;
+  for (i = 0; i < ngrow && !is_within(canon, grow[i]); i++) {}
+  if (i == ngrow) return; /* top level: made in the tmpfs root when mounted */
+  const char *below = strcmp(grow[i], "/") ? canon + strlen(grow[i]) : canon;
+  snprintf(full, sizeof full, "/upper/%zu/data%s%s", i, strcmp(below, "/") ? below : "", dst + rest);
+  char *leaf = strrchr(full, '/');
+  *leaf = '\0';
+  mkdir_p(full, 0755);
+  *leaf = '/';
+  if (dir) {
+    if (mkdir(full, 0755) < 0 && errno != EEXIST) die_errno("creating the mount point %s", dst);
+  } else {
+    int f = open(full, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (f < 0) die_errno("creating the mount point %s", dst);
+    close(f);
+  }
+}
+
+void rootfs_prepare(const struct plan *plan) {
+  char dir[64];
+  if (plan->writable) grow_add("/");
+  else for_each_mountpoint(plan, note_missing);
+  /* Keep only the outermost directories: an overlay covers what is below it. */
+  for (size_t i = 0; i < ngrow;) {
+    size_t j;
+    for (j = 0; j < ngrow && (j == i || !is_within(grow[i], grow[j])); j++) {}
+    if (j < ngrow) {
+      free(grow[i]);
+      grow[i] = grow[--ngrow];
+    } else {
+      i++;
+    }
+  }
+  for (size_t i = 0; i < ngrow; i++) {
+    snprintf(dir, sizeof dir, "/upper/%zu/data", i);
+    mkdir_p(dir, 0755);
+    snprintf(dir, sizeof dir, "/upper/%zu/work", i);
+    xmkdir(dir, 0755);
+  }
+  for_each_mountpoint(plan, make_missing);
+}
+
+static void overlay(const char *target, const char *lower, size_t layer, unsigned long flags) {
+  char opts[PATH_MAX + 128];
+  if (strpbrk(lower, ",:\\"))
+    die("the image directory %s needs a new mount point, but its name cannot be given to overlayfs", lower);
+  snprintf(opts, sizeof opts, "lowerdir=%s,upperdir=/upper/%zu/data,workdir=/upper/%zu/work,userxattr", lower, layer, layer);
+  /* userxattr keeps overlay's bookkeeping in user.* xattrs, which a user namespace may
+     set; kernels or filesystems without it get the plain options. */
+  if (mount("overlay", target, "overlay", MS_NOSUID | MS_NODEV | flags, opts) < 0) {
+    opts[strlen(opts) - strlen(",userxattr")] = '\0';
+    if (mount("overlay", target, "overlay", MS_NOSUID | MS_NODEV | flags, opts) < 0)
+      die_errno("mounting an overlay on %s (overlayfs in a user namespace needs Linux 5.11 or newer)", target);
+  }
+}
+
+/* The image's top-level entries, bound (or, for symlinks, copied) into the tmpfs root. */
+static void bind_top_level(void) {
+  DIR *d = opendir(STAGE_LOWER);
+  struct dirent *e;
+  char src[PATH_MAX], dst[PATH_MAX], target[PATH_MAX];
+  if (!d) die_errno("reading the image's root directory");
+  while ((errno = 0, e = readdir(d))) {
+    struct stat st;
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) die_errno("stat /%s in the image", e->d_name);
+    snprintf(src, sizeof src, STAGE_LOWER "/%s", e->d_name);
+    snprintf(dst, sizeof dst, STAGE_ROOT "/%s", e->d_name);
+    if (S_ISLNK(st.st_mode)) {
+      ssize_t n = readlink(src, target, sizeof target - 1);
+      if (n < 0) die_errno("readlink /%s in the image", e->d_name);
+      target[n] = '\0';
+      if (symlink(target, dst) < 0) die_errno("symlink %s", dst);
+      continue;
+    }
+    if (S_ISDIR(st.st_mode)) {
+      xmkdir(dst, 0755);
+    } else {
+      int f = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+      if (f < 0) die_errno("creating %s", dst);
+      close(f);
+    }
+    if (mount(src, dst, NULL, MS_BIND, NULL) < 0) die_errno("binding /%s of the image", e->d_name);
+  }
+  if (errno) die_errno("reading the image's root directory");
+  closedir(d);
+}
+
+void rootfs_assemble(const struct plan *plan) {
+  char target[PATH_MAX], lower[PATH_MAX];
+  if (plan->writable) {
+    overlay(STAGE_ROOT, STAGE_LOWER, 0, 0);
+  } else {
+    if (mount("tmpfs", STAGE_ROOT, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0) die_errno("mounting the root tmpfs");
+    bind_top_level();
+    for (size_t i = 0; i < ngrow; i++) {
+      snprintf(target, sizeof target, STAGE_ROOT "%s", grow[i]);
+      snprintf(lower, sizeof lower, STAGE_LOWER "%s", grow[i]);
+      overlay(target, lower, i, MS_RDONLY);
+    }
+  }
+  root_fd = open(STAGE_ROOT, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root_fd < 0) die_errno("open %s", STAGE_ROOT);
+  host_fd = open(STAGE_OLDROOT, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (host_fd < 0) die_errno("open %s", STAGE_OLDROOT);
+}
+
+int rootfs_fd(void) { return root_fd; }
+int hostfs_fd(void) { return host_fd; }
+
+void rootfs_enter(const struct plan *plan) {
+  if (!plan->writable) {
+    struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
+    if (mount_setattr(root_fd, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0) die_errno("making the container's root read-only");
+  }
+  if (fchdir(root_fd) < 0) die_errno("chdir into the new root");
+  /* pivot_root(".", ".") stacks the old root under the new one; detach it at once. */
+  if (syscall(SYS_pivot_root, ".", ".") < 0) die_errno("pivot_root into the container");
+  if (umount2(".", MNT_DETACH) < 0) die_errno("detaching the host's root");
+  if (chdir("/") < 0) die_errno("chdir /");
+  close(root_fd);
+  close(host_fd);
+  if (chdir(plan->cwd) < 0) {
+    warn("cannot enter the working directory %s in the container (%s); using /", plan->cwd, strerror(errno));
+    if (chdir("/") < 0) die_errno("chdir /");
+  }
+}
