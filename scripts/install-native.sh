@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds sif's native parts: the starter (native/starter) and the handoff addon
-# (native/handoff). Missing Debian build packages are installed when run as root;
-# otherwise the exact list is printed.
+# Builds sif's native parts: the starter (native/starter), the handoff addon
+# (native/handoff) and the squashfs writer addon (native/squashfs). Missing Debian
+# build packages are installed when run as root; otherwise the list is printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +12,7 @@ need=(
   "pkg-config:/usr/bin/pkg-config"
   "libfuse3-dev:/usr/include/fuse3/fuse_lowlevel.h"
   "libsquashfuse-dev:/usr/include/squashfuse/ll.h"
+  "libsquashfs-dev:/usr/include/sqfs/block_processor.h"
   "zlib1g-dev:/usr/include/zlib.h"
   "liblzma-dev:/usr/include/lzma.h"
   "liblzo2-dev:/usr/include/lzo/lzo1x.h"
@@ -36,3 +37,4 @@ fi
 
 make -s -C native/starter
 npx --no-install node-gyp rebuild --silent --directory native/handoff >/dev/null
+npx --no-install node-gyp rebuild --silent --directory native/squashfs >/dev/null
