@@ -24,6 +24,8 @@ static int root_fd = -1, host_fd = -1;
    be made in them; "/" (with --writable-tmpfs) means one overlay over everything. */
 static char *grow[MAX_GROW];
 static size_t ngrow;
+/* Whether a mount point is missing at the image's top level (then "/" is a tmpfs). */
+static int top_missing;
 
 static void xmkdir(const char *path, mode_t mode) {
   if (mkdir(path, mode) < 0) die_errno("mkdir %s", path);
@@ -150,8 +152,10 @@ static void note_missing(const char *dst, int dir) {
   char canon[PATH_MAX];
   size_t rest;
   (void)dir;
-  /* Missing at the top level: the tmpfs root takes it, no overlay needed. */
-  if (missing_part(dst, canon, sizeof canon, &rest) && strcmp(canon, "/")) grow_add(canon);
+  if (!missing_part(dst, canon, sizeof canon, &rest)) return;
+  /* Missing at the top level: a tmpfs root takes it, no overlay needed. */
+  if (strcmp(canon, "/")) grow_add(canon);
+  else top_missing = 1;
 }
 
 static void make_missing(const char *dst, int dir) {
@@ -250,8 +254,13 @@ void rootfs_assemble(const struct plan *plan) {
   if (plan->writable) {
     overlay(STAGE_ROOT, STAGE_LOWER, 0, 0);
   } else {
-    if (mount("tmpfs", STAGE_ROOT, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0) die_errno("mounting the root tmpfs");
-    bind_top_level();
+    if (!top_missing) {
+      /* Nothing to add at the top: the image itself can be the root (one mount, not one per entry). */
+      if (mount(STAGE_LOWER, STAGE_ROOT, NULL, MS_BIND, NULL) < 0) die_errno("binding the image as the root");
+    } else {
+      if (mount("tmpfs", STAGE_ROOT, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0) die_errno("mounting the root tmpfs");
+      bind_top_level();
+    }
     for (size_t i = 0; i < ngrow; i++) {
       snprintf(target, sizeof target, STAGE_ROOT "%s", grow[i]);
       snprintf(lower, sizeof lower, STAGE_LOWER "%s", grow[i]);
