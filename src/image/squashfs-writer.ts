@@ -14,11 +14,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { open, rename, unlink } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { SifError } from '../errors.js';
+import { loadAddon, nativePath } from '../native-addons.js';
 
 export type SquashfsCompressor = 'gzip' | 'xz' | 'lz4' | 'zstd';
 
@@ -79,22 +78,11 @@ interface NativeWriter {
 declare const nativeHandle: unique symbol;
 type NativeHandle = { readonly [nativeHandle]: true };
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const ROOT = basename(HERE) === 'dist' ? join(HERE, '..') : join(HERE, '..', '..');
-export const SQUASHFS_ADDON_PATH = join(ROOT, 'native', 'squashfs', 'build', 'Release', 'sqfs_writer.node');
+export const SQUASHFS_ADDON_PATH = nativePath('squashfs', 'build', 'Release', 'sqfs_writer.node');
 
 let addon: NativeWriter | undefined;
-function loadAddon(): NativeWriter {
-  if (addon) return addon;
-  try {
-    addon = createRequire(import.meta.url)(SQUASHFS_ADDON_PATH) as NativeWriter;
-  } catch (cause) {
-    throw new SifError('SIF_E_IMAGE_WRITE', `the squashfs addon ${SQUASHFS_ADDON_PATH} cannot be loaded`, {
-      cause,
-      hint: "build sif's native parts: npm run build",
-    });
-  }
-  return addon;
+function nativeWriter(): NativeWriter {
+  return (addon ??= loadAddon<NativeWriter>(SQUASHFS_ADDON_PATH, 'SIF_E_IMAGE_WRITE'));
 }
 
 const COMPRESSORS: Record<SquashfsCompressor, { id: number; levels?: [number, number] }> = {
@@ -176,7 +164,7 @@ export class SquashfsWriter {
 
   /** Starts an image that finish() will place at `path` (replacing any file there). */
   static async create(path: string, options: SquashfsWriterOptions = {}): Promise<SquashfsWriter> {
-    const native = loadAddon();
+    const native = nativeWriter();
     const compressor = options.compressor ?? 'zstd';
     const spec = COMPRESSORS[compressor];
     if (!spec) throw usage(`unknown squashfs compressor ${String(compressor)}`);
