@@ -2,7 +2,7 @@ import type { Argv } from 'yargs';
 import type { ActionOptions } from '../exec/launch.js';
 
 /** Options of exec, run and shell. Each also reads SIF_<NAME> (e.g. SIF_BIND, SIF_CLEANENV). */
-const FLAGS = {
+export const ACTION_FLAGS = {
   bind: { alias: 'B', type: 'string', describe: 'bind a host path: SRC[:DST[:ro|rw]], comma-separated, repeatable' },
   contain: { alias: 'c', type: 'boolean', describe: 'use minimal /dev and private /tmp, /var/tmp and home' },
   cleanenv: { alias: 'e', type: 'boolean', describe: 'do not pass the host environment (TERM and proxies still pass)' },
@@ -18,14 +18,14 @@ const FLAGS = {
 
 /** Option names (and aliases) that take a separate value: needed to find the image argument. */
 export const VALUE_OPTIONS: ReadonlySet<string> = new Set(
-  Object.entries(FLAGS).flatMap(([name, f]) => (f.type === 'string' ? [name, ...('alias' in f ? [f.alias] : [])] : [])),
+  Object.entries(ACTION_FLAGS).flatMap(([name, f]) => (f.type === 'string' ? [name, ...('alias' in f ? [f.alias] : [])] : [])),
 );
 
 function envName(flag: string): string {
   return `SIF_${flag.toUpperCase().replace(/-/g, '_')}`;
 }
 
-function envDefault(flag: string, type: string): string | boolean | string[] | undefined {
+export function envDefault(flag: string, type: string): string | boolean | string[] | undefined {
   const v = process.env[envName(flag)];
   if (v === undefined || v === '') return undefined;
   if (type === 'boolean') return !/^(0|false|no)$/i.test(v);
@@ -33,7 +33,7 @@ function envDefault(flag: string, type: string): string | boolean | string[] | u
 }
 
 export function withActionOptions<T>(y: Argv<T>): Argv<T> {
-  for (const [name, f] of Object.entries(FLAGS)) {
+  for (const [name, f] of Object.entries(ACTION_FLAGS)) {
     const def = envDefault(name, f.type);
     y.option(name, { ...f, ...(def !== undefined ? { default: def, defaultDescription: `$${envName(name)}` } : {}) });
   }

@@ -1,4 +1,4 @@
-import yargs from 'yargs';
+import yargs, { type CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { isSifError } from '../errors.js';
 import { VALUE_OPTIONS } from './action-options.js';
@@ -8,12 +8,16 @@ import { inspectCommand } from './commands/inspect.js';
 import { runCommand } from './commands/run.js';
 import { shellCommand } from './commands/shell.js';
 import { sifCommand } from './commands/sif.js';
+import { parseActionFast } from './fast-action.js';
+import { GLOBAL_FLAGS, logLevel } from './global-options.js';
 import { configureLogger } from './logger.js';
 import { splitActionArgv } from './split-argv.js';
 
 /** sif's own failures (not the payload's) exit with 125, as the starter's do. */
 const EXIT_RUNTIME = 125;
 const ACTIONS = new Set(['exec', 'run', 'shell']);
+/** Commands that skip building the full CLI when their arguments are ordinary (fast-action.ts). */
+const FAST_ACTIONS: Record<string, CommandModule> = { exec: execCommand, run: runCommand };
 const GLOBAL_VALUE_OPTIONS = new Set(['log-format']);
 
 function report(err: unknown, debug: boolean): never {
@@ -39,14 +43,17 @@ async function main(): Promise<void> {
     setPayloadArgs(split.payload);
   }
   const debug = own.includes('--debug') || own.includes('-d');
+  const fast = FAST_ACTIONS[tokens[cmdAt] ?? ''];
+  const args = fast && parseActionFast([...own.slice(0, cmdAt), ...own.slice(cmdAt + 1)]);
+  if (fast && args) {
+    configureLogger(logLevel(args), args['log-format'] === 'json');
+    return (fast.handler as (a: Record<string, unknown>) => Promise<void>)(args);
+  }
   await yargs(own)
     .scriptName('sif')
     .usage('$0 <command> [options]\n\nRootless containers for HPC: run SIF and squashfs images as yourself.')
-    .option('debug', { alias: 'd', type: 'boolean', describe: 'debug logs and error causes' })
-    .option('verbose', { alias: 'v', type: 'boolean', describe: 'more logs' })
-    .option('quiet', { alias: 'q', type: 'boolean', describe: 'errors only' })
-    .option('log-format', { choices: ['pretty', 'json'] as const, default: 'pretty', describe: 'log format on stderr' })
-    .middleware((a) => configureLogger(a.debug ? 'debug' : a.verbose ? 'info' : a.quiet ? 'error' : 'warn', a['log-format'] === 'json'))
+    .options(GLOBAL_FLAGS)
+    .middleware((a) => configureLogger(logLevel(a), a['log-format'] === 'json'))
     .command(execCommand)
     .command(runCommand)
     .command(shellCommand)
