@@ -107,6 +107,10 @@ int main(int argc, char **argv) {
   pid_t self = getpid(), child = fork();
   if (child < 0) die_errno("fork");
   if (child == 0) child_main(&plan, self, fuse_fd, image_fd);
+  /* The child's pivot_root would move us into the container too, whose files we
+     serve: any file our threads open there (glibc reads /sys lazily, for one)
+     would wait on ourselves. Stay in the host's root instead. */
+  if (chroot(STAGE_OLDROOT) < 0 || chdir("/") < 0) die_errno("chroot to the host's root");
   fuse_serve_in_background(fuse_threads());
   _exit(supervise(child));
 }

@@ -1,5 +1,6 @@
 import { execa } from 'execa';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { STARTER_PATH } from '../../src/exec/handoff.js';
 
 /** The starter re-checks every plan record before touching any namespace. */
@@ -39,4 +40,19 @@ describe('starter plan validation', () => {
     expect(r.exitCode).toBe(125);
     expect(r.stderr).toMatch(/usage/);
   });
+});
+
+describe('starter with a minimal plan', () => {
+  it('never waits on its own FUSE mount (nothing of the host mounted in the container)', async () => {
+    const { FIXTURES, runAsUser, userTempDir } = await import('../support/unprivileged.js');
+    const dir = userTempDir('sif-plan-');
+    const planFile = join(dir, 'plan');
+    // No /proc, /sys or /dev: any file the FUSE server's own threads opened in the
+    // container would be served by themselves, and would hang.
+    writeFileSync(planFile, ns('SIFPLAN/1', 'image', join(FIXTURES, 'sif', 'busybox_amd64.sif'), '45056', 'cwd', '/', 'arg', '/bin/true', 'env', 'PATH=/bin', 'end'), { mode: 0o644 });
+    for (let i = 0; i < 8; i++) {
+      const r = await runAsUser('sh', ['-c', `exec ${STARTER_PATH} --plan-fd 3 3<${planFile}`], { timeoutMs: 15_000 });
+      expect([r.exitCode, r.stderr]).toEqual([0, '']);
+    }
+  }, 120_000);
 });
