@@ -1,15 +1,11 @@
-import yargs, { type CommandModule } from 'yargs';
-import { hideBin } from 'yargs/helpers';
+import type { CommandModule } from 'yargs';
 import { isSifError } from '../errors.js';
 import { VALUE_OPTIONS } from './action-options.js';
 import { setPayloadArgs } from './commands/action.js';
 import { execCommand } from './commands/exec.js';
-import { inspectCommand } from './commands/inspect.js';
 import { runCommand } from './commands/run.js';
-import { shellCommand } from './commands/shell.js';
-import { sifCommand } from './commands/sif.js';
 import { parseActionFast } from './fast-action.js';
-import { GLOBAL_FLAGS, logLevel } from './global-options.js';
+import { logLevel } from './global-options.js';
 import { configureLogger } from './logger.js';
 import { splitActionArgv } from './split-argv.js';
 
@@ -20,7 +16,7 @@ const ACTIONS = new Set(['exec', 'run', 'shell']);
 const FAST_ACTIONS: Record<string, CommandModule> = { exec: execCommand, run: runCommand };
 const GLOBAL_VALUE_OPTIONS = new Set(['log-format']);
 
-function report(err: unknown, debug: boolean): never {
+export function report(err: unknown, debug: boolean): never {
   if (isSifError(err)) {
     process.stderr.write(`sif: error: ${err.message}\n`);
     if (err.hint) process.stderr.write(`hint: ${err.hint}\n`);
@@ -32,7 +28,7 @@ function report(err: unknown, debug: boolean): never {
 }
 
 async function main(): Promise<void> {
-  const tokens = hideBin(process.argv);
+  const tokens = process.argv.slice(2);
   // Global options may come before the command; the payload starts after the image.
   let cmdAt = 0;
   while (cmdAt < tokens.length && tokens[cmdAt]!.startsWith('-')) cmdAt += GLOBAL_VALUE_OPTIONS.has(tokens[cmdAt]!.slice(2)) ? 2 : 1;
@@ -49,26 +45,8 @@ async function main(): Promise<void> {
     configureLogger(logLevel(args), args['log-format'] === 'json');
     return (fast.handler as (a: Record<string, unknown>) => Promise<void>)(args);
   }
-  await yargs(own)
-    .scriptName('sif')
-    .usage('$0 <command> [options]\n\nRootless containers for HPC: run SIF and squashfs images as yourself.')
-    .options(GLOBAL_FLAGS)
-    .middleware((a) => configureLogger(logLevel(a), a['log-format'] === 'json'))
-    .command(execCommand)
-    .command(runCommand)
-    .command(shellCommand)
-    .command(inspectCommand)
-    .command(sifCommand)
-    .demandCommand(1, 'give a command: sif --help lists them')
-    .strict()
-    .help()
-    .version()
-    .fail((msg, err) => {
-      if (err) report(err, debug);
-      process.stderr.write(`sif: error: ${msg}\nhint: sif --help\n`);
-      process.exit(EXIT_RUNTIME);
-    })
-    .parseAsync();
+  const { runFullCli } = await import('./full-cli.js');
+  await runFullCli(own, debug, report);
 }
 
 main().catch((err: unknown) => report(err, process.argv.includes('--debug')));

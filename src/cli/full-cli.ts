@@ -1,0 +1,42 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import yargs from 'yargs';
+import { PACKAGE_ROOT } from '../native-addons.js';
+import { execCommand } from './commands/exec.js';
+import { inspectCommand } from './commands/inspect.js';
+import { runCommand } from './commands/run.js';
+import { shellCommand } from './commands/shell.js';
+import { sifCommand } from './commands/sif.js';
+import { GLOBAL_FLAGS, logLevel } from './global-options.js';
+import { configureLogger } from './logger.js';
+
+/** sif's own failures (not the payload's) exit with 125, as the starter's do. */
+const EXIT_RUNTIME = 125;
+
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/** The whole command line, with help and usage errors: loaded only when the fast path (fast-action.ts) does not apply. */
+export async function runFullCli(own: string[], debug: boolean, report: (err: unknown, debug: boolean) => never): Promise<void> {
+  await yargs(own)
+    .scriptName('sif')
+    .usage('$0 <command> [options]\n\nRootless containers for HPC: run SIF and squashfs images as yourself.')
+    .options(GLOBAL_FLAGS)
+    .middleware((a) => configureLogger(logLevel(a), a['log-format'] === 'json'))
+    .command(execCommand)
+    .command(runCommand)
+    .command(shellCommand)
+    .command(inspectCommand)
+    .command(sifCommand)
+    .demandCommand(1, 'give a command: sif --help lists them')
+    .strict()
+    .help()
+    .version(packageVersion())
+    .fail((msg, err) => {
+      if (err) report(err, debug);
+      process.stderr.write(`sif: error: ${msg}\nhint: sif --help\n`);
+      process.exit(EXIT_RUNTIME);
+    })
+    .parseAsync();
+}
