@@ -25,52 +25,37 @@ static const char *split(const char *path, char **parent) {
   return slash + 1;
 }
 
-/* Opens a directory in the new root, creating missing components with mode. */
-static int mkdir_in_root(const char *path, mode_t mode) {
-  int fd = open_in(root_fd, path, O_PATH | O_DIRECTORY);
+/*
+ * Opens a mount point in the new root: a directory (made with mode, and its missing
+ * parents with 0755) or an empty file, created only when absent.
+ */
+static int mountpoint_in_root(const char *path, int want_dir, mode_t mode) {
+  int flags = O_PATH | (want_dir ? O_DIRECTORY : 0);
+  int fd = open_in(root_fd, path, flags);
   if (fd >= 0 || errno != ENOENT) {
     if (fd < 0) die_errno("opening %s in the container", path);
     return fd;
   }
   char *parent;
   const char *name = split(path, &parent);
-  int pfd = mkdir_in_root(parent, 0755);
-  if (mkdirat(pfd, name, mode) < 0) {
+  int pfd = mountpoint_in_root(parent, 1, 0755);
+  int made = want_dir ? mkdirat(pfd, name, mode) : openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+  if (made < 0) {
     /* EEXIST for a name we could not open: a dangling symlink. We do not create
        its target: the image, not the user, chose where it points. */
     if (errno == EEXIST) die("cannot make the mount point %s: it is a symbolic link to a missing path in the container", path);
     die_errno("creating %s in the container", path);
   }
+  if (!want_dir) close(made);
   close(pfd);
   free(parent);
-  fd = open_in(root_fd, path, O_PATH | O_DIRECTORY);
-  if (fd < 0) die_errno("opening %s in the container", path);
-  return fd;
-}
-
-/* Opens a mount point in the new root, creating a directory or an empty file. */
-static int mountpoint_in_root(const char *path, int want_dir) {
-  if (want_dir) return mkdir_in_root(path, 0755);
-  int fd = open_in(root_fd, path, O_PATH);
-  if (fd >= 0 || errno != ENOENT) {
-    if (fd < 0) die_errno("opening %s in the container", path);
-    return fd;
-  }
-  char *parent;
-  const char *name = split(path, &parent);
-  int pfd = mkdir_in_root(parent, 0755);
-  int f = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-  if (f < 0) die_errno("creating %s in the container", path);
-  close(f);
-  close(pfd);
-  free(parent);
-  fd = open_in(root_fd, path, O_PATH);
+  fd = open_in(root_fd, path, flags);
   if (fd < 0) die_errno("opening %s in the container", path);
   return fd;
 }
 
 static void attach(int mnt_fd, const char *dst, int want_dir) {
-  int dfd = mountpoint_in_root(dst, want_dir);
+  int dfd = mountpoint_in_root(dst, want_dir, want_dir ? 0755 : 0644);
   if (move_mount(mnt_fd, "", dfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
     die_errno("mounting on %s in the container", dst);
   close(dfd);
@@ -204,7 +189,7 @@ static void do_file(const struct op *op, unsigned serial) {
 static void do_symlink(const struct op *op) {
   char *parent;
   const char *name = split(op->dst, &parent);
-  int pfd = mkdir_in_root(parent, 0755);
+  int pfd = mountpoint_in_root(parent, 1, 0755);
   if (symlinkat(op->src, pfd, name) < 0) die_errno("creating the symlink %s in the container", op->dst);
   close(pfd);
   free(parent);
@@ -216,7 +201,7 @@ void ops_apply(const struct plan *plan, int new_root_fd, int host_root_fd) {
   for (size_t i = 0; i < plan->nops; i++) {
     const struct op *op = &plan->ops[i];
     switch (op->kind) {
-      case OP_MKDIR: close(mkdir_in_root(op->dst, op->mode)); break;
+      case OP_MKDIR: close(mountpoint_in_root(op->dst, 1, op->mode)); break;
       case OP_BIND: do_bind(op); break;
       case OP_PROC: do_proc(op); break;
       case OP_TMPFS: do_tmpfs(op); break;

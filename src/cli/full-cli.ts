@@ -9,16 +9,14 @@ import { shellCommand } from './commands/shell.js';
 import { sifCommand } from './commands/sif.js';
 import { GLOBAL_FLAGS, logLevel } from './global-options.js';
 import { configureLogger } from './logger.js';
-
-/** sif's own failures (not the payload's) exit with 125, as the starter's do. */
-const EXIT_RUNTIME = 125;
+import { report, reportUsage } from './report.js';
 
 function packageVersion(): string {
   return (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 /** The whole command line, with help and usage errors: loaded only when the fast path (fast-action.ts) does not apply. */
-export async function runFullCli(own: string[], debug: boolean, report: (err: unknown, debug: boolean) => never): Promise<void> {
+export async function runFullCli(own: string[], debug: boolean): Promise<void> {
   await yargs(own)
     .scriptName('sif')
     .usage('$0 <command> [options]\n\nRootless containers for HPC: run SIF and squashfs images as yourself.')
@@ -35,8 +33,7 @@ export async function runFullCli(own: string[], debug: boolean, report: (err: un
     .version(packageVersion())
     .fail((msg, err) => {
       if (err) report(err, debug);
-      process.stderr.write(`sif: error: ${msg}\nhint: sif --help\n`);
-      process.exit(EXIT_RUNTIME);
+      reportUsage(msg);
     })
     .parseAsync();
 }

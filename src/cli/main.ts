@@ -1,5 +1,4 @@
 import type { CommandModule } from 'yargs';
-import { isSifError } from '../errors.js';
 import { VALUE_OPTIONS } from './action-options.js';
 import { setPayloadArgs } from './commands/action.js';
 import { execCommand } from './commands/exec.js';
@@ -7,25 +6,13 @@ import { runCommand } from './commands/run.js';
 import { parseActionFast } from './fast-action.js';
 import { logLevel } from './global-options.js';
 import { configureLogger } from './logger.js';
+import { report } from './report.js';
 import { splitActionArgv } from './split-argv.js';
 
-/** sif's own failures (not the payload's) exit with 125, as the starter's do. */
-const EXIT_RUNTIME = 125;
 const ACTIONS = new Set(['exec', 'run', 'shell']);
 /** Commands that skip building the full CLI when their arguments are ordinary (fast-action.ts). */
 const FAST_ACTIONS: Record<string, CommandModule> = { exec: execCommand, run: runCommand };
 const GLOBAL_VALUE_OPTIONS = new Set(['log-format']);
-
-export function report(err: unknown, debug: boolean): never {
-  if (isSifError(err)) {
-    process.stderr.write(`sif: error: ${err.message}\n`);
-    if (err.hint) process.stderr.write(`hint: ${err.hint}\n`);
-    if (debug && err.cause) process.stderr.write(`cause: ${String((err.cause as Error).stack ?? err.cause)}\n`);
-  } else {
-    process.stderr.write(`sif: error: ${err instanceof Error ? (debug ? err.stack : err.message) : String(err)}\n`);
-  }
-  process.exit(EXIT_RUNTIME);
-}
 
 async function main(): Promise<void> {
   const tokens = process.argv.slice(2);
@@ -46,7 +33,7 @@ async function main(): Promise<void> {
     return (fast.handler as (a: Record<string, unknown>) => Promise<void>)(args);
   }
   const { runFullCli } = await import('./full-cli.js');
-  await runFullCli(own, debug, report);
+  await runFullCli(own, debug);
 }
 
 main().catch((err: unknown) => report(err, process.argv.includes('--debug')));

@@ -186,8 +186,12 @@ export async function openImageFile(path: string): Promise<{ fh: FileHandle; siz
     if (code === 'ENOENT' || code === 'ENOTDIR') {
       throw new SifError('SIF_E_IMAGE_NOT_FOUND', `image not found: ${path}`, { hint: 'check the path', cause: e });
     }
-    const hint = code === 'EACCES' || code === 'EPERM' ? 'check the file permissions' : undefined;
-    throw new SifError('SIF_E_IMAGE_UNREADABLE', `cannot open image ${path}: ${code ?? String(e)}`, { cause: e, ...(hint ? { hint } : {}) });
+    const denied = code === 'EACCES' || code === 'EPERM';
+    const why = denied ? 'permission denied' : ((e as Error).message ?? String(e));
+    throw new SifError('SIF_E_IMAGE_UNREADABLE', `cannot open image ${path}: ${why}`, {
+      cause: e,
+      ...(denied ? { hint: 'the image must be readable by you (ls -l shows its mode and owner)' } : {}),
+    });
   }
   try {
     const st = await fh.stat();

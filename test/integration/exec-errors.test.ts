@@ -1,4 +1,4 @@
-import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FIXTURES, requireHost, sifAsUser, userTempDir } from '../support/unprivileged.js';
 import { copyTo } from './images.js';
@@ -32,6 +32,12 @@ describe('bad images get a clear error, never a crash or a hang', () => {
     const f = copyTo(join(sifs, 'busybox_amd64.sif'), dir, 'cut.sif');
     truncateSync(f, 400_000);
     await expectFailure(['exec', f, 'true'], /cut\.sif.*(truncated|past the end)/i);
+  });
+
+  it('an image the user may not read (checked as the user: root reads anything)', async () => {
+    const f = copyTo(join(sifs, 'busybox_amd64.sif'), dir, 'private.sif');
+    chmodSync(f, 0o600); // owned by root, as copied by the test process
+    await expectFailure(['exec', f, 'true'], /private\.sif: permission denied/);
   });
 
   it('a SIF without a squashfs system partition', () => expectFailure(['exec', join(sifs, 'empty.sif'), 'true'], /empty\.sif/));

@@ -15,14 +15,8 @@ export async function makeTmpDir(): Promise<{ dir: string; cleanup: () => Promis
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
-/** Await `p`, expect a SifError with `code` whose message contains every `mentions`. */
-export async function expectSifError(p: Promise<unknown>, code: SifErrorCode, ...mentions: string[]): Promise<SifError> {
-  let err: unknown;
-  try {
-    await p;
-  } catch (e) {
-    err = e;
-  }
+/** Expects `err` to be a SifError with `code` whose message contains every `mentions`. */
+function checkSifError(err: unknown, code: SifErrorCode, mentions: string[]): SifError {
   expect(err).toBeInstanceOf(SifError);
   const se = err as SifError;
   expect(se.code).toBe(code);
@@ -30,16 +24,21 @@ export async function expectSifError(p: Promise<unknown>, code: SifErrorCode, ..
   return se;
 }
 
+/** Await `p`, expect a SifError with `code` whose message contains every `mentions`. */
+export async function expectSifError(p: Promise<unknown>, code: SifErrorCode, ...mentions: string[]): Promise<SifError> {
+  try {
+    await p;
+  } catch (e) {
+    return checkSifError(e, code, mentions);
+  }
+  return checkSifError(undefined, code, mentions);
+}
+
 export function expectSifErrorSync(fn: () => unknown, code: SifErrorCode, ...mentions: string[]): SifError {
-  let err: unknown;
   try {
     fn();
   } catch (e) {
-    err = e;
+    return checkSifError(e, code, mentions);
   }
-  expect(err).toBeInstanceOf(SifError);
-  const se = err as SifError;
-  expect(se.code).toBe(code);
-  for (const m of mentions) expect(se.message).toContain(m);
-  return se;
+  return checkSifError(undefined, code, mentions);
 }
