@@ -29,8 +29,11 @@ export const SIF_DATA_OFFSET = SIF_DESCRIPTORS_OFFSET + SIF_DESCRIPTORS_TOTAL * 
 export const SIF_PARTITION_ALIGN = 4096;
 const COPY_CHUNK = 4 * 1024 * 1024;
 
-/** A file copied into the SIF by streaming; `size`, when given, must match the file. */
-export interface SifFileSource { path: string; size?: number }
+/**
+ * A file copied into the SIF by streaming; `size`, when given, must match the file.
+ * With `offset`, only `size` bytes from there are copied (a partition of another image).
+ */
+export interface SifFileSource { path: string; size?: number; offset?: number }
 
 export type SifObjectInput =
   | { type: 'deffile'; name?: string; data: Buffer; groupId?: number }
@@ -93,6 +96,11 @@ async function sourceSize(out: string, obj: SifObjectInput): Promise<number> {
     throw writeFailed(out, `partition source ${src.path}`, e);
   });
   if (!st.isFile()) throw writeFailed(out, `partition source ${src.path}`, new Error('not a regular file'));
+  if (src.offset !== undefined) {
+    if (src.size === undefined || src.offset + src.size > st.size)
+      throw writeFailed(out, `partition source ${src.path}`, new Error(`has no ${src.size ?? '?'} bytes at offset ${src.offset}`));
+    return src.size;
+  }
   if (src.size !== undefined && src.size !== st.size) {
     throw writeFailed(out, `partition source ${src.path}`, new Error(`is ${st.size} bytes, expected ${src.size}`));
   }
@@ -184,7 +192,7 @@ async function writeAt(fh: FileHandle, buf: Buffer, pos: number): Promise<void> 
 }
 
 /** Stream `size` bytes of `src` to `fh` at `pos` with one reusable buffer (partitions can be GBs). */
-async function copyFile(out: string, fh: FileHandle, src: string, size: number, pos: number): Promise<void> {
+async function copyFile(out: string, fh: FileHandle, src: string, size: number, pos: number, from0 = 0): Promise<void> {
   let from: FileHandle;
   try {
     from = await open(src, 'r');
@@ -195,7 +203,7 @@ async function copyFile(out: string, fh: FileHandle, src: string, size: number, 
     const buf = Buffer.allocUnsafe(Math.min(COPY_CHUNK, Math.max(size, 1)));
     let done = 0;
     while (done < size) {
-      const { bytesRead } = await from.read(buf, 0, Math.min(buf.length, size - done), done);
+      const { bytesRead } = await from.read(buf, 0, Math.min(buf.length, size - done), from0 + done);
       if (bytesRead === 0) throw writeFailed(out, `partition source ${src}`, new Error(`shrank while copying (${done} of ${size} bytes)`));
       await writeAt(fh, buf.subarray(0, bytesRead), pos + done);
       done += bytesRead;
@@ -232,7 +240,7 @@ export async function writeSif(outPath: string, objects: SifObjectInput[], opts:
     await step(outPath, 'writing data', async () => {
       for (const p of placed) {
         if (Buffer.isBuffer(p.input.data)) await writeAt(h, p.input.data, p.offset);
-        else await copyFile(outPath, h, p.input.data.path, p.size, p.offset);
+        else await copyFile(outPath, h, p.input.data.path, p.size, p.offset, p.input.data.offset ?? 0);
       }
       const table = Buffer.alloc(SIF_DESCRIPTORS_TOTAL * SIF_DESCRIPTOR_SIZE);
       placed.forEach((p, i) => descriptor(p, i, time).copy(table, i * SIF_DESCRIPTOR_SIZE));
