@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
 # Usage: scripts/base-rootfs.sh DEST
+#        scripts/base-rootfs.sh --tar-only
 # Writes a squashfs image of a minimal Debian bookworm root filesystem with python3 to
 # DEST. The debootstrap result is cached as a tarball (it takes minutes and hundreds of
-# downloads), so later runs only repack it (seconds). Run as root: debootstrap chroots
-# and creates files owned by other users.
+# downloads), so later runs only repack it (seconds). With --tar-only it makes sure the
+# tarball exists and prints its path instead (scripts/test-images.sh uses it as an OCI
+# layer). Run as root: debootstrap chroots and creates files owned by other users.
 set -euo pipefail
 
 log() { echo "base-rootfs: $*" >&2; }
 
 if [ $# -ne 1 ]; then
-  echo "usage: $0 DEST" >&2
+  echo "usage: $0 DEST | --tar-only" >&2
   exit 2
 fi
+tar_only=false
 dest=$1
+if [ "$1" = --tar-only ]; then
+  tar_only=true
+fi
 if [ "$(id -u)" != 0 ]; then
   log "error: must run as root (debootstrap needs it)"
   exit 1
@@ -107,6 +113,11 @@ if [ ! -f "$tarball" ]; then
   mv -f "$work/rootfs.tar" "$tarball"
   trap - EXIT
   cleanup
+fi
+
+if $tar_only; then
+  echo "$tarball"
+  exit 0
 fi
 
 # tar2sqfs (squashfs-tools-ng) reads the tar directly: ownership, modes, device nodes,

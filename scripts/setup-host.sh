@@ -15,8 +15,10 @@ fi
 
 # fuse3: fusermount3 and the FUSE runtime; squashfs-tools(-ng): building and checking
 # images; busybox-static: tiny test rootfs; debootstrap: the python base rootfs.
-# debian-archive-keyring lets debootstrap verify what it downloads.
-packages=(fuse3 squashfs-tools squashfs-tools-ng busybox-static debootstrap debian-archive-keyring)
+# debian-archive-keyring lets debootstrap verify what it downloads. The builder's tests:
+# umoci and skopeo make and copy OCI images, attr and libcap2-bin set xattrs in them,
+# docker-registry, apache2-utils (htpasswd), openssl and curl run the test registries.
+packages=(fuse3 squashfs-tools squashfs-tools-ng busybox-static debootstrap debian-archive-keyring umoci skopeo attr libcap2-bin docker-registry apache2-utils openssl curl)
 missing=()
 for p in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)

@@ -33,6 +33,11 @@ if $is_root; then
   if [ ! -f "$SIF_TEST_IMAGES/python.sqfs" ]; then
     bash scripts/base-rootfs.sh "$SIF_TEST_IMAGES/python.sqfs"
   fi
+  # OCI fixtures and local registries for the image builder's tests. The registries
+  # live as long as this run; stopped quietly so the summary stays the last line.
+  bash scripts/test-images.sh
+  trap 'bash scripts/test-registry.sh stop >/dev/null 2>&1 || true' EXIT
+  bash scripts/test-registry.sh start
 else
   warn "not root: skipping host set-up and test images; running unit tests only"
   npm run --silent build || warn "build failed; continuing with the unit tests"
