@@ -103,7 +103,7 @@ describe('OCI layout and archive', () => {
     const layout = join(dir, 'layout');
     const { layer } = await makeLayout(layout);
     const bad = Buffer.from(layer);
-    bad[bad.length - 1] ^= 0xff;
+    bad[bad.length - 1] = bad[bad.length - 1]! ^ 0xff;
     await writeFile(join(layout, 'blobs/sha256', sha(layer).slice(7)), bad);
     const img = await openOciLayout(directoryTree(layout), 'oci:layout:v1', 'v1', firstAmd64);
     await expectSifError(readAll(await img.layers[0]!.open()), 'SIF_E_BUILD_DIGEST', sha(layer));

@@ -1,0 +1,320 @@
+/**
+ * Content-addressed blob cache: `ROOT/blobs/<alg>/<hex>`, as in an OCI layout.
+ * A blob is only ever visible under its final name once its size and digest were
+ * checked and its bytes fsynced: it is written to a temp file in the same directory
+ * while hashed, then renamed. Blobs are read-only (0444) and read back through a
+ * verified file handle, so a corrupted entry is caught, discarded and fetched again.
+ * Safe with several builds at once: see file-lock.ts and clean().
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { SifError } from '../../errors.js';
+import { parseDigest } from '../sources/verified-stream.js';
+import { cacheRoot } from './cache-root.js';
+import { acquireLock, lockIsLive, type HeldLock } from './file-lock.js';
+import { TagIndex, type TagRecord } from './tag-index.js';
+import { isTempName, tempIsLive, tempName } from './temp-files.js';
+
+export interface IngestOptions {
+  signal?: AbortSignal;
+  /** Bytes written so far, after each chunk. */
+  onBytes?: (done: number) => void;
+}
+
+/** A cached blob whose bytes were just checked, held open so nothing can swap it. */
+export interface VerifiedBlob {
+  digest: string;
+  size: number;
+  /** A new stream over the whole blob each call (positional reads of one handle). */
+  stream(): Readable;
+  close(): Promise<void>;
+}
+
+export interface BlobInfo {
+  digest: string;
+  size: number;
+  /** Last time a build read it (the cache refreshes mtime on use). */
+  lastUsed: Date;
+}
+
+export interface CacheListing {
+  root: string;
+  blobs: BlobInfo[];
+  tags: TagRecord[];
+  totalBytes: number;
+  /** Downloads in progress (or left by a crash) and their bytes so far. */
+  partial: { count: number; bytes: number };
+}
+
+export interface CleanResult {
+  removedBlobs: number;
+  removedBytes: number;
+  removedTags: number;
+  /** Entries left alone because a build is writing them. */
+  busy: number;
+}
+
+const ALGORITHMS = ['sha256', 'sha512'] as const;
+
+export function cacheError(e: unknown, what: string): SifError {
+  if (e instanceof SifError) return e;
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ENOSPC' || code === 'EDQUOT')
+    return new SifError('SIF_E_BUILD_NO_SPACE', `no space left for the cache while ${what}`, {
+      cause: e,
+      hint: 'free space with `sif cache clean`, or point SIF_CACHEDIR at a larger file system',
+    });
+  return new SifError('SIF_E_CACHE', `cache: ${what}: ${(e as Error).message}`, {
+    cause: e,
+    hint: code === 'EACCES' || code === 'EROFS' || code === 'EPERM' ? 'set SIF_CACHEDIR to a directory you can write' : undefined,
+  });
+}
+
+function digestMismatch(digest: string, what: string): SifError {
+  return new SifError('SIF_E_BUILD_DIGEST', `blob ${digest} does not match its digest: ${what}`, {
+    hint: 'the registry or the network delivered other bytes than the manifest names; the bad copy was discarded, try again',
+  });
+}
+
+export class BlobCache {
+  readonly tags: TagIndex;
+
+  constructor(readonly root: string = cacheRoot()) {
+    this.tags = new TagIndex(join(root, 'tags'));
+  }
+
+  pathOf(digest: string): string {
+    const { algorithm, hex } = parseDigest(digest, 'cache');
+    return join(this.root, 'blobs', algorithm, hex);
+  }
+
+  private lockPath(digest: string): string {
+    const { algorithm, hex } = parseDigest(digest, 'cache');
+    return join(this.root, 'locks', `${algorithm}-${hex}.lock`);
+  }
+
+  /** Present under its final name (with `size`, when given); not re-hashed. */
+  async has(digest: string, size?: number): Promise<boolean> {
+    try {
+      const st = await stat(this.pathOf(digest));
+      return st.isFile() && (size === undefined || st.size === size);
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Stores `source` as `digest`: hashed while written to a temp file, checked
+   * against `size` and `digest`, fsynced, then renamed. On any failure (mismatch:
+   * SIF_E_BUILD_DIGEST; abort; I/O) the temp file is removed and nothing is cached.
+   * Returns the blob still open (the caller closes it), so a concurrent clean
+   * cannot take it away between the rename and the first read.
+   */
+  async ingest(digest: string, size: number | undefined, source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, opts: IngestOptions = {}): Promise<VerifiedBlob> {
+    const { algorithm, hex } = parseDigest(digest, 'cache');
+    const final = this.pathOf(digest);
+    const dir = dirname(final);
+    const tmp = join(dir, tempName(hex));
+    let fh: FileHandle | undefined;
+    try {
+      await mkdir(dir, { recursive: true });
+      fh = await open(tmp, 'wx+', 0o644);
+      const hash = createHash(algorithm);
+      let done = 0;
+      for await (const chunk of source) {
+        if (opts.signal?.aborted) throw new SifError('SIF_E_BUILD_INTERRUPTED', `download of ${digest} interrupted`);
+        hash.update(chunk);
+        done += chunk.length;
+        if (size !== undefined && done > size) throw digestMismatch(digest, `more than the ${size} bytes its descriptor says`);
+        for (let off = 0; off < chunk.length; ) off += (await fh.write(chunk, off)).bytesWritten;
+        opts.onBytes?.(done);
+      }
+      if (opts.signal?.aborted) throw new SifError('SIF_E_BUILD_INTERRUPTED', `download of ${digest} interrupted`);
+      if (size !== undefined && done !== size) throw digestMismatch(digest, `got ${done} bytes, the descriptor says ${size}`);
+      const got = `${algorithm}:${hash.digest('hex')}`;
+      if (got !== digest) throw digestMismatch(digest, `the bytes received hash to ${got}`);
+      await fh.sync();
+      await fh.chmod(0o444);
+      await rename(tmp, final);
+      await syncDir(dir);
+      return verifiedBlob(digest, done, fh);
+    } catch (e) {
+      await fh?.close().catch(() => undefined);
+      await rm(tmp, { force: true });
+      throw e instanceof SifError ? e : cacheError(e, `writing blob ${digest}`);
+    }
+  }
+
+  /** Stores small blobs (manifests, configs) held in memory. */
+  async putBytes(digest: string, bytes: Uint8Array): Promise<void> {
+    if (await this.has(digest, bytes.length)) return;
+    await (await this.ingest(digest, bytes.length, [bytes])).close();
+  }
+
+  /**
+   * Opens a cached blob and checks every byte against its digest. Null when it is
+   * not cached; a corrupt entry is discarded and reported as SIF_E_BUILD_DIGEST.
+   */
+  async openVerified(digest: string, size?: number): Promise<VerifiedBlob | null> {
+    const { algorithm } = parseDigest(digest, 'cache');
+    const path = this.pathOf(digest);
+    let fh: FileHandle;
+    try {
+      fh = await open(path, 'r');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw cacheError(e, `reading ${path}`);
+    }
+    try {
+      const st = await fh.stat();
+      if (size !== undefined && st.size !== size) throw digestMismatch(digest, `the cached copy has ${st.size} bytes, expected ${size}`);
+      const hash = createHash(algorithm);
+      const buf = Buffer.allocUnsafe(1 << 20);
+      for (let pos = 0; pos < st.size; ) {
+        const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+        if (bytesRead === 0) break;
+        hash.update(buf.subarray(0, bytesRead));
+        pos += bytesRead;
+      }
+      const got = `${algorithm}:${hash.digest('hex')}`;
+      if (got !== digest) throw digestMismatch(digest, `the cached copy hashes to ${got}`);
+      const now = new Date();
+      await fh.utimes(now, now).catch(() => undefined);
+      return verifiedBlob(digest, st.size, fh);
+    } catch (e) {
+      const ino = (await fh.stat().catch(() => null))?.ino;
+      await fh.close().catch(() => undefined);
+      if (e instanceof SifError && e.code === 'SIF_E_BUILD_DIGEST') await this.discard(digest, ino);
+      throw e instanceof SifError ? e : cacheError(e, `reading ${path}`);
+    }
+  }
+
+  /** A small blob's bytes, verified; null when not cached. */
+  async readBytes(digest: string, size?: number): Promise<Buffer | null> {
+    const blob = await this.openVerified(digest, size);
+    if (!blob) return null;
+    try {
+      const chunks: Buffer[] = [];
+      for await (const c of blob.stream()) chunks.push(c as Buffer);
+      return Buffer.concat(chunks);
+    } finally {
+      await blob.close();
+    }
+  }
+
+  /**
+   * Removes a cached blob. With `ino`, only if the name still points at that file:
+   * another build may have replaced a bad copy with a good one meanwhile.
+   */
+  async discard(digest: string, ino?: number): Promise<void> {
+    const path = this.pathOf(digest);
+    if (ino !== undefined) {
+      const st = await stat(path).catch(() => null);
+      if (!st || st.ino !== ino) return;
+    }
+    await rm(path, { force: true });
+  }
+
+  /**
+   * The right to download `digest`: waits while another process downloads it.
+   * Null when the blob appeared meanwhile (nothing left to do).
+   */
+  async lockForDownload(digest: string, size?: number, signal?: AbortSignal): Promise<HeldLock | null> {
+    const path = this.lockPath(digest);
+    try {
+      await mkdir(dirname(path), { recursive: true });
+    } catch (e) {
+      throw cacheError(e, `creating ${dirname(path)}`);
+    }
+    return acquireLock(path, { ...(signal ? { signal } : {}), satisfied: () => this.has(digest, size) });
+  }
+
+  async list(): Promise<CacheListing> {
+    const blobs: BlobInfo[] = [];
+    const partial = { count: 0, bytes: 0 };
+    for (const alg of ALGORITHMS) {
+      const dir = join(this.root, 'blobs', alg);
+      for (const name of await readdir(dir).catch(() => [] as string[])) {
+        const st = await stat(join(dir, name)).catch(() => null);
+        if (!st?.isFile()) continue;
+        if (isTempName(name)) {
+          partial.count++;
+          partial.bytes += st.size;
+        } else blobs.push({ digest: `${alg}:${name}`, size: st.size, lastUsed: st.mtime });
+      }
+    }
+    blobs.sort((a, b) => b.lastUsed.getTime() - a.lastUsed.getTime());
+    const tags = await this.tags.list();
+    return { root: this.root, blobs, tags, totalBytes: blobs.reduce((n, b) => n + b.size, 0), partial };
+  }
+
+  /**
+   * Empties the cache, except what running builds are writing: temp files of live
+   * processes and blobs whose download lock is held. A build reading a blob keeps
+   * its open handle; the file's data stays until that handle closes.
+   */
+  async clean(opts: { dryRun?: boolean } = {}): Promise<CleanResult> {
+    const res: CleanResult = { removedBlobs: 0, removedBytes: 0, removedTags: 0, busy: 0 };
+    const remove = async (path: string) => {
+      if (!opts.dryRun) await rm(path, { force: true });
+    };
+    try {
+      for (const alg of ALGORITHMS) {
+        const dir = join(this.root, 'blobs', alg);
+        for (const name of await readdir(dir).catch(() => [] as string[])) {
+          const path = join(dir, name);
+          const st = await stat(path).catch(() => null);
+          if (!st) continue;
+          const busy = isTempName(name) ? tempIsLive(name, st.mtimeMs) : await lockIsLive(this.lockPath(`${alg}:${name}`));
+          if (busy) {
+            res.busy++;
+            continue;
+          }
+          await remove(path);
+          if (!isTempName(name)) res.removedBlobs++;
+          res.removedBytes += st.size;
+        }
+      }
+      res.removedTags = (await this.tags.list()).length;
+      const tagDir = this.tags.dir;
+      for (const name of await readdir(tagDir).catch(() => [] as string[])) {
+        const st = await stat(join(tagDir, name)).catch(() => null);
+        if (isTempName(name) && st && tempIsLive(name, st.mtimeMs)) continue;
+        await remove(join(tagDir, name));
+      }
+      const lockDir = join(this.root, 'locks');
+      for (const name of await readdir(lockDir).catch(() => [] as string[])) {
+        if (!(await lockIsLive(join(lockDir, name)))) await remove(join(lockDir, name));
+      }
+    } catch (e) {
+      throw cacheError(e, `cleaning ${this.root}`);
+    }
+    return res;
+  }
+}
+
+function verifiedBlob(digest: string, size: number, fh: FileHandle): VerifiedBlob {
+  let closed = false;
+  return {
+    digest,
+    size,
+    stream: () => fh.createReadStream({ start: 0, autoClose: false }),
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await fh.close().catch(() => undefined);
+    },
+  };
+}
+
+/** Makes a rename durable; some file systems cannot fsync a directory, which is fine. */
+async function syncDir(dir: string): Promise<void> {
+  try {
+    const d = await open(dir, 'r');
+    await d.sync().finally(() => d.close());
+  } catch {
+    // best effort
+  }
+}
