@@ -5,7 +5,7 @@
 #
 # Knobs (environment): BENCH_USER (default sif-test), SIF_TEST_IMAGES (image dir),
 # BENCH_IMAGE (an image to use instead of python.sqfs), BENCH_ONLY (e.g. "startup read"),
-# BENCH_STARTUP_RUNS, BENCH_READ_RUNS, BENCH_KEEP (keep the work dir).
+# BENCH_STARTUP_RUNS, BENCH_READ_RUNS, BENCH_BUILD_RUNS, BENCH_KEEP (keep the work dir).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd -P)
@@ -21,7 +21,7 @@ if [ "${1:-}" != --inner ]; then
   if [ "$(id -u)" = 0 ]; then
     # Measuring as root would hide rootless costs, and root's environment (CA bundles
     # and the like) adds ~35 ms to every Node start: prepare here, measure as the user.
-    packages=(charliecloud-runtime bubblewrap hyperfine squashfs-tools)
+    packages=(charliecloud-runtime charliecloud-builders bubblewrap hyperfine squashfs-tools squashfs-tools-ng time)
     missing=()
     for p in "${packages[@]}"; do
       [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" = "install ok installed" ] || missing+=("$p")
@@ -45,8 +45,17 @@ if [ "${1:-}" != --inner ]; then
     # Keep BENCH_* knobs; the inner run un-exports them before timing anything.
     knobs=()
     for v in ${!BENCH_@}; do knobs+=("$v=${!v}"); done
-    exec runuser -u "$bench_user" -- env -i HOME="$home" USER="$bench_user" PATH=/usr/bin:/bin \
-      "${knobs[@]}" BENCH_IMAGE="$image" bash "$repo/bench/run.sh" --inner
+    # The build benchmark pulls from the test registries: start them for this run.
+    started_registries=false
+    if [[ " ${BENCH_ONLY:-build} " == *" build "* ]]; then
+      bash scripts/test-images.sh
+      bash scripts/test-registry.sh start >&2 && started_registries=true
+    fi
+    status=0
+    runuser -u "$bench_user" -- env -i HOME="$home" USER="$bench_user" PATH=/usr/bin:/bin \
+      "${knobs[@]}" BENCH_IMAGE="$image" bash "$repo/bench/run.sh" --inner || status=$?
+    if $started_registries; then bash scripts/test-registry.sh stop >/dev/null 2>&1 || true; fi
+    exit "$status"
   fi
   # Not root: measure as the calling user, in the same clean environment.
   [ -f "$image" ] || { log "error: $image is missing; run as root once to create it"; exit 1; }
@@ -57,7 +66,7 @@ if [ "${1:-}" != --inner ]; then
 fi
 
 # --- Phase 2, as the bench user in a clean environment: measure. ----------------------
-only=${BENCH_ONLY:-startup read memory}
+only=${BENCH_ONLY:-startup read memory build}
 startup_runs=${BENCH_STARTUP_RUNS:-30}
 read_runs=${BENCH_READ_RUNS:-8}
 keep=${BENCH_KEEP:-}
@@ -127,6 +136,7 @@ echo "host load before start: $(cut -d' ' -f1-3 /proc/loadavg)"
 . "$repo/bench/startup.sh"
 . "$repo/bench/read.sh"
 . "$repo/bench/memory.sh"
+. "$repo/bench/build.sh"
 for part in $only; do
   echo
   "bench_$part"

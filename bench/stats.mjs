@@ -131,4 +131,24 @@ function memory() {
   }
 }
 
-({ startup, read, memory })[mode]();
+function build() {
+  // Lines: NAME SECONDS PEAK_KB, one per run.
+  const runs = new Map();
+  for (const l of readFileSync(files[0], 'utf8').trim().split('\n').filter(Boolean)) {
+    const [name, secs, kb] = l.split(/\s+/);
+    if (!runs.has(name)) runs.set(name, []);
+    runs.get(name).push({ secs: +secs, kb: +kb });
+  }
+  const med = new Map([...runs].map(([n, rs]) => [n, { secs: median(rs.map((r) => r.secs)), kb: Math.max(...rs.map((r) => r.kb)) }]));
+  const ch = med.get('ch-image') && med.get('ch-convert')
+    ? { secs: med.get('ch-image').secs + med.get('ch-convert').secs, kb: Math.max(med.get('ch-image').kb, med.get('ch-convert').kb) } : null;
+  if (ch) med.set('charliecloud (pull + convert)', ch);
+  table(['command', 'median s', 'peak RSS MiB', 'runs'],
+    [...med].map(([n, m]) => [n, m.secs.toFixed(2), (m.kb / 1024).toFixed(1), runs.get(n)?.length ?? '-']));
+  const sif = med.get('sif'), floor = med.get('floor');
+  console.log('ratios (time; < 1 means sif is faster):');
+  if (sif && floor) console.log(`  sif / floor: ${(sif.secs / floor.secs).toFixed(2)} (target <= 1.3)`);
+  if (sif && ch) console.log(`  sif / charliecloud: ${(sif.secs / ch.secs).toFixed(2)}`);
+}
+
+({ startup, read, memory, build })[mode]();

@@ -275,6 +275,13 @@ sk --dest-oci-accept-uncompressed-layers "dir:$work/plain" "oci:$build/oci-plain
 grep -qs 'tar+zstd' "$build/oci-zstd/blobs/sha256/"* || die "skopeo wrote no zstd layers in oci-zstd"
 grep -qs 'layer.v1.tar"' "$build/oci-plain/blobs/sha256/"* || die "skopeo wrote no uncompressed layers in oci-plain"
 
+# umoci 0.4.7 leaves some layouts without the oci-layout file the spec requires, and
+# writes index.json 0600: the builder's tests read these layouts as the test user.
+for d in oci oci-zstd oci-plain; do
+  [ -f "$build/$d/oci-layout" ] || printf '{"imageLayoutVersion":"1.0.0"}' >"$build/$d/oci-layout"
+done
+chmod -R a+rX "$build/oci" "$build/oci-zstd" "$build/oci-plain" "$build/oci-archive" "$build/docker-archive"
+
 # Swap the new fixtures in, stamp last: an interrupted build leaves no stamp.
 rm -rf --one-file-system "$work"
 rm -f "$out/oci-fixtures.stamp"

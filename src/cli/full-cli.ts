@@ -7,6 +7,7 @@ import { inspectCommand } from './commands/inspect.js';
 import { runCommand } from './commands/run.js';
 import { shellCommand } from './commands/shell.js';
 import { sifCommand } from './commands/sif.js';
+import { buildCommand, pullCommand } from './commands/build.js';
 import { cacheCommand } from './commands/cache.js';
 import { registryCommand } from './commands/registry.js';
 import { GLOBAL_FLAGS, logLevel } from './global-options.js';
@@ -29,6 +30,8 @@ export async function runFullCli(own: string[], debug: boolean): Promise<void> {
     .command(shellCommand)
     .command(inspectCommand)
     .command(sifCommand)
+    .command(buildCommand)
+    .command(pullCommand)
     .command(cacheCommand)
     .command(registryCommand)
     .demandCommand(1, 'give a command: sif --help lists them')

@@ -1,0 +1,87 @@
+// Bad input and interruptions: a clear error, no OUT and no temporary file left.
+import { execFileSync } from 'node:child_process';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { testImages } from '../support/registry.js';
+import { requireHost, spawnAsUser, userId, userTempDir } from '../support/unprivileged.js';
+import { buildAsUser, leftovers } from './build-support.js';
+
+const images = testImages();
+let out: string;
+beforeAll(() => {
+  requireHost();
+  out = userTempDir('sif-build-faults-');
+});
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+describe('faults during sif build', () => {
+  it('a truncated archive: clear error, nothing written', async () => {
+    const dir = join(out, 'trunc');
+    mkdirSync(dir);
+    const archive = join(dir, 'small.tar');
+    cpSync(images.ociArchive.small, archive);
+    truncateSync(archive, 700_000);
+    chmodSync(dir, 0o777);
+    const r = await buildAsUser([join(dir, 'x.sif'), `oci-archive:${archive}:small`]);
+    expect(r.exitCode).toBe(125);
+    expect(r.stderr).toMatch(/truncated|runs past the end|missing/);
+    expect(leftovers(dir, ['small.tar'])).toEqual([]);
+  });
+
+  it('a layer changed on disk: digest error naming the layer, nothing written', async () => {
+    const layout = join(out, 'layout');
+    cpSync(images.oci, layout, { recursive: true });
+    const index = JSON.parse(execFileSync('cat', [join(layout, 'index.json')], { encoding: 'utf8' }));
+    const manifestDigest: string = index.manifests.find((m: any) => m.annotations?.['org.opencontainers.image.ref.name'] === 'small').digest;
+    const manifest = JSON.parse(execFileSync('cat', [join(layout, 'blobs/sha256', manifestDigest.slice(7))], { encoding: 'utf8' }));
+    const top: string = manifest.layers.at(-1).digest;
+    const blob = join(layout, 'blobs/sha256', top.slice(7));
+    const bytes = execFileSync('cat', [blob]);
+    bytes[bytes.length - 20] = bytes[bytes.length - 20]! ^ 0x55;
+    writeFileSync(blob, bytes);
+    execFileSync('chmod', ['-R', 'a+rX', layout]);
+    const r = await buildAsUser([join(out, 'tampered.sif'), `oci:${layout}:small`]);
+    expect(r.exitCode).toBe(125);
+    expect(r.stderr).toContain(top);
+    expect(r.stderr).toMatch(/digest|corrupt|invalid/);
+    expect(leftovers(out).filter((n) => n.includes('tampered'))).toEqual([]);
+  }, 60_000);
+
+  it('Ctrl-C in the middle: exit 130, no OUT, no temporary files', async () => {
+    const dir = userTempDir('sif-build-int-');
+    const child = spawnAsUser(['build', join(dir, 'py.sif'), `oci:${images.oci}:python`]);
+    // Wait until the build has started writing its temporary squashfs.
+    for (let i = 0; i < 200 && readdirSync(dir).length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(readdirSync(dir).length).toBeGreaterThan(0);
+    child.kill('SIGINT');
+    const r = await child;
+    expect(r.exitCode).toBe(130);
+    expect(String(r.stderr)).toContain('interrupted');
+    expect(readdirSync(dir)).toEqual([]);
+    rmSync(dir, { recursive: true, force: true });
+  }, 120_000);
+
+  it('a full disk: says so, leaves nothing behind', async () => {
+    const mnt = join(out, 'small-fs');
+    mkdirSync(mnt);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=4m,uid=${userId().uid},mode=0700`, 'tmpfs', mnt]);
+    try {
+      const r = await buildAsUser([join(mnt, 'py.sif'), `oci:${images.oci}:python`]);
+      expect(r.exitCode).toBe(125);
+      expect(r.stderr).toContain('no space left');
+      expect(readdirSync(mnt)).toEqual([]);
+    } finally {
+      execFileSync('umount', [mnt]);
+    }
+  }, 120_000);
+
+  it('an unknown tag and a missing path are named', async () => {
+    const a = await buildAsUser([join(out, 'a.sif'), `oci:${images.oci}:nope`]);
+    expect(a.exitCode).toBe(125);
+    expect(a.stderr).toContain('"nope"');
+    expect(a.stderr).toContain('small');
+    const b = await buildAsUser([join(out, 'b.sif'), 'oci:/no/such/dir']);
+    expect(b.stderr).toContain('/no/such/dir');
+    expect(existsSync(join(out, 'a.sif')) || existsSync(join(out, 'b.sif'))).toBe(false);
+  });
+});
