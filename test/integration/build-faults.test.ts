@@ -2,7 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { testImages } from '../support/registry.js';
+import { testImages, testRegistries } from '../support/registry.js';
 import { requireHost, spawnAsUser, userId, userTempDir } from '../support/unprivileged.js';
 import { buildAsUser, leftovers } from './build-support.js';
 
@@ -84,4 +84,27 @@ describe('faults during sif build', () => {
     expect(b.stderr).toContain('/no/such/dir');
     expect(existsSync(join(out, 'a.sif')) || existsSync(join(out, 'b.sif'))).toBe(false);
   });
+
+  it('registry refusals: wrong password, unknown tag and repository, no CA', async () => {
+    const reg = await testRegistries();
+    const env = { SIF_CACHEDIR: join(out, 'cache') };
+    const cases: [string[], Record<string, string>, RegExp][] = [
+      [['--ca-cert', reg.caFile, '--username', reg.basic.user], { SIF_PASSWORD: 'wrong' }, new RegExp(`${reg.basic.host}.*(refused|denied|unauthorized|credentials)`, 'i')],
+      [['--ca-cert', reg.caFile, '--username', reg.basic.user], { SIF_PASSWORD: reg.basic.password }, /nosuchtag/],
+      [[], {}, /certificate|TLS/i],
+    ];
+    const refs = [`docker://${reg.basic.host}/sif/small:latest`, `docker://${reg.basic.host}/sif/small:nosuchtag`, `docker://${reg.basic.host}/sif/small:latest`];
+    for (const [i, [flags, extra, message]] of cases.entries()) {
+      const target = join(out, `refused-${i}.sif`);
+      const r = await buildAsUser([...flags, target, refs[i]!], { env: { ...env, ...extra } });
+      expect(r.exitCode).toBe(125);
+      expect(r.stderr).toMatch(message);
+      expect(existsSync(target)).toBe(false);
+    }
+    const unknown = await buildAsUser(['--ca-cert', reg.caFile, '--username', reg.basic.user, join(out, 'u.sif'), `docker://${reg.basic.host}/sif/nosuchrepo:latest`],
+      { env: { ...env, SIF_PASSWORD: reg.basic.password } });
+    expect(unknown.exitCode).toBe(125);
+    expect(unknown.stderr).toContain('sif/nosuchrepo');
+    expect(leftovers(out).filter((n) => n.startsWith('.'))).toEqual([]);
+  }, 60_000);
 });
