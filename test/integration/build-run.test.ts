@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { testImages } from '../support/registry.js';
+import { testImages, testRegistries } from '../support/registry.js';
 import { requireHost, sifAsUser, testImagesDir, userTempDir } from '../support/unprivileged.js';
 import { buildAsUser } from './build-support.js';
 
@@ -91,6 +91,23 @@ describe('a built image', () => {
     expect((await buildAsUser([py, join(testImagesDir(), 'python.sqfs')])).exitCode).toBe(0);
     expect((await sifAsUser(['exec', py, 'python3', '-c', 'print(6*7)'])).stdout).toBe('42\n');
   }, 120_000);
+});
+
+describe('sif pull', () => {
+  it('names the image NAME_TAG.sif in the current directory, and a rebuild comes from the cache', async () => {
+    const reg = await testRegistries();
+    const env = { SIF_CACHEDIR: join(out, 'pull-cache'), SIF_PASSWORD: reg.basic.password };
+    const args = ['pull', '--ca-cert', reg.caFile, '--username', reg.basic.user, `docker://${reg.basic.host}/sif/small:latest`];
+    const r = await sifAsUser(args, { cwd: out, env });
+    expect(r.stderr).toContain('small_latest.sif');
+    expect((await sifAsUser(['run', join(out, 'small_latest.sif')])).stdout).toBe('entry-ok\n');
+    // Offline, from the cache alone: same image.
+    const again = await sifAsUser(['pull', '--offline', '--force', ...args.slice(1)], { cwd: out, env });
+    expect(again.exitCode).toBe(0);
+    const refused = await sifAsUser(['pull', join(out, 'x.sif'), `oci:${images.oci}:small`], { cwd: out });
+    expect(refused.exitCode).toBe(125);
+    expect(refused.stderr).toContain('sif build');
+  }, 60_000);
 });
 
 describe('building from a directory', () => {
