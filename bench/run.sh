@@ -21,16 +21,8 @@ if [ "${1:-}" != --inner ]; then
   if [ "$(id -u)" = 0 ]; then
     # Measuring as root would hide rootless costs, and root's environment (CA bundles
     # and the like) adds ~35 ms to every Node start: prepare here, measure as the user.
-    packages=(charliecloud-runtime charliecloud-builders bubblewrap hyperfine squashfs-tools squashfs-tools-ng time)
-    missing=()
-    for p in "${packages[@]}"; do
-      [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" = "install ok installed" ] || missing+=("$p")
-    done
-    if [ ${#missing[@]} -gt 0 ]; then
-      log "installing ${missing[*]}"
-      DEBIAN_FRONTEND=noninteractive apt-get update -qq
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-    fi
+    bash scripts/ensure-packages.sh bench charliecloud-runtime charliecloud-builders bubblewrap hyperfine \
+      squashfs-tools squashfs-tools-ng time
     # The test user, a usable /dev/fuse and a readable checkout (idempotent and quiet).
     [ -f scripts/setup-host.sh ] && bash scripts/setup-host.sh
     if [ ! -f "$image" ]; then

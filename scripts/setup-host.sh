@@ -19,17 +19,7 @@ fi
 # umoci and skopeo make and copy OCI images, attr and libcap2-bin set xattrs in them,
 # docker-registry, apache2-utils (htpasswd), openssl and curl run the test registries.
 packages=(fuse3 squashfs-tools squashfs-tools-ng busybox-static debootstrap debian-archive-keyring umoci skopeo attr libcap2-bin docker-registry apache2-utils openssl curl)
-missing=()
-for p in "${packages[@]}"; do
-  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-  [ "$status" = "install ok installed" ] || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "setup-host: installing ${missing[*]}" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+bash "$(dirname "$0")/ensure-packages.sh" setup-host "${packages[@]}"
 
 # The tests run the runtime as this user: running as root would hide every rootless bug.
 # Its own primary group and no supplementary groups, like a plain cluster account.

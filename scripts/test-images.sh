@@ -22,17 +22,7 @@ die() { log "error: $*"; exit 1; }
 [ "$(id -u)" = 0 ] || die "must run as root (umoci keeps owners, device nodes and capabilities only as root)"
 
 # Installs what is missing, as scripts/setup-host.sh does (it lists the same packages).
-packages=(umoci skopeo busybox-static attr libcap2-bin tar gzip)
-missing=()
-for p in "${packages[@]}"; do
-  [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" = "install ok installed" ] || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  log "installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+bash "$(dirname "$0")/ensure-packages.sh" test-images umoci skopeo busybox-static attr libcap2-bin tar gzip
 
 out=${SIF_TEST_IMAGES:-$repo/.cache/test-images}
 mkdir -p "$out"

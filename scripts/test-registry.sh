@@ -98,17 +98,7 @@ esac
 
 # ---- start -------------------------------------------------------------------------
 need_root
-packages=(docker-registry apache2-utils openssl curl skopeo)
-missing=()
-for p in "${packages[@]}"; do
-  [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" = "install ok installed" ] || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  log "installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+bash "$(dirname "$0")/ensure-packages.sh" test-registry docker-registry apache2-utils openssl curl skopeo
 
 stamp=$(cat "$images/oci-fixtures.stamp" 2>/dev/null) ||
   die "no fixtures in $images: run scripts/test-images.sh first (as root)"

@@ -1,6 +1,6 @@
 /** Reading digest-addressed blobs from a local layout or archive, verified. */
 import { SifError } from '../../errors.js';
-import type { Descriptor, LayerBlob } from '../image-source.js';
+import type { Descriptor, LayerBlob, OciConfigFile, ResolvedImage } from '../image-source.js';
 import type { FileTree } from './file-tree.js';
 import { verifyBytes, verifyingStream } from './verified-stream.js';
 import type { Readable } from 'node:stream';
@@ -31,6 +31,22 @@ export function layerBlob(desc: Descriptor, open: () => Promise<Readable>, where
       const checked = verifyingStream(desc.digest, desc.size, where);
       raw.on('error', (e) => checked.destroy(e));
       return raw.pipe(checked);
+    },
+  };
+}
+
+/** The image found in `tree`; closing it closes the tree (once). */
+export function imageFromTree(tree: FileTree, source: string, config: OciConfigFile, layers: LayerBlob[],
+  manifestDigest?: string): ResolvedImage {
+  let closed = false;
+  return {
+    source,
+    ...(manifestDigest === undefined ? {} : { manifestDigest }),
+    config,
+    layers,
+    close: async () => {
+      if (!closed) await tree.close();
+      closed = true;
     },
   };
 }

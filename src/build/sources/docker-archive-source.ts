@@ -6,7 +6,7 @@
 import { SifError } from '../../errors.js';
 import type { OciConfigFile, ResolvedImage } from '../image-source.js';
 import { MEDIA } from '../image-source.js';
-import { layerBlob } from './blob-reading.js';
+import { imageFromTree, layerBlob } from './blob-reading.js';
 import type { FileTree } from './file-tree.js';
 import { verifyBytes } from './verified-stream.js';
 
@@ -59,16 +59,7 @@ export async function openDockerArchive(tree: FileTree, source: string, ref: str
       const desc = { mediaType: MEDIA.ociLayer, digest, size: await tree.size(path) };
       return layerBlob(desc, () => tree.open(path), `${source}: layer ${path}`);
     }));
-    let closed = false;
-    return {
-      source,
-      config,
-      layers,
-      close: async () => {
-        if (!closed) await tree.close();
-        closed = true;
-      },
-    };
+    return imageFromTree(tree, source, config, layers);
   } catch (e) {
     await tree.close();
     throw e;

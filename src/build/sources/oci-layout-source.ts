@@ -7,7 +7,7 @@ import { SifError } from '../../errors.js';
 import type { Descriptor, OciConfigFile, ResolvedImage } from '../image-source.js';
 import { MEDIA } from '../image-source.js';
 import type { FileTree } from './file-tree.js';
-import { layerBlob, readJsonBlob } from './blob-reading.js';
+import { imageFromTree, layerBlob, readJsonBlob } from './blob-reading.js';
 
 export type PlatformChooser = (manifests: readonly Descriptor[], describe: string) => Descriptor;
 
@@ -67,17 +67,7 @@ export async function openOciLayout(tree: FileTree, source: string, tag: string 
     const config = await readJsonBlob<OciConfigFile>(tree, blobPath(manifest.config.digest), manifest.config,
       `${source}: config ${manifest.config.digest}`);
     const layers = manifest.layers.map((l) => layerBlob(l, () => tree.open(blobPath(l.digest)), `${source}: layer ${l.digest}`));
-    let closed = false;
-    return {
-      source,
-      manifestDigest: desc.digest,
-      config,
-      layers,
-      close: async () => {
-        if (!closed) await tree.close();
-        closed = true;
-      },
-    };
+    return imageFromTree(tree, source, config, layers, desc.digest);
   } catch (e) {
     await tree.close();
     throw e;
