@@ -6,6 +6,7 @@
  * not image content); anything else is dropped with one warning per name.
  */
 import type { EntryMeta } from '../../image/squashfs-writer.js';
+import { showKey } from './entry-path.js';
 import type { TarEntry } from './tar-reader.js';
 
 const STORED = /^(user|trusted|security)\.[^\0]+$/s;
@@ -19,10 +20,10 @@ export class MetaMaker {
 
   constructor(private readonly warn: (msg: string) => void) {}
 
-  /** `what` names the entry for messages. */
-  meta(e: TarEntry, what: string, symlink = false): EntryMeta {
+  /** `key`: the entry's path, for messages. */
+  meta(e: TarEntry, key: string, symlink = false): EntryMeta {
     if (!Number.isInteger(e.uid) || e.uid < 0 || e.uid > MAX_ID || !Number.isInteger(e.gid) || e.gid < 0 || e.gid > MAX_ID)
-      throw new EntryMetaError(`${what} has the owner ${e.uid}:${e.gid}, outside 0..${MAX_ID}`);
+      throw new EntryMetaError(`${showKey(key)} has the owner ${e.uid}:${e.gid}, outside 0..${MAX_ID}`);
     const m: EntryMeta = {
       // A symlink's own mode means nothing on Linux; it is always shown as 0777.
       mode: symlink ? 0o777 : e.mode & 0o7777,
@@ -38,8 +39,8 @@ export class MetaMaker {
           this.warned.add(k);
           this.warn(
             IGNORED.has(k)
-              ? `dropping the xattr ${k} (first on ${what}): it is host policy, not image content`
-              : `dropping the xattr ${k} (first on ${what}): squashfs stores only user., trusted. and security. xattrs`,
+              ? `dropping the xattr ${k} (first on ${showKey(key)}): it is host policy, not image content`
+              : `dropping the xattr ${k} (first on ${showKey(key)}): squashfs stores only user., trusted. and security. xattrs`,
           );
         }
       }

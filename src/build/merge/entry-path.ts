@@ -26,7 +26,7 @@ export function normalizeName(raw: string): string {
   let end = k.length;
   while (end > start && k[end - 1] === '/') end--;
   k = k.slice(start, end);
-  if (k === '' || (k[0] !== '.' && !k.includes('//') && !k.includes('/.'))) return k;
+  if (k === '' || (k[0] !== '.' && !k.includes('//') && !k.includes('/.'))) return k.length > NAME_MAX ? checkLengths(k, raw) : k;
 
   const out: string[] = [];
   for (const c of k.split('/')) {
@@ -34,7 +34,16 @@ export function normalizeName(raw: string): string {
     if (c === '..') throw new EntryNameError(`the name ${showKey(raw)} contains a '..' component`);
     out.push(c);
   }
-  return out.join('/');
+  return checkLengths(out.join('/'), raw);
+}
+
+/** Linux (and squashfs) limit one name to 255 bytes. */
+const NAME_MAX = 255;
+
+function checkLengths(key: string, raw: string): string {
+  if (key.length > NAME_MAX && key.split('/').some((c) => c.length > NAME_MAX))
+    throw new EntryNameError(`the name ${showKey(raw)} has a component longer than ${NAME_MAX} bytes`);
+  return key;
 }
 
 export function parentKey(key: string): string {

@@ -31,6 +31,7 @@ const ZSTD = [0x28, 0xb5, 0x2f, 0xfd];
 const SNIFF = 512;
 /** Output chunk of the inflaters: big chunks mean fewer trips through the tar reader. */
 const CHUNK = 256 * 1024;
+const READ_AHEAD = 4 << 20;
 
 const startsWith = (b: Buffer, magic: number[]): boolean => magic.every((m, i) => b[i] === m);
 
@@ -105,7 +106,10 @@ export async function openLayerData(raw: Readable, onRaw?: (total: number) => vo
 
   const zstdNative = (zlib as { createZstdDecompress?: (o?: zlib.ZlibOptions) => zlib.Gunzip }).createZstdDecompress;
   if (compression === 'gzip' || zstdNative) {
-    const inflater = compression === 'gzip' ? zlib.createGunzip({ chunkSize: CHUNK }) : (zstdNative as NonNullable<typeof zstdNative>)({ chunkSize: CHUNK });
+    // A read-ahead of a few MiB lets the inflater run on the libuv pool while the merge
+    // waits for the writer (a big file is handed over piece by piece).
+    const opts = { chunkSize: CHUNK, readableHighWaterMark: READ_AHEAD };
+    const inflater = compression === 'gzip' ? zlib.createGunzip(opts) : (zstdNative as NonNullable<typeof zstdNative>)(opts);
     const out = pipeline(Readable.from(stored(), { objectMode: false }), inflater, () => undefined);
     return {
       compression,

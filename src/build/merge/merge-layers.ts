@@ -137,8 +137,7 @@ class Merge {
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       this.checkAbort();
-      raw = await layer.open();
-      this.checkAbort();
+      raw = await untilAborted(layer.open(), signal);
       const onRaw = progress && this.opts.onProgress ? (n: number) => this.opts.onProgress?.(pos, n) : undefined;
       data = await openLayerData(raw, onRaw);
       const tar = new TarReader(new ByteReader(data.chunks));
@@ -212,10 +211,10 @@ class Merge {
       case 'visible':
       case 'attrs':
         this.vis.define(key, true);
-        this.dirs.set(key, this.metas.meta(e, showKey(key)));
+        this.dirs.set(key, this.metas.meta(e, key));
         return;
       case 'dup-dir':
-        this.dirs.set(key, this.metas.meta(e, showKey(key)));
+        this.dirs.set(key, this.metas.meta(e, key));
         return;
       case 'hidden':
         this.stats.hidden++;
@@ -246,11 +245,10 @@ class Merge {
   /** Writes entry `e` (not a directory or link) at `path`, its data from `tar`. */
   private async emit(path: string, e: TarEntry, tar: TarReader): Promise<void> {
     const p = keyBytes(path);
-    const what = showKey(path);
     this.stats.entries++;
     switch (e.type) {
       case 'file': {
-        const meta = this.metas.meta(e, what);
+        const meta = this.metas.meta(e, path);
         this.stats.files++;
         this.stats.bytes += e.size;
         if (e.size <= INLINE_MAX) {
@@ -266,16 +264,16 @@ class Merge {
       case 'symlink': {
         const target = keyBytes(e.linkname);
         if (target.length === 0 || target.length > MAX_SYMLINK)
-          throw new EntryMetaError(`the symlink ${what} has a target of ${target.length} bytes (1 to ${MAX_SYMLINK} allowed)`);
-        return this.call(this.sink.addSymlink(p, target, this.metas.meta(e, what, true)));
+          throw new EntryMetaError(`the symlink ${showKey(path)} has a target of ${target.length} bytes (1 to ${MAX_SYMLINK} allowed)`);
+        return this.call(this.sink.addSymlink(p, target, this.metas.meta(e, path, true)));
       }
       case 'char':
       case 'block':
         if (e.devmajor > MAX_MAJOR || e.devminor > MAX_MINOR || e.devmajor < 0 || e.devminor < 0)
-          throw new EntryMetaError(`the device ${what} has the number ${e.devmajor}:${e.devminor}, which squashfs cannot store`);
-        return this.call(this.sink.addDevice(p, e.type, e.devmajor, e.devminor, this.metas.meta(e, what)));
+          throw new EntryMetaError(`the device ${showKey(path)} has the number ${e.devmajor}:${e.devminor}, which squashfs cannot store`);
+        return this.call(this.sink.addDevice(p, e.type, e.devmajor, e.devminor, this.metas.meta(e, path)));
       case 'fifo':
-        return this.call(this.sink.addFifo(p, this.metas.meta(e, what)));
+        return this.call(this.sink.addFifo(p, this.metas.meta(e, path)));
       default:
         throw new Error(`internal: emit of a ${e.type} entry`);
     }
@@ -331,6 +329,23 @@ class Merge {
     const msg = e instanceof Error ? e.message : String(e);
     return new SifError('SIF_E_BUILD_LAYER', `layer ${name}: reading it failed: ${msg}`, { cause: e });
   }
+}
+
+/** `p`, or an interruption as soon as `signal` aborts (a stream that `p` gives later is destroyed). */
+function untilAborted(p: Promise<Readable>, signal: AbortSignal | undefined): Promise<Readable> {
+  if (!signal) return p;
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      reject(interrupted(signal));
+      p.then((r) => r.destroy(), () => undefined);
+    };
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (r) => (signal.removeEventListener('abort', onAbort), resolve(r)),
+      (e: unknown) => (signal.removeEventListener('abort', onAbort), reject(e)),
+    );
+  });
 }
 
 function interrupted(signal: AbortSignal | undefined): SifError {

@@ -121,7 +121,7 @@ export class TarReader {
   /** The whole remaining data of the current entry (a view or one copy). */
   async readBody(): Promise<Buffer> {
     const n = this.left;
-    const b = n === 0 ? Buffer.alloc(0) : await this.bytes.exact(n).catch(() => null);
+    const b = n === 0 ? Buffer.alloc(0) : await this.bytes.exact(n).catch(onlyEnd);
     if (!b) throw this.truncated();
     this.left = 0;
     return b;
@@ -153,7 +153,7 @@ export class TarReader {
 
   private async readMeta(size: number, offset: number): Promise<Buffer> {
     const total = size + ((BLOCK - (size % BLOCK)) % BLOCK);
-    const data = total === 0 ? Buffer.alloc(0) : await this.bytes.exact(total).catch(() => null);
+    const data = total === 0 ? Buffer.alloc(0) : await this.bytes.exact(total).catch(onlyEnd);
     if (!data) throw new TarFormatError(`the data ends inside an extended header at byte ${offset}`);
     return Buffer.from(data.subarray(0, size)); // a copy: small, and it must not pin a whole chunk
   }
@@ -187,6 +187,12 @@ export class TarReader {
     if (flag === '\0' && entry.name.endsWith('/')) entry.type = 'dir';
     return entry;
   }
+}
+
+/** An early end becomes null (the caller says what was cut); other errors (the source's) pass. */
+function onlyEnd(e: unknown): null {
+  if (e instanceof UnexpectedEnd) return null;
+  throw e;
 }
 
 function isZero(h: Buffer): boolean {

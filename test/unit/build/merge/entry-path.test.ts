@@ -30,6 +30,12 @@ describe('normalizeName', () => {
     expect(keyBytes(normalizeName(raw))).toEqual(Buffer.from([0x66, 0xff, 0xfe, 0x2f, 0xc3, 0xa9]));
   });
 
+  it('takes components of up to 255 bytes, refuses longer ones', () => {
+    expect(normalizeName(`d/${'n'.repeat(255)}/${'m'.repeat(255)}`)).toBe(`d/${'n'.repeat(255)}/${'m'.repeat(255)}`);
+    expect(() => normalizeName(`d/${'n'.repeat(256)}`)).toThrow('has a component longer than 255 bytes');
+    expect(() => normalizeName(`./d//${'n'.repeat(256)}/`)).toThrow('has a component longer than 255 bytes');
+  });
+
   it.each(['..', '../etc/passwd', 'a/../../b', './a/..', '/..'])('refuses %j, naming it', (raw) => {
     expect(() => normalizeName(raw)).toThrow(EntryNameError);
     expect(() => normalizeName(raw)).toThrow(`the name ${JSON.stringify(raw)} contains a '..' component`);

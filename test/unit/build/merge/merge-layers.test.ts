@@ -337,16 +337,18 @@ describe('mergeLayers: layer streams', () => {
     await expectSifError(mergeLayers(broken(data), sink), 'SIF_E_BUILD_LAYER', `layer ${digest(1)}: ${message}`);
   });
 
-  it('a source failing mid-way: its SifError unchanged, other errors wrapped', async () => {
-    const failing = (error: Error): MergeLayer => ({
+  it('a source failing mid-way (in a big file, a small file, a header): its SifError unchanged, other errors wrapped', async () => {
+    const failing = (error: Error, data = gzip(big).subarray(0, 2000)): MergeLayer => ({
       name: digest(1),
       open: async () => Readable.from((async function* () {
-        yield gzip(big).subarray(0, 50_000);
+        yield data;
         throw error;
       })(), { objectMode: false }),
     });
     const digestError = new SifError('SIF_E_BUILD_DIGEST', 'layer sha256:1111: digest mismatch');
-    await expect(mergeLayers([failing(digestError)], new RecordingSink())).rejects.toBe(digestError);
+    const small = tarball([file('small', 'y'.repeat(100_000)), file('next')]);
+    for (const cut of [gzip(big).subarray(0, 2000), small.subarray(0, 50_000), small.subarray(0, 512 + 100_352 + 100)])
+      await expect(mergeLayers([failing(digestError, cut)], new RecordingSink())).rejects.toBe(digestError);
     const e = await expectSifError(mergeLayers([failing(new Error('ECONNRESET'))], new RecordingSink()), 'SIF_E_BUILD_LAYER', `layer ${digest(1)}: reading it failed: ECONNRESET`);
     expect((e.cause as Error).message).toBe('ECONNRESET');
     await expectSifError(mergeLayers([{ name: 'x', open: () => Promise.reject(new Error('ENOENT: blob')) }], new RecordingSink()), 'SIF_E_BUILD_LAYER', 'layer x: reading it failed: ENOENT: blob');
@@ -367,6 +369,10 @@ describe('mergeLayers: layer streams', () => {
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 50);
     await expectSifError(mergeLayers([stalled], new RecordingSink(), { signal: ac.signal }), 'SIF_E_BUILD_INTERRUPTED', 'interrupted');
+    const never: MergeLayer = { name: digest(0), open: () => new Promise(() => undefined) }; // a download that never starts
+    const ac2 = new AbortController();
+    setTimeout(() => ac2.abort(), 50);
+    await expectSifError(mergeLayers([never], new RecordingSink(), { signal: ac2.signal }), 'SIF_E_BUILD_INTERRUPTED');
     const done = new AbortController();
     done.abort();
     await expectSifError(mergeLayers([memLayer(digest(0), tarball([file('a')]))], new RecordingSink(), { signal: done.signal }), 'SIF_E_BUILD_INTERRUPTED');

@@ -179,6 +179,31 @@ describe('mergeLayers into SquashfsWriter, against umoci unpack', () => {
     expect(`${diff.status} ${diff.stdout.toString()}${diff.stderr.toString()}`).toBe('0 ');
   }, 120_000);
 
+  it('hard links across layers, to hidden and replaced targets, agree with umoci', async () => {
+    const f = (name: string, data: string, extra: Partial<TarSpec> = {}): TarSpec => ({ name, data, mtime: T + 1, ...extra });
+    const l = (name: string, target: string): TarSpec => ({ name, type: 'link', linkname: target, mtime: T + 1 });
+    const wh = (name: string): TarSpec => ({ name, data: '', mtime: T + 1 });
+    const tars = [
+      tarball([f('a/t1', 'one', { mode: 0o751, uid: 5 }), f('a/t2', 'two'), l('a/t2-same', 'a/t2'), f('a/t3', 'three'), f('a/t4', 'four'),
+        f('a/t5', 'five'), { name: 'a/sym', type: 'symlink', linkname: 't1', mtime: T + 1 }, l('a/sym-link', 'a/sym')]),
+      tarball([l('b/to-t1', 'a/t1'), l('b/to-t2', 'a/t2-same'), l('b/to-t3', 'a/t3'), f('a/t4', 'four, replaced'), l('b/mid', 'a/t5')]),
+      tarball([l('c/to-t3', 'a/t3'), l('c/to-t4', 'a/t4'), l('c/to-mid', 'b/mid'), l('c/early', 'a/t5'), f('a/t5', 'five, replaced')]),
+      tarball([wh('a/.wh.t1'), wh('a/.wh.t3'), wh('b/.wh.mid'), wh('a/.wh.sym')]),
+    ];
+    const img = join(dir, 'links.sqfs');
+    const w = await SquashfsWriter.create(img, { mtime: T });
+    await mergeLayers(tars.map((b, i) => memLayer(`sha256:links${i}`, gzip(b))), w);
+    await w.finish();
+    const rootfs = await umociUnpack(join(dir, 'umoci-links'), tars);
+    const x = join(dir, 'x-links');
+    run('unsquashfs', ['-q', '-n', '-d', x, img]);
+    const got = treeManifest(x);
+    expect(treeDifferences(treeManifest(rootfs), got)).toEqual([]);
+    expect(got['b/to-t1']).toMatchObject({ mode: '0o751', uid: 5, size: 3 }); // a/t1 itself is whited out
+    expect(got['c/to-t3']).toMatchObject({ inode: 'b/to-t3' });
+    expect(got['c/to-mid']).toMatchObject({ inode: 'c/early', size: 4 }); // layer 0's a/t5 ("five"), not layer 2's
+  }, 60_000);
+
   it('a layer failing inside a big file gives SIF_E_BUILD_LAYER through the writer, and the writer is left failed', async () => {
     const img = join(dir, 'broken.sqfs');
     const w = await SquashfsWriter.create(img);
