@@ -1,7 +1,7 @@
 // Throughput of mergeLayers into a SquashfsWriter against the floor, on this machine:
 //   <decompressor> -dc LAYER | tar2sqfs -c COMPRESSOR -f OUT
 // (gzip, zstd or cat, chosen by the layer's magic bytes). Not a jest test; run it as
-//   npx esbuild test/unit/build/merge/throughput.bench.ts --bundle --platform=node --format=esm \
+//   npx esbuild bench/merge-throughput.ts --bundle --platform=node --format=esm \
 //     --outfile=.cache/bench-merge.mjs \
 //     --banner:js="import { createRequire as __cr } from 'module'; const require = __cr(import.meta.url);"
 //   node .cache/bench-merge.mjs LAYER [zstd|gzip|lz4|xz] [ROUNDS]
@@ -12,8 +12,8 @@ import { spawnSync } from 'node:child_process';
 import { createReadStream, openSync, readSync, closeSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { mergeLayers } from '../../../../src/build/merge/merge-layers.js';
-import { SquashfsWriter, type SquashfsCompressor } from '../../../../src/image/squashfs-writer.js';
+import { mergeLayers } from '../src/build/merge/merge-layers.js';
+import { SquashfsWriter, type SquashfsCompressor } from '../src/image/squashfs-writer.js';
 
 const [layer, comp = 'zstd', roundsArg = '2'] = process.argv.slice(2);
 if (!layer) throw new Error('usage: bench-merge.mjs LAYER [COMPRESSOR] [ROUNDS]');
