@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { BlobCache } from '../../src/build/cache/blob-cache.js';
 import type { ResolvedImage } from '../../src/build/image-source.js';
 import { openRegistryImage, type LayerProgress, type RegistryImageOptions } from '../../src/build/registry/registry-source.js';
+import { pullWhole, readLayers } from '../support/read-layers.js';
 import { testRegistries, type TestRegistries } from '../support/registry.js';
 import { expectSifError } from '../unit/image/support.js';
 
@@ -87,17 +88,8 @@ const digest = () => env.images[`${env.plain.host}/sif/small:latest`]!.digest;
 function options(extra: RegistryImageOptions = {}): RegistryImageOptions {
   return { cache: new BlobCache(cacheDir()), insecure: true, env: { HOME: tmp }, http: { retryBaseMs: 10, tries: 2 }, ...extra };
 }
-async function readLayers(img: ResolvedImage): Promise<void> {
-  for (const l of [...img.layers].reverse()) for await (const c of await l.open()) void c;
-}
-async function pull(ref: string, extra: RegistryImageOptions = {}): Promise<ResolvedImage> {
-  const img = await openRegistryImage(ref, options(extra));
-  try {
-    await readLayers(img);
-  } finally {
-    await img.close();
-  }
-  return img;
+function pull(ref: string, extra: RegistryImageOptions = {}): Promise<ResolvedImage> {
+  return pullWhole(openRegistryImage(ref, options(extra)));
 }
 const leftovers = () => {
   const names = (dir: string) => { try { return readdirSync(dir); } catch { return []; } };

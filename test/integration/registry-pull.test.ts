@@ -3,7 +3,6 @@
 // not-found errors, TLS trust, multi-arch choice and media types. Jest runs as root,
 // which is fine here: the registry client is not namespaced code. Each test has its own
 // cache directory and HOME (so no real login or Docker config is read).
-import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +10,7 @@ import { BlobCache } from '../../src/build/cache/blob-cache.js';
 import { MEDIA, type ResolvedImage } from '../../src/build/image-source.js';
 import { saveCredentials } from '../../src/build/registry/credentials.js';
 import { openRegistryImage, type RegistryImageOptions } from '../../src/build/registry/registry-source.js';
+import { pullWhole, readLayers } from '../support/read-layers.js';
 import { testRegistries, type TestRegistries } from '../support/registry.js';
 import { expectSifError } from '../unit/image/support.js';
 
@@ -30,31 +30,9 @@ function options(extra: RegistryImageOptions = {}): RegistryImageOptions {
 }
 const pushed = (ref: string) => env.images[ref]!;
 
-/** Reads every layer (top first, as the merge does) and checks its bytes against its digest. */
-async function readLayers(img: ResolvedImage): Promise<number[]> {
-  const sizes: number[] = [];
-  for (const layer of [...img.layers].reverse()) {
-    const hash = createHash('sha256');
-    let n = 0;
-    for await (const c of await layer.open()) {
-      hash.update(c as Buffer);
-      n += (c as Buffer).length;
-    }
-    expect(`sha256:${hash.digest('hex')}`).toBe(layer.descriptor.digest);
-    expect(n).toBe(layer.descriptor.size);
-    sizes.push(n);
-  }
-  return sizes;
-}
 
-async function pull(ref: string, extra: RegistryImageOptions = {}): Promise<ResolvedImage> {
-  const img = await openRegistryImage(ref, options(extra));
-  try {
-    await readLayers(img);
-  } finally {
-    await img.close();
-  }
-  return img;
+function pull(ref: string, extra: RegistryImageOptions = {}): Promise<ResolvedImage> {
+  return pullWhole(openRegistryImage(ref, options(extra)));
 }
 
 describe('basic auth (htpasswd)', () => {
