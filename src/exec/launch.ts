@@ -10,6 +10,7 @@ import { handOff } from './handoff.js';
 import { type LaunchRequest, planLaunch, workdirLayout } from './launch-plan.js';
 import type { LaunchPlan } from './mount-ops.js';
 import { encodePlan } from './plan-encoding.js';
+import { readImageSync } from './read-image.js';
 
 /** What the user asked for with `sif exec|run|shell` (flags already merged with SIF_* variables). */
 export interface ActionOptions {
@@ -31,7 +32,13 @@ export interface OpenedImage {
   ociConfig: OciImageConfig | null;
 }
 
+/** The image and its OCI config; read synchronously when well formed (read-image.ts). */
 export async function openForLaunch(path: string): Promise<OpenedImage> {
+  const fast = readImageSync(path);
+  if (fast) {
+    checkArch(fast.info);
+    return fast;
+  }
   const info = await openImage(path);
   checkArch(info);
   const ociConfig = info.sif ? ((await readSifJson(info.path, info.sif, OCI_CONFIG_NAME)) as OciImageConfig | null) : null;
