@@ -158,15 +158,19 @@ static void merge_image_lines(int out, const struct op *op) {
   close(in);
   if (n <= 0) return;
   if (n == sizeof buf - 1) die("%s in the image is larger than %zu bytes", op->dst, sizeof buf - 1);
+  /* The kept lines, moved to the front of buf in order, then written at once. */
+  size_t kept = 0;
   for (char *p = buf, *end = buf + n; p < end;) {
     char *nl = memchr(p, '\n', (size_t)(end - p));
     size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
     if (len && !has_key(op->data, op->data_len, p, len)) {
-      write_all(out, p, len, op->dst);
-      write_all(out, "\n", 1, op->dst);
+      memmove(buf + kept, p, len);
+      kept += len;
+      buf[kept++] = '\n';
     }
     p += len + 1;
   }
+  write_all(out, buf, kept, op->dst);
 }
 
 static void do_file(const struct op *op, unsigned serial) {

@@ -44,7 +44,8 @@ void payload_exec(const struct plan *pl) {
   const char *cmd = argv[0];
 
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die_errno("PR_SET_NO_NEW_PRIVS");
-  signals_reset();
+  /* Dispositions were reset at start and nothing set a handler since: unblock only. */
+  signals_unblock();
   if (strchr(cmd, '/')) {
     execve(cmd, argv, pl->envp);
     fail(cmd, errno);

@@ -6,8 +6,11 @@
 
 /* Blocks the signals supervise() handles; call before fork so none is lost. */
 void signals_block(void);
-/* Restores the default signal state for a process about to exec the payload. */
+/* Restores the default disposition of ignored signals and unblocks all (at start:
+   what the caller passed on must not reach the payload). */
 void signals_reset(void);
+/* Unblocks all signals (dispositions are already the defaults after signals_reset). */
+void signals_unblock(void);
 /* Forwards signals to child and reaps every child until this one ends;
    returns its exit status, or 128+n for death by signal n. */
 int supervise(pid_t child);

@@ -130,15 +130,15 @@ export async function buildImage(req: BuildImageRequest): Promise<BuildImageResu
 
 /** A SIF or squashfs source: its squashfs is copied as it is, with the SIF's metadata. */
 async function rewrapImage(req: BuildImageRequest): Promise<BuildImageResult> {
-  const info = await openImage(req.source.kind === 'image' ? req.source.path : '');
+  const info = openImage(req.source.kind === 'image' ? req.source.path : '');
   const arch = info.arch ?? (req.arch === undefined ? hostArch() : parsePlatform(req.arch).architecture);
   const rootfs = { path: info.path, offset: info.rootfsOffset, size: info.rootfsSize };
   let objects: SifObjectInput[];
   if (info.sif) {
-    const deffile = await readSifDeffile(info.path, info.sif);
+    const deffile = readSifDeffile(info.path, info.sif);
     const json: Record<string, Buffer> = {};
     for (const name of ['inspect-metadata.json', 'oci-config.json']) {
-      const value = await readSifJson(info.path, info.sif, name);
+      const value = readSifJson(info.path, info.sif, name);
       if (value) json[name] = Buffer.from(JSON.stringify(value));
     }
     objects = buildApptainerObjects({ ...(deffile === null ? {} : { deffile }), json, rootfs, arch });

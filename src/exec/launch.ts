@@ -31,10 +31,11 @@ export interface OpenedImage {
   ociConfig: OciImageConfig | null;
 }
 
-export async function openForLaunch(path: string): Promise<OpenedImage> {
-  const info = await openImage(path);
+/** The image and its OCI config (SIF images only), checked for this host's architecture. */
+export function openForLaunch(path: string): OpenedImage {
+  const info = openImage(path);
   checkArch(info);
-  const ociConfig = info.sif ? ((await readSifJson(info.path, info.sif, OCI_CONFIG_NAME)) as OciImageConfig | null) : null;
+  const ociConfig = info.sif ? (readSifJson(info.path, info.sif, OCI_CONFIG_NAME) as OciImageConfig | null) : null;
   return { info, ociConfig };
 }
 

@@ -3,9 +3,8 @@ import type { LaunchPlan, MountOp } from './mount-ops.js';
 /** Must match PLAN_VERSION in native/starter/plan.h. */
 export const PLAN_VERSION = 'SIFPLAN/1';
 
-function netstring(field: string): Buffer {
-  const bytes = Buffer.from(field, 'utf8');
-  return Buffer.concat([Buffer.from(`${bytes.length}:`), bytes, Buffer.from(',')]);
+function netstring(field: string): string {
+  return `${Buffer.byteLength(field, 'utf8')}:${field},`;
 }
 
 function opFields(o: MountOp): string[] {
@@ -39,5 +38,6 @@ export function encodePlan(plan: LaunchPlan): Buffer {
   for (const [k, v] of Object.entries(plan.env)) fields.push('env', `${k}=${v}`);
   if (plan.shim) fields.push('shim', plan.shim.test, plan.shim.shell, plan.shim.script);
   fields.push('end');
-  return Buffer.concat(fields.map(netstring));
+  // One string, one conversion: a buffer per field cost ~1 ms per start.
+  return Buffer.from(fields.map(netstring).join(''), 'utf8');
 }

@@ -5,7 +5,6 @@
  */
 import { endianness } from 'node:os';
 import { resolve } from 'node:path';
-import type { FileHandle } from 'node:fs/promises';
 import { SifError } from '../errors.js';
 import {
   SIF_ARCH_TO_GO,
@@ -17,7 +16,7 @@ import {
   SifFsType,
   SifPartType,
 } from './sif-format.js';
-import { hasSifMagic, openImageFile, readAt, readSif, type SifDescriptor, type SifFile } from './sif-reader.js';
+import { hasSifMagic, readAt, readSif, type SifDescriptor, type SifFile, withImageFd } from './sif-reader.js';
 import {
   SQUASHFS_SUPERBLOCK_SIZE,
   hasSquashfsMagic,
@@ -46,24 +45,24 @@ export interface ImageInfo {
 
 const TRUNCATED_HINT = 'the file was probably cut short while copying or downloading; fetch it again';
 
-/** Open `path`, detect its format and validate the root filesystem's superblock. */
-export async function openImage(path: string): Promise<ImageInfo> {
-  const { fh, size } = await openImageFile(path);
-  try {
-    const head = await readAt(fh, 0, SIF_HEADER_SIZE, path);
-    if (hasSifMagic(head)) return await openSifImage(fh, size, path);
-    if (hasSquashfsMagic(head)) return await openSquashfsImage(fh, size, path);
+/**
+ * Opens `path`, detects its format and validates the root filesystem's superblock.
+ * Synchronous: a few small reads, on the path every `sif exec` takes.
+ */
+export function openImage(path: string): ImageInfo {
+  return withImageFd(path, (fd, size) => {
+    const head = readAt(fd, 0, SIF_HEADER_SIZE, path);
+    if (hasSifMagic(head)) return openSifImage(fd, size, path);
+    if (hasSquashfsMagic(head)) return openSquashfsImage(fd, size, path);
     const what = size === 0 ? 'the file is empty' : `looked for "SIF_MAGIC" at offset ${SIF_MAGIC_OFFSET} and squashfs magic "hsqs" at offset 0`;
     throw new SifError('SIF_E_IMAGE_NOT_AN_IMAGE', `${path} is not a SIF or squashfs image (${what})`, {
       hint: 'pass a .sif file built by `sif build` or apptainer, or a squashfs made by mksquashfs',
     });
-  } finally {
-    await fh.close();
-  }
+  });
 }
 
-async function openSquashfsImage(fh: FileHandle, size: number, path: string): Promise<ImageInfo> {
-  const superblock = await readSuperblock(fh, 0, size, path);
+function openSquashfsImage(fd: number, size: number, path: string): ImageInfo {
+  const superblock = readSuperblock(fd, 0, size, path);
   return {
     path: resolve(path),
     format: 'squashfs',
@@ -75,8 +74,8 @@ async function openSquashfsImage(fh: FileHandle, size: number, path: string): Pr
   };
 }
 
-async function openSifImage(fh: FileHandle, size: number, path: string): Promise<ImageInfo> {
-  const sif = await readSif(fh, size, path);
+function openSifImage(fd: number, size: number, path: string): ImageInfo {
+  const sif = readSif(fd, size, path);
   const part = primaryPartition(sif, path);
   if (part.fsType !== SifFsType.Squashfs) {
     const fs = SIF_FS_TYPE_NAMES[part.fsType ?? 0] ?? `unknown type ${part.fsType}`;
@@ -85,7 +84,7 @@ async function openSifImage(fh: FileHandle, size: number, path: string): Promise
       hint: encrypted ? 'encrypted images are not supported; rebuild without encryption' : 'rebuild the image with `sif build`',
     });
   }
-  const superblock = await readSuperblock(fh, part.offset, part.size, path);
+  const superblock = readSuperblock(fd, part.offset, part.size, path);
   return {
     path: resolve(path),
     format: 'sif',
@@ -117,8 +116,8 @@ function primaryPartition(sif: SifFile, path: string): SifDescriptor {
 }
 
 /** Read and validate the superblock of a squashfs occupying [offset, offset+avail). */
-async function readSuperblock(fh: FileHandle, offset: number, avail: number, path: string): Promise<SquashfsSuperblock> {
-  const buf = await readAt(fh, offset, Math.min(SQUASHFS_SUPERBLOCK_SIZE, avail), path);
+function readSuperblock(fd: number, offset: number, avail: number, path: string): SquashfsSuperblock {
+  const buf = readAt(fd, offset, Math.min(SQUASHFS_SUPERBLOCK_SIZE, avail), path);
   if (!hasSquashfsMagic(buf)) {
     throw new SifError('SIF_E_IMAGE_CORRUPT', `${path}: no squashfs magic "hsqs" at offset ${offset}`, {
       hint: 'the image is damaged; rebuild it or fetch it again',

@@ -2,10 +2,9 @@
  * The metadata objects Apptainer writes next to the rootfs: the definition file
  * (Def.FILE) and the JSON.Generic objects `inspect-metadata.json` and `oci-config.json`.
  */
-import type { FileHandle } from 'node:fs/promises';
 import { SifError } from '../errors.js';
 import { SifDataType } from './sif-format.js';
-import { openSif, readSifObject, type SifDescriptor, type SifFile } from './sif-reader.js';
+import { openSif, readSifObject, type SifDescriptor, type SifFile, type SifSource } from './sif-reader.js';
 
 export const INSPECT_METADATA_NAME = 'inspect-metadata.json';
 export const OCI_CONFIG_NAME = 'oci-config.json';
@@ -46,9 +45,7 @@ export interface SifMetadata {
   ociConfig: OciImageConfig | null;
 }
 
-type Source = string | FileHandle;
-
-function sourceName(source: Source, sif: SifFile): string {
+function sourceName(source: SifSource, sif: SifFile): string {
   return typeof source === 'string' ? source : sif.path;
 }
 
@@ -61,11 +58,11 @@ export function findJsonObject(sif: SifFile, name: string): SifDescriptor | unde
  * Parse the JSON.Generic object `name`; null when absent. Content that is not a JSON
  * object is SIF_E_IMAGE_CORRUPT naming the object.
  */
-export async function readSifJson(source: Source, sif: SifFile, name: string): Promise<Record<string, unknown> | null> {
+export function readSifJson(source: SifSource, sif: SifFile, name: string): Record<string, unknown> | null {
   const desc = findJsonObject(sif, name);
   if (!desc) return null;
   const file = sourceName(source, sif);
-  const bytes = await readSifObject(source, desc, { name: file });
+  const bytes = readSifObject(source, desc, { name: file });
   let value: unknown;
   try {
     value = JSON.parse(bytes.toString('utf8'));
@@ -84,18 +81,18 @@ export async function readSifJson(source: Source, sif: SifFile, name: string): P
 }
 
 /** Text of the first Def.FILE object, or null when there is none. */
-export async function readSifDeffile(source: Source, sif: SifFile): Promise<string | null> {
+export function readSifDeffile(source: SifSource, sif: SifFile): string | null {
   const desc = sif.descriptors.find((d) => d.dataType === SifDataType.Deffile);
   if (!desc) return null;
-  return (await readSifObject(source, desc, { name: sourceName(source, sif) })).toString('utf8');
+  return readSifObject(source, desc, { name: sourceName(source, sif) }).toString('utf8');
 }
 
 /** All three metadata objects; `sif` is parsed from `source` when not given. */
-export async function readSifMetadata(source: Source, sif?: SifFile): Promise<SifMetadata> {
-  const parsed = sif ?? (await openSif(source));
+export function readSifMetadata(source: SifSource, sif?: SifFile): SifMetadata {
+  const parsed = sif ?? openSif(source);
   return {
-    deffile: await readSifDeffile(source, parsed),
-    inspectMetadata: (await readSifJson(source, parsed, INSPECT_METADATA_NAME)) as InspectMetadata | null,
-    ociConfig: (await readSifJson(source, parsed, OCI_CONFIG_NAME)) as OciImageConfig | null,
+    deffile: readSifDeffile(source, parsed),
+    inspectMetadata: readSifJson(source, parsed, INSPECT_METADATA_NAME) as InspectMetadata | null,
+    ociConfig: readSifJson(source, parsed, OCI_CONFIG_NAME) as OciImageConfig | null,
   };
 }

@@ -2,7 +2,8 @@
  * SIF reader: header and descriptor table only (a few tens of KiB), never the data.
  * Field layout in ./sif-format.ts.
  */
-import { open, type FileHandle } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import { SifError } from '../errors.js';
 import {
   SIF_DATA_TYPE_NAMES, SIF_DESC, SIF_DESCRIPTOR_SIZE, SIF_EXTRA_LEN, SIF_GROUP_MASK, SIF_HEADER,
@@ -176,11 +177,11 @@ export function readDescriptors(table: Buffer, total: number): SifDescriptor[] {
   return out;
 }
 
-/** Open a path for reading, mapping errno to image error codes. Caller closes. */
-export async function openImageFile(path: string): Promise<{ fh: FileHandle; size: number }> {
-  let fh: FileHandle;
+/** Opens a path for reading, mapping errno to image error codes. Caller closes the fd. */
+export function openImageFd(path: string): { fd: number; size: number } {
+  let fd: number;
   try {
-    fh = await open(path, 'r');
+    fd = openSync(path, 'r');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') {
@@ -194,29 +195,43 @@ export async function openImageFile(path: string): Promise<{ fh: FileHandle; siz
     });
   }
   try {
-    const st = await fh.stat();
+    const st = fstatSync(fd);
     if (st.isDirectory()) {
       throw new SifError('SIF_E_IMAGE_UNREADABLE', `${path} is a directory, not an image file`, {
         hint: 'sandbox directories are not supported; pass a .sif or squashfs file',
       });
     }
     if (!st.isFile()) throw new SifError('SIF_E_IMAGE_UNREADABLE', `${path} is not a regular file`);
-    return { fh, size: st.size };
+    return { fd, size: st.size };
   } catch (e) {
-    await fh.close();
+    closeSync(fd);
     throw e;
   }
 }
 
-/** Read up to `len` bytes at `pos` (fewer only at end of file). */
-export async function readAt(fh: FileHandle, pos: number, len: number, file: string): Promise<Buffer> {
+/** Runs fn on the image at path, opened (openImageFd), and closes it. */
+export function withImageFd<T>(path: string, fn: (fd: number, size: number) => T): T {
+  const { fd, size } = openImageFd(path);
+  try {
+    return fn(fd, size);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Reads up to `len` bytes at `pos` (fewer only at end of file). Synchronous: images are
+ * read a few small pieces at a time (headers, metadata), where a round trip through
+ * libuv's thread pool per read costs more than the read, and `sif exec` pays for it.
+ */
+export function readAt(fd: number, pos: number, len: number, file: string): Buffer {
   const buf = Buffer.alloc(len);
   let got = 0;
   try {
     while (got < len) {
-      const { bytesRead } = await fh.read(buf, got, len - got, pos + got);
-      if (bytesRead === 0) break;
-      got += bytesRead;
+      const n = readSync(fd, buf, got, len - got, pos + got);
+      if (n === 0) break;
+      got += n;
     }
   } catch (e) {
     throw new SifError('SIF_E_IMAGE_UNREADABLE', `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { cause: e });
@@ -230,16 +245,16 @@ function truncated(file: string, what: string): SifError {
   });
 }
 
-/** Parse header + descriptor table of an open file whose size is known. */
-export async function readSif(fh: FileHandle, fileSize: number, file: string): Promise<SifFile> {
-  const header = readSifHeader(await readAt(fh, 0, SIF_HEADER_SIZE, file), file);
+/** Parses header + descriptor table of an open file whose size is known. */
+export function readSif(fd: number, fileSize: number, file: string): SifFile {
+  const header = readSifHeader(readAt(fd, 0, SIF_HEADER_SIZE, file), file);
   const { descriptorsTotal: total, descriptorsOffset: off } = header;
   if (total < 0 || total > MAX_DESCRIPTORS || off < SIF_HEADER_SIZE) {
     throw new SifError('SIF_E_IMAGE_CORRUPT', `${file}: corrupt SIF header (descriptor table: ${total} slots at offset ${off})`);
   }
   const tableSize = total * SIF_DESCRIPTOR_SIZE;
   if (off + tableSize > fileSize) throw truncated(file, 'the SIF descriptor table');
-  const descriptors = readDescriptors(await readAt(fh, off, tableSize, file), total);
+  const descriptors = readDescriptors(readAt(fd, off, tableSize, file), total);
   for (const d of descriptors) {
     if (d.offset < 0 || d.size < 0) {
       throw new SifError('SIF_E_IMAGE_CORRUPT', `${file}: corrupt SIF descriptor ${d.id} (offset ${d.offset}, size ${d.size})`);
@@ -249,37 +264,34 @@ export async function readSif(fh: FileHandle, fileSize: number, file: string): P
   return { path: file, fileSize, header, descriptors };
 }
 
-/** Open a SIF by path or FileHandle (left open) and parse its header and used descriptors. */
-export async function openSif(source: string | FileHandle, name?: string): Promise<SifFile> {
-  if (typeof source !== 'string') {
-    const file = name ?? `fd ${source.fd}`;
-    return readSif(source, (await source.stat()).size, file);
-  }
-  const { fh, size } = await openImageFile(source);
-  try {
-    return await readSif(fh, size, name ?? source);
-  } finally {
-    await fh.close();
-  }
+/** Where a SIF's bytes come from: its path, or an open file (left open). */
+export type SifSource = string | FileHandle;
+
+/** Runs fn on the source's fd, opening (and closing) it when given a path. */
+function withSource<T>(source: SifSource, fn: (fd: number, size: number) => T): T {
+  if (typeof source === 'string') return withImageFd(source, fn);
+  return fn(source.fd, fstatSync(source.fd).size);
 }
 
-/** Read one object's bytes; for small objects (JSON, deffile), refuses anything over maxBytes. */
-export async function readSifObject(
-  source: string | FileHandle,
-  desc: SifDescriptor,
-  opts: { name?: string; maxBytes?: number } = {},
-): Promise<Buffer> {
+function sourceName(source: SifSource, name?: string): string {
+  return name ?? (typeof source === 'string' ? source : `fd ${source.fd}`);
+}
+
+/** Opens a SIF by path or FileHandle (left open) and parses its header and used descriptors. */
+export function openSif(source: SifSource, name?: string): SifFile {
+  return withSource(source, (fd, size) => readSif(fd, size, sourceName(source, name)));
+}
+
+/** Reads one object's bytes; for small objects (JSON, deffile), refuses anything over maxBytes. */
+export function readSifObject(source: SifSource, desc: SifDescriptor, opts: { name?: string; maxBytes?: number } = {}): Buffer {
   const maxBytes = opts.maxBytes ?? 64 * 1024 * 1024;
-  const file = opts.name ?? (typeof source === 'string' ? source : `fd ${source.fd}`);
+  const file = sourceName(source, opts.name);
   if (desc.size > maxBytes) {
     throw new SifError('SIF_E_IMAGE_CORRUPT', `${file}: SIF object ${desc.id} is ${desc.size} bytes, more than the ${maxBytes} expected`);
   }
-  const fh = typeof source === 'string' ? (await openImageFile(source)).fh : source;
-  try {
-    const buf = await readAt(fh, desc.offset, desc.size, file);
+  return withSource(source, (fd) => {
+    const buf = readAt(fd, desc.offset, desc.size, file);
     if (buf.length < desc.size) throw truncated(file, `SIF object ${desc.id}`);
     return buf;
-  } finally {
-    if (typeof source === 'string') await fh.close();
-  }
+  });
 }

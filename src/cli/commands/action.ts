@@ -24,7 +24,7 @@ export function actionCommand(command: string, describe: string, argvFor: ArgvFo
       return extra ? extra(withImage) : withImage;
     },
     handler: async (a) => {
-      const image = await openForLaunch(String(a.image));
+      const image = openForLaunch(String(a.image));
       const argv = argvFor(image, payloadArgs, a);
       const plan = prepareLaunch(image, argv, actionOptions(a), probeHost());
       if (logs('debug')) logger().debug({ plan: { ...plan, env: Object.keys(plan.env) } }, 'launch plan');

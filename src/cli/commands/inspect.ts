@@ -7,8 +7,8 @@ export const inspectCommand: CommandModule = {
   describe: "print an image's metadata",
   builder: (y) => y.positional('image', { type: 'string' }).option('json', { type: 'boolean', describe: 'print JSON' }),
   handler: async (a) => {
-    const info = await openImage(String(a.image));
-    const meta = info.sif ? await readSifMetadata(info.path, info.sif) : null;
+    const info = openImage(String(a.image));
+    const meta = info.sif ? readSifMetadata(info.path, info.sif) : null;
     const attrs = meta?.inspectMetadata?.data?.attributes ?? {};
     const result = {
       path: info.path,

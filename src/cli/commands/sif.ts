@@ -22,7 +22,7 @@ const list: CommandModule = {
   describe: 'list the objects of a SIF file',
   builder: image,
   handler: async (a) => {
-    process.stdout.write(renderList(await openSif(String(a.image))));
+    process.stdout.write(renderList(openSif(String(a.image))));
   },
 };
 
@@ -31,7 +31,7 @@ const header: CommandModule = {
   describe: 'print the global header of a SIF file',
   builder: image,
   handler: async (a) => {
-    process.stdout.write(renderHeader((await openSif(String(a.image))).header));
+    process.stdout.write(renderHeader((openSif(String(a.image))).header));
   },
 };
 
@@ -41,7 +41,7 @@ const info: CommandModule = {
   builder: idAndImage,
   handler: async (a) => {
     const id = parseId(a.id);
-    process.stdout.write(renderInfo(findDescriptor(await openSif(String(a.image)), id)));
+    process.stdout.write(renderInfo(findDescriptor(openSif(String(a.image)), id)));
   },
 };
 
@@ -52,7 +52,7 @@ const dump: CommandModule = {
   handler: async (a) => {
     const id = parseId(a.id);
     const path = String(a.image);
-    const d = findDescriptor(await openSif(path), id);
+    const d = findDescriptor(openSif(path), id);
     // A reader that stops early (`| head -c N`) is not an error: stop quietly, as
     // siftool does when SIGPIPE ends it. Without a listener EPIPE would crash Node.
     const isEpipe = (e: unknown): boolean => (e as NodeJS.ErrnoException)?.code === 'EPIPE';

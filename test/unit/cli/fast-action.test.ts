@@ -1,5 +1,7 @@
-import { actionOptions } from '../../../src/cli/action-options.js';
+import yargsParser from 'yargs-parser';
+import { ACTION_FLAGS, actionOptions, envDefault } from '../../../src/cli/action-options.js';
 import { parseActionFast } from '../../../src/cli/fast-action.js';
+import { GLOBAL_FLAGS } from '../../../src/cli/global-options.js';
 
 describe('parseActionFast', () => {
   it('reads every action option, aliases and repeats into what actionOptions expects', () => {
@@ -35,5 +37,93 @@ describe('parseActionFast', () => {
       delete process.env.SIF_BIND;
       delete process.env.SIF_CONTAIN;
     }
+  });
+});
+
+/** The fast parser before it stopped loading yargs-parser: the oracle it must agree with. */
+function parseWithYargs(tokens: readonly string[]): Record<string, unknown> | undefined {
+  const flags: Record<string, { type: string; alias?: string }> = { ...ACTION_FLAGS, ...GLOBAL_FLAGS };
+  const entries = Object.entries(flags);
+  const known = new Set(entries.flatMap(([name, f]) => [name, ...(f.alias ? [f.alias] : [])]));
+  if (tokens.some((t) => t === '--help' || t === '-h' || t === '--version')) return undefined;
+  const defaults: Record<string, unknown> = { 'log-format': 'pretty' };
+  for (const [name, f] of Object.entries(ACTION_FLAGS)) {
+    const def = envDefault(name, f.type);
+    if (def !== undefined) defaults[name] = def;
+  }
+  const parsed = yargsParser([...tokens], {
+    string: entries.filter(([, f]) => f.type === 'string').map(([n]) => n),
+    boolean: entries.filter(([, f]) => f.type === 'boolean').map(([n]) => n),
+    alias: Object.fromEntries(entries.filter(([, f]) => f.alias).map(([n, f]) => [n, [f.alias!]])),
+    default: defaults,
+    configuration: { 'camel-case-expansion': false, 'strip-aliased': true },
+  });
+  const { _: positionals, ...options } = parsed;
+  if (positionals.length !== 1 || Object.keys(options).some((k) => !known.has(k) && k !== 'home')) return undefined;
+  if (options['log-format'] !== 'pretty' && options['log-format'] !== 'json') return undefined;
+  return { ...options, image: String(positionals[0]) };
+}
+
+describe('parseActionFast against yargs-parser', () => {
+  const common: string[][] = [
+    ['img.sif'],
+    ['-B', '/a:/b', 'img.sif'],
+    ['-B', '/a', '-B', '/b', '--bind', '/c', 'img.sif'],
+    ['--bind=/x:/y:ro', 'img.sif'],
+    ['--bind=', 'img.sif'],
+    ['-c', '-e', '--pid', '--writable-tmpfs', 'img.sif'],
+    ['--contain', '--contain', 'img.sif'],
+    ['--env', 'A=1', '--env', 'B=2,C=3', '--env-file', '/f', 'img.sif'],
+    ['--pwd', '/a', '--pwd', '/b', 'img.sif'],
+    ['-H', '/h:/home/me', 'img.sif'],
+    ['--home=/h', 'img.sif'],
+    ['--no-home', 'img.sif'],
+    ['-W', '/wd', '--workdir', '/wd2', 'img.sif'],
+    ['-d', '-v', '-q', '--log-format', 'json', 'img.sif'],
+    ['--log-format=json', 'img.sif'],
+    ['--debug', '-'],
+    ['--pwd', '', 'img.sif'],
+  ];
+
+  it.each(common.map((t) => [t]))('reads %j as yargs does', (tokens) => {
+    const fast = parseActionFast(tokens);
+    expect(fast).toBeDefined();
+    expect(fast).toEqual(parseWithYargs(tokens));
+  });
+
+  it('agrees with yargs-parser whenever it answers, over many generated command lines', () => {
+    const words = [
+      '-B', '/a:/b', '--bind', '--bind=/d', '-c', '--contain', '-e', '--cleanenv', '--env', 'X=1', '--env=Y=2',
+      '--env-file', '/f', '--pwd', '/w', '-H', '--home', '--home=/h:/x', '--no-home', '-W', '--workdir', '/wd',
+      '--writable-tmpfs', '-p', '--pid', '-d', '--debug', '-v', '--verbose', '-q', '--quiet', '--log-format', 'json',
+      'pretty', '--log-format=pretty', 'xml', 'true', 'false', '--no-contain', '--contain=false', '-ce', '-B/x',
+      '--bogus', '-x', '-', '--', 'img.sif', 'other.sif', '--no-home=1', '-h', '--help', '--version',
+    ];
+    // A small deterministic generator (xorshift), so that a failure can be replayed.
+    let seed = 0x2545f491;
+    const next = (n: number): number => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) % n;
+    };
+    const envs = [{}, { SIF_BIND: '/from/env' }, { SIF_CONTAIN: '1', SIF_HOME: '/eh', SIF_ENV: 'E=1' }, { SIF_NO_HOME: 'yes' }];
+    let answered = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const tokens = Array.from({ length: next(7) }, () => words[next(words.length)]!);
+      if (next(3)) tokens.push('img.sif');
+      const env = envs[next(envs.length)]!;
+      Object.assign(process.env, env);
+      try {
+        const fast = parseActionFast(tokens);
+        if (fast !== undefined) {
+          answered++;
+          expect({ tokens, env, parsed: fast }).toEqual({ tokens, env, parsed: parseWithYargs(tokens) });
+        }
+      } finally {
+        for (const k of Object.keys(env)) delete process.env[k];
+      }
+    }
+    expect(answered).toBeGreaterThan(1000);
   });
 });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { openSif } from '../../../src/image/sif-reader.js';
 import { readSifDeffile, readSifJson, readSifMetadata } from '../../../src/image/sif-objects.js';
-import { expectSifError, fixture, makeTmpDir } from './support.js';
+import { expectSifErrorSync, fixture, makeTmpDir } from './support.js';
 
 let tmp: Awaited<ReturnType<typeof makeTmpDir>>;
 beforeAll(async () => {
@@ -53,7 +53,7 @@ describe('SIF metadata objects', () => {
     await fh.write(Buffer.from('{x'), 0, 2, 32176);
     await fh.close();
     const sif = await openSif(bad);
-    await expectSifError(readSifJson(bad, sif, 'data.json'), 'SIF_E_IMAGE_CORRUPT', bad, 'data.json');
+    expectSifErrorSync(() => readSifJson(bad, sif, 'data.json'), 'SIF_E_IMAGE_CORRUPT', bad, 'data.json');
   });
 
   it('reports a non-object JSON value as corrupt', async () => {
@@ -63,6 +63,6 @@ describe('SIF metadata objects', () => {
     const fh = await open(bad, 'r+');
     await fh.write(Buffer.from('[]'), 0, 2, 32176);
     await fh.close();
-    await expectSifError(readSifJson(bad, await openSif(bad), 'data.json'), 'SIF_E_IMAGE_CORRUPT', bad, 'data.json');
+    expectSifErrorSync(() => readSifJson(bad, openSif(bad), 'data.json'), 'SIF_E_IMAGE_CORRUPT', bad, 'data.json');
   });
 });

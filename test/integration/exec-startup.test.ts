@@ -1,0 +1,120 @@
+// What the start-up work (bin/sif.cjs, the exec bundle, the handoff, the starter) must
+// leave behind: a payload with a clean signal state, no process of ours holding the
+// caller's output or outliving sif, a FUSE server that grows under load.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REPO_ROOT, requireHost, runAsUser, sifAsUser, testImagesDir } from '../support/unprivileged.js';
+import { makeTestImage } from './images.js';
+
+let image: string;
+
+beforeAll(async () => {
+  requireHost();
+  image = await makeTestImage('/nonexistent');
+}, 60_000);
+
+/** The SigIgn and SigBlk masks of a process's status, as hex strings. */
+function masks(status: string): { ignored: string; blocked: string } {
+  const field = (name: string) => status.match(new RegExp(`^${name}:\\s*([0-9a-f]+)$`, 'm'))?.[1] ?? 'missing';
+  return { ignored: field('SigIgn'), blocked: field('SigBlk') };
+}
+
+describe('start-up', () => {
+  it('the payload starts with no signal ignored or blocked, whatever sif inherited', async () => {
+    // Node itself ignores SIGPIPE, and the shell here adds SIGHUP and SIGINT.
+    const sif = join(REPO_ROOT, 'bin', 'sif');
+    const r = await runAsUser('sh', ['-c', `trap '' HUP INT; exec "${sif}" exec "${image}" cat /proc/self/status`]);
+    expect(r.exitCode).toBe(0);
+    expect(masks(r.stdout)).toEqual({ ignored: '0000000000000000', blocked: '0000000000000000' });
+  });
+
+  it('returns as soon as the payload is done, even when its output is read to the end', async () => {
+    const sif = join(REPO_ROOT, 'bin', 'sif');
+    // Command substitution waits for the end of stdout: no helper of ours may keep it open.
+    const r = await runAsUser('sh', ['-c', `x=$("${sif}" exec "${image}" echo hello); echo "got $x"`], { timeoutMs: 30_000 });
+    expect(r.stdout).toBe('got hello\n');
+  });
+
+  it('leaves no process of its own running once sif has returned', async () => {
+    // The payload lists the other children of the FUSE server (its parent): the helpers
+    // that tear namespaces and memory down in the background.
+    const list = 'awk -v p=$PPID -v me=$$ "\\$4 == p && \\$1 != me { print \\$1 }" /proc/[0-9]*/stat 2>/dev/null';
+    const r = await sifAsUser(['exec', image, 'sh', '-c', list]);
+    expect(r.exitCode).toBe(0);
+    const helpers = r.stdout.split('\n').filter(Boolean);
+    expect(helpers.length).toBeGreaterThan(0);
+    // Within moments each has exited (a zombie left for init to reap does not count).
+    const alive = (pid: string): boolean => {
+      try {
+        return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < 50 && helpers.some(alive); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(helpers.filter(alive)).toEqual([]);
+  });
+
+  it('the FUSE server adds workers when requests wait, up to its limit', async () => {
+    const big = join(testImagesDir(), 'python.sqfs');
+    if (!existsSync(big)) throw new Error(`${big} is missing: scripts/test.sh builds it (scripts/base-rootfs.sh)`);
+    // Two readers at once, then the thread count of the server (the payload's parent).
+    const script = 'for i in 1 2; do (tar cf - /usr 2>/dev/null | wc -c >/dev/null) & done; wait; ls /proc/$PPID/task | wc -l';
+    const r = await sifAsUser(['exec', big, 'sh', '-c', script], { timeoutMs: 120_000 });
+    expect(r.exitCode).toBe(0);
+    // The main thread and at least two workers (the limit is the CPU count, at least 2).
+    expect(Number(r.stdout.trim())).toBeGreaterThanOrEqual(3);
+  }, 180_000);
+});
+
+describe('the exec fast path', () => {
+  // Preloaded into node: on exit, prints the files bin/sif.cjs read and the built-in
+  // modules loaded, as JSON on stderr.
+  const probe = `
+    const fs = require('node:fs');
+    const read = [];
+    const readFileSync = fs.readFileSync;
+    fs.readFileSync = function (file, ...rest) { read.push(String(file)); return readFileSync.call(this, file, ...rest); };
+    process.on('exit', () => process._rawDebug(JSON.stringify({ read, builtins: process.moduleLoadList })));
+  `;
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'sif-fast-'));
+    writeFileSync(join(dir, 'probe.cjs'), probe);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  function run(args: string[]): { status: number | null; read: string[]; builtins: string[] } {
+    const r = spawnSync(process.execPath, ['--require', join(dir, 'probe.cjs'), join(REPO_ROOT, 'bin', 'sif.cjs'), ...args], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, SIF_DUMP_PLAN: join(dir, 'plan') },
+      stdio: ['ignore', 'ignore', 'pipe'],
+      encoding: 'utf8',
+    });
+    const json = r.stderr.split('\n').find((l) => l.startsWith('{'));
+    if (!json) throw new Error(`no probe output (status ${r.status}): ${r.stderr}`);
+    return { status: r.status, ...(JSON.parse(json) as { read: string[]; builtins: string[] }) };
+  }
+
+  it('sif exec reads only the small bundle (not the full CLI) and does not load node:fs/promises', () => {
+    const out = run(['exec', image, 'true']);
+    expect(out.status).toBe(0);
+    expect(existsSync(join(dir, 'plan'))).toBe(true);
+    expect(out.read.filter((f) => f.includes('/dist/'))).toEqual([
+      join(REPO_ROOT, 'dist', 'sif-exec.cjs.cache'),
+      join(REPO_ROOT, 'dist', 'sif-exec.cjs'),
+    ]);
+    expect(out.builtins).not.toContain('NativeModule fs/promises');
+  });
+
+  it('falls back to the full CLI for anything else, and to src/image for a bad image', () => {
+    expect(run(['--version']).read).toContain(join(REPO_ROOT, 'dist', 'sif.cjs'));
+    expect(run(['exec', '--help']).read).toContain(join(REPO_ROOT, 'dist', 'sif.cjs'));
+    const bad = join(dir, 'bad.sif');
+    writeFileSync(bad, 'not an image');
+    const out = run(['exec', bad, 'true']);
+    expect(out.read).not.toContain(join(REPO_ROOT, 'dist', 'sif.cjs'));
+    expect(out.builtins).toContain('NativeModule fs/promises');
+  });
+});
