@@ -9,11 +9,8 @@ bench_startup() {
   add node "node -e 0"  # Node's own floor: sif can't start faster than this
   works $sif_cmd true && add sif "$sif_cmd true"
   works $sif_pid_cmd true && add sif-pid "$sif_pid_cmd true"
-  # Where sif's time goes: loading the full CLI (--version: dist/sif.cjs; exec and run
-  # start from the small dist/sif-exec.cjs instead, so only the sum of this row and the
-  # next is sif's), then everything up to the plan (SIF_DUMP_PLAN stops there; env adds
-  # one exec, 1-2 ms), then the starter.
-  add sif-version "$sif --version"
+  # Where sif's time goes: everything up to the plan (SIF_DUMP_PLAN stops there; env
+  # adds one exec, 1-2 ms), then the starter.
   works env SIF_DUMP_PLAN="$work/plan-again" $sif_cmd true &&
     add sif-plan-only "env SIF_DUMP_PLAN=$work/plan-again $sif_cmd true"
   # The starter reads its plan from an fd; a fresh redirection per run needs a shell,

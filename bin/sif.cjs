@@ -5,13 +5,16 @@
 // everything else, and what that path leaves to the full CLI, from dist/sif.cjs.
 'use strict';
 const { readFileSync, renameSync, writeFileSync } = require('node:fs');
-const Module = require('node:module');
 const { join } = require('node:path');
 const vm = require('node:vm');
 
 const dist = join(__dirname, '..', 'dist');
 
-/** Runs dist/NAME as a CommonJS module and returns its exports. */
+/**
+ * Runs dist/NAME as a CommonJS module and returns its exports. Its require is this
+ * file's: the bundles require Node's built-in modules only (pino, the one package
+ * they load, is resolved from the bundle's own path: src/cli/logger.ts).
+ */
 function load(name) {
   const file = join(dist, name);
   const cacheFile = `${file}.cache`;
@@ -21,7 +24,8 @@ function load(name) {
   } catch {
     // No cache (or not readable): V8 compiles as usual.
   }
-  const script = new vm.Script(Module.wrap(readFileSync(file, 'utf8')), { filename: file, cachedData });
+  const wrapped = `(function (exports, require, module, __filename, __dirname) { ${readFileSync(file, 'utf8')}\n})`;
+  const script = new vm.Script(wrapped, { filename: file, cachedData });
   if (process.env.SIF_WRITE_CODE_CACHE) {
     process.on('exit', () => {
       writeFileSync(`${cacheFile}.tmp`, script.createCachedData());
@@ -29,7 +33,7 @@ function load(name) {
     });
   }
   const module_ = { exports: {}, filename: file, id: file, paths: [] };
-  script.runInThisContext().call(module_.exports, module_.exports, Module.createRequire(file), module_, file, dist);
+  script.runInThisContext().call(module_.exports, module_.exports, require, module_, file, dist);
   return module_.exports;
 }
 

@@ -7,7 +7,7 @@
 //                      deserialised and initialised in a fraction of the time
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -20,8 +20,9 @@ const common = {
   logLevel: 'warning',
   // pino is only needed when logging, and loads its transports by path.
   external: ['pino', 'pino-pretty'],
-  define: { 'import.meta.url': '__sifModuleUrl' },
-  banner: { js: "const __sifModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  // import.meta.url, computed when first used: node:url is not otherwise loaded by exec.
+  define: { 'import.meta.url': '__sifModule.url' },
+  banner: { js: "const __sifModule = { get url() { return require('node:url').pathToFileURL(__filename).href; } };" },
 };
 // In the exec bundle, node:fs/promises is loaded on first use instead of at start-up
 // (1-3 ms, measured): that path reads images synchronously (src/image/sif-reader.ts)
@@ -71,3 +72,14 @@ try {
 } finally {
   rmSync(tmp, { recursive: true, force: true });
 }
+
+// bin/sif: bin/sif.cjs started by this node directly. `#!/usr/bin/env node` (bin/sif.cjs,
+// which npm links) execs env, which searches PATH, then execs node: 2-4 ms of every start
+// (measured). Like the scripts pip installs, it names the interpreter that built it;
+// a path a shebang cannot hold keeps the env line.
+const entry = readFileSync('bin/sif.cjs', 'utf8');
+const direct = /^[^\s]+$/.test(process.execPath) && process.execPath.length < 120;
+const launcher = direct ? entry.replace(/^#!.*\n/, `#!${process.execPath}\n`) : entry;
+rmSync('bin/sif.tmp', { force: true });
+writeFileSync('bin/sif.tmp', launcher, { mode: 0o755 });
+renameSync('bin/sif.tmp', 'bin/sif');

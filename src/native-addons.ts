@@ -3,8 +3,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SifError, type SifErrorCode } from './errors.js';
 
-/** The package root: the bundle (dist/sif.cjs) and this file (src/) are both one level down. */
-export const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+/**
+ * The package root: the bundles (dist/) and this file (src/) are both one level down.
+ * In the bundles, __dirname says where without parsing a URL (node:url stays unloaded).
+ */
+export const PACKAGE_ROOT = join(typeof __dirname === 'string' ? __dirname : dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Path of a file that the install step builds under native/. */
 export function nativePath(...parts: string[]): string {

@@ -146,8 +146,9 @@ int main(int argc, char **argv) {
      serve: any file our threads open there (glibc reads /sys lazily, for one)
      would wait on ourselves. Stay in the host's root instead. */
   if (chroot(STAGE_OLDROOT) < 0 || chdir("/") < 0) die_errno("chroot to the host's root");
-  heap_prefault();
+  /* Serve first: the child is already waiting for its first answers. */
   fuse_serve_in_background(fuse_threads());
+  heap_prefault();
   ns_holder_start();
   _exit(supervise(child));
 }

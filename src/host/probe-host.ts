@@ -18,9 +18,10 @@ function lookup(file: string, keyIndex: number, key: string, index: number): str
   return undefined;
 }
 
+/** realpath(3): one system call, where fs.realpathSync walks the path a component at a time. */
 function realOr(path: string): string {
   try {
-    return realpathSync(path);
+    return realpathSync.native(path);
   } catch {
     return path;
   }
@@ -39,7 +40,7 @@ export function probeHost(env: NodeJS.ProcessEnv = process.env): HostFacts {
   const gid = process.getgid?.() ?? info.gid;
   let cwd: string;
   try {
-    cwd = realpathSync(process.cwd());
+    cwd = realpathSync.native(process.cwd());
   } catch {
     cwd = '/';
   }

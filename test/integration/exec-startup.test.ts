@@ -108,13 +108,15 @@ describe('the exec fast path', () => {
     expect(out.builtins).not.toContain('NativeModule fs/promises');
   });
 
-  it('falls back to the full CLI for anything else, and to src/image for a bad image', () => {
+  it('falls back to the full CLI for anything else, and reports a bad image without it', () => {
     expect(run(['--version']).read).toContain(join(REPO_ROOT, 'dist', 'sif.cjs'));
     expect(run(['exec', '--help']).read).toContain(join(REPO_ROOT, 'dist', 'sif.cjs'));
     const bad = join(dir, 'bad.sif');
     writeFileSync(bad, 'not an image');
+    rmSync(join(dir, 'plan'), { force: true });
     const out = run(['exec', bad, 'true']);
+    expect(out.status).toBe(125);
     expect(out.read).not.toContain(join(REPO_ROOT, 'dist', 'sif.cjs'));
-    expect(out.builtins).toContain('NativeModule fs/promises');
+    expect(existsSync(join(dir, 'plan'))).toBe(false);
   });
 });
