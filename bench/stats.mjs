@@ -42,7 +42,8 @@ const ms = (s) => (s * 1000).toFixed(1);
 const ratioLine = (label, a, b, target) => {
   if (!a || !b) return console.log(`  ${label}: n/a (a command failed, see above)`);
   const rm = a.mean / b.mean, rd = a.median / b.median;
-  const verdict = target === undefined ? '' : `   target <= ${target}: ${rm <= target ? 'OK' : 'MISSED'}`;
+  // Met only when both agree: one slow outlier moves a mean, a bimodal run a median.
+  const verdict = target === undefined ? '' : `   target <= ${target}: ${Math.max(rm, rd) <= target ? 'OK' : 'MISSED'}`;
   console.log(`  ${label}: ${rm.toFixed(2)} (means), ${rd.toFixed(2)} (medians)${verdict}`);
 };
 
@@ -65,7 +66,7 @@ function startup() {
   const s = r.get('sif'), n = r.get('node');
   if (s && n) {
     const d = (s.mean - n.mean) * 1000, dm = (s.median - n.median) * 1000;
-    console.log(`  sif - node floor: ${d.toFixed(1)} ms (means), ${dm.toFixed(1)} ms (medians)   target <= 25 ms: ${d <= 25 ? 'OK' : 'MISSED'}`);
+    console.log(`  sif - node floor: ${d.toFixed(1)} ms (means), ${dm.toFixed(1)} ms (medians)   target <= 25 ms: ${Math.max(d, dm) <= 25 ? 'OK' : 'MISSED'}`);
   }
   const p = r.get('sif-plan-only');
   if (s && n && p && starter) {
