@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { SifError } from '../errors.js';
 import type { HostFacts } from '../host/host-facts.js';
 import { ensureDirs, existingHostPath } from '../host/paths.js';
-import { checkArch, type ImageInfo, openImage } from '../image/open-image.js';
+import { checkArch, type ImageInfo, imageInfo } from '../image/open-image.js';
+import { withImageFd } from '../image/sif-reader.js';
 import { type OciImageConfig, readSifJson, OCI_CONFIG_NAME } from '../image/sif-objects.js';
 import { parseBinds } from './bind-spec.js';
 import { buildEnvironment, parseEnvFile } from './environment.js';
@@ -33,10 +34,12 @@ export interface OpenedImage {
 
 /** The image and its OCI config (SIF images only), checked for this host's architecture. */
 export function openForLaunch(path: string): OpenedImage {
-  const info = openImage(path);
-  checkArch(info);
-  const ociConfig = info.sif ? (readSifJson(info.path, info.sif, OCI_CONFIG_NAME) as OciImageConfig | null) : null;
-  return { info, ociConfig };
+  return withImageFd(path, (fd, size) => {
+    const info = imageInfo(fd, size, path);
+    checkArch(info);
+    const ociConfig = info.sif ? (readSifJson(fd, info.sif, OCI_CONFIG_NAME) as OciImageConfig | null) : null;
+    return { info, ociConfig };
+  });
 }
 
 function parseEnvFlags(values: readonly string[]): Record<string, string> {

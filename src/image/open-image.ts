@@ -50,14 +50,17 @@ const TRUNCATED_HINT = 'the file was probably cut short while copying or downloa
  * Synchronous: a few small reads, on the path every `sif exec` takes.
  */
 export function openImage(path: string): ImageInfo {
-  return withImageFd(path, (fd, size) => {
-    const head = readAt(fd, 0, SIF_HEADER_SIZE, path);
-    if (hasSifMagic(head)) return openSifImage(fd, size, path);
-    if (hasSquashfsMagic(head)) return openSquashfsImage(fd, size, path);
-    const what = size === 0 ? 'the file is empty' : `looked for "SIF_MAGIC" at offset ${SIF_MAGIC_OFFSET} and squashfs magic "hsqs" at offset 0`;
-    throw new SifError('SIF_E_IMAGE_NOT_AN_IMAGE', `${path} is not a SIF or squashfs image (${what})`, {
-      hint: 'pass a .sif file built by `sif build` or apptainer, or a squashfs made by mksquashfs',
-    });
+  return withImageFd(path, (fd, size) => imageInfo(fd, size, path));
+}
+
+/** openImage on a file already open (fd, of `size` bytes); `path` names it in errors. */
+export function imageInfo(fd: number, size: number, path: string): ImageInfo {
+  const head = readAt(fd, 0, SIF_HEADER_SIZE, path);
+  if (hasSifMagic(head)) return openSifImage(fd, size, path);
+  if (hasSquashfsMagic(head)) return openSquashfsImage(fd, size, path);
+  const what = size === 0 ? 'the file is empty' : `looked for "SIF_MAGIC" at offset ${SIF_MAGIC_OFFSET} and squashfs magic "hsqs" at offset 0`;
+  throw new SifError('SIF_E_IMAGE_NOT_AN_IMAGE', `${path} is not a SIF or squashfs image (${what})`, {
+    hint: 'pass a .sif file built by `sif build` or apptainer, or a squashfs made by mksquashfs',
   });
 }
 

@@ -264,17 +264,18 @@ export function readSif(fd: number, fileSize: number, file: string): SifFile {
   return { path: file, fileSize, header, descriptors };
 }
 
-/** Where a SIF's bytes come from: its path, or an open file (left open). */
-export type SifSource = string | FileHandle;
+/** Where a SIF's bytes come from: its path, or an open file (fd or FileHandle, left open). */
+export type SifSource = string | number | FileHandle;
 
 /** Runs fn on the source's fd, opening (and closing) it when given a path. */
 function withSource<T>(source: SifSource, fn: (fd: number, size: number) => T): T {
   if (typeof source === 'string') return withImageFd(source, fn);
-  return fn(source.fd, fstatSync(source.fd).size);
+  const fd = typeof source === 'number' ? source : source.fd;
+  return fn(fd, fstatSync(fd).size);
 }
 
 function sourceName(source: SifSource, name?: string): string {
-  return name ?? (typeof source === 'string' ? source : `fd ${source.fd}`);
+  return name ?? (typeof source === 'string' ? source : `fd ${typeof source === 'number' ? source : source.fd}`);
 }
 
 /** Opens a SIF by path or FileHandle (left open) and parses its header and used descriptors. */

@@ -108,6 +108,15 @@ describe('the exec fast path', () => {
     expect(out.builtins).not.toContain('NativeModule fs/promises');
   });
 
+  it('bin/sif starts the node that built it, without /usr/bin/env', () => {
+    const launcher = readFileSync(join(REPO_ROOT, 'bin', 'sif'), 'utf8');
+    expect(launcher.split('\n')[0]).toBe(`#!${process.execPath}`);
+    // The rest is bin/sif.cjs, which npm links: the two cannot drift apart.
+    const portable = readFileSync(join(REPO_ROOT, 'bin', 'sif.cjs'), 'utf8');
+    expect(portable.split('\n')[0]).toBe('#!/usr/bin/env node');
+    expect(launcher.slice(launcher.indexOf('\n'))).toBe(portable.slice(portable.indexOf('\n')));
+  });
+
   it('falls back to the full CLI for anything else, and reports a bad image without it', () => {
     expect(run(['--version']).read).toContain(join(REPO_ROOT, 'dist', 'sif.cjs'));
     expect(run(['exec', '--help']).read).toContain(join(REPO_ROOT, 'dist', 'sif.cjs'));
