@@ -59,7 +59,8 @@ fi
 
 # --- Phase 2, as the bench user in a clean environment: measure. ----------------------
 only=${BENCH_ONLY:-startup read memory build}
-startup_runs=${BENCH_STARTUP_RUNS:-30}
+startup_runs=${BENCH_STARTUP_RUNS:-6}
+startup_rounds=${BENCH_STARTUP_ROUNDS:-10}
 read_runs=${BENCH_READ_RUNS:-8}
 keep=${BENCH_KEEP:-}
 # Shell variables keep the values; the payloads and runtimes see only HOME, USER, PATH.

@@ -1,9 +1,10 @@
 # Sourced by bench/run.sh. Start-up: the wall time of running `true` in the container.
-# hyperfine -N execs each command directly (no shell in the timing). Two rounds in
-# opposite orders, pooled, so a slow drift of the shared machine hits every command alike.
+# hyperfine -N execs each command directly (no shell in the timing). Many short rounds,
+# in alternating orders, pooled: this machine's speed drifts within seconds, and
+# interleaving spreads each drift over every command alike.
 
 bench_startup() {
-  echo "== 1. start-up: run 'true' in the container (${startup_runs} runs x 2 rounds each) =="
+  echo "== 1. start-up: run 'true' in the container (${startup_runs} runs x ${startup_rounds} rounds each) =="
   local names=() cmds=()
   add() { names+=("$1"); cmds+=("$2"); }
   add node "node -e 0"  # Node's own floor: sif can't start faster than this
@@ -25,14 +26,14 @@ bench_startup() {
 
   local round i args
   timed_files=()
-  for round in 1 2; do
+  for ((round = 1; round <= startup_rounds; round++)); do
     args=()
-    if [ $round = 1 ]; then
+    if [ $((round % 2)) = 1 ]; then
       for i in "${!names[@]}"; do args+=("${names[i]}" "${cmds[i]}"); done
     else
       for ((i = ${#names[@]} - 1; i >= 0; i--)); do args+=("${names[i]}" "${cmds[i]}"); done
     fi
-    timed "$work/startup-$round" 3 "$startup_runs" "${args[@]}"
+    timed "$work/startup-$round" 1 "$startup_runs" "${args[@]}"
   done
   node "$repo/bench/stats.mjs" startup "${timed_files[@]}"
 }
