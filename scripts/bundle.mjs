@@ -24,27 +24,6 @@ const common = {
   define: { 'import.meta.url': '__sifModule.url' },
   banner: { js: "const __sifModule = { get url() { return require('node:url').pathToFileURL(__filename).href; } };" },
 };
-// In the exec bundle, node:fs/promises is loaded on first use instead of at start-up
-// (1-3 ms, measured): that path reads images synchronously (src/image/sif-reader.ts)
-// and needs the promise API only to report a broken image. Each of its functions is
-// replaced by one that loads the module when first called.
-const fsPromises = await import('node:fs/promises');
-const lazyFsPromises = {
-  name: 'lazy-fs-promises',
-  setup(b) {
-    b.onResolve({ filter: /^(node:)?fs\/promises$/ }, (args) =>
-      args.namespace === 'lazy' ? { path: 'node:fs/promises', external: true } : { path: 'fs/promises', namespace: 'lazy' },
-    );
-    const lines = ['let m;', 'const load = () => (m ??= require("node:fs/promises"));'];
-    for (const [name, value] of Object.entries(fsPromises)) {
-      if (name === 'default') continue;
-      lines.push(typeof value === 'function'
-        ? `export function ${name}(...args) { return load().${name}(...args); }`
-        : `export const ${name} = require("node:fs").${name};`);
-    }
-    b.onLoad({ filter: /.*/, namespace: 'lazy' }, () => ({ contents: lines.join('\n'), loader: 'js' }));
-  },
-};
 await build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/sif.cjs' });
 // The exec bundle without whitespace and with simpler syntax (names kept, for stack
 // traces): less to read and hash at every start, ~0.5 ms (measured).
@@ -52,7 +31,6 @@ await build({
   ...common,
   entryPoints: ['src/cli/fast-action.ts'],
   outfile: 'dist/sif-exec.cjs',
-  plugins: [lazyFsPromises],
   minifyWhitespace: true,
   minifySyntax: true,
 });
