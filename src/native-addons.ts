@@ -13,6 +13,9 @@ export function nativePath(...parts: string[]): string {
   return join(PACKAGE_ROOT, 'native', ...parts);
 }
 
+/** The exec addon (native/handoff): the handoff to the starter, and the user's entry. */
+export const EXEC_ADDON_PATH = nativePath('handoff', 'build', 'Release', 'handoff.node');
+
 const loaded = new Map<string, unknown>();
 
 /**

@@ -1,9 +1,8 @@
 import { accessSync, constants } from 'node:fs';
 import { SifError } from '../errors.js';
-import { loadAddon, nativePath } from '../native-addons.js';
+import { EXEC_ADDON_PATH, loadAddon, nativePath } from '../native-addons.js';
 
 export const STARTER_PATH = nativePath('build', 'sif-starter');
-const ADDON_PATH = nativePath('handoff', 'build', 'Release', 'handoff.node');
 
 interface HandoffAddon {
   execStarter(path: string, plan: Buffer, env: string[]): never;
@@ -19,7 +18,7 @@ export function handOff(plan: Buffer): never {
       hint: "build sif's native parts: npm run build",
     });
   }
-  const addon = loadAddon<HandoffAddon>(ADDON_PATH, 'SIF_E_STARTER_MISSING');
+  const addon = loadAddon<HandoffAddon>(EXEC_ADDON_PATH, 'SIF_E_STARTER_MISSING');
   // The starter needs no environment of its own: the container's travels in the plan.
   return addon.execStarter(STARTER_PATH, plan, []);
 }
