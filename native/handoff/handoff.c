@@ -9,17 +9,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <node_api.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sched.h>
-#include <signal.h>
-#include <stdint.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
+#include "idle-holder.h"
 #include "user-entry.h"
 
 static napi_value throw_errno(napi_env env, const char *what, int err) {
@@ -69,36 +65,16 @@ static int plan_memfd(const void *data, size_t len) {
 /*
  * execve() tears down the old address space before it returns, and Node's is large
  * (~3 ms of a start, measured in a VM, on top of what exec-ing from a small process
- * costs). A process that shares our memory keeps it alive through the exec: the
- * teardown then happens when it exits, right after, in the background and at idle
- * priority, so that it does not compete with the starter. It learns that the exec
- * is over when the write end of a close-on-exec pipe closes.
+ * costs). An idle holder sharing our memory (../common/idle-holder.h) keeps it alive
+ * through the exec: the teardown then happens in its exit, right after, at idle
+ * priority, so that it does not compete with the starter. It learns that the exec is
+ * over when the write end of a close-on-exec pipe closes. The starter, which inherits
+ * it as a child, reaps it like any other.
  */
-static char keeper_stack[16 << 10] __attribute__((aligned(16)));
-
-/* Runs on its own stack in our memory: raw system calls only (errno is not its own). */
-static int keep_memory(void *arg) {
-  int fd = (int)(intptr_t)arg;
-  struct sched_param idle = {.sched_priority = 0};
-  char c;
-  syscall(SYS_sched_setscheduler, 0, SCHED_IDLE, &idle);
-  if (fd > 0) syscall(SYS_close_range, 0, fd - 1, 0);
-  syscall(SYS_close_range, fd + 1, ~0U, 0);
-  while (syscall(SYS_read, fd, &c, 1) > 0) {}
-  return 0;
-}
-
-/* Starts the keeper; returns the write end to leave open until execve, or -1. */
 static int memory_keeper(void) {
   int p[2];
-  sigset_t all, old;
   if (pipe2(p, O_CLOEXEC) < 0) return -1;
-  /* Made with every signal blocked: none of Node's handlers may run in it. SIGCHLD:
-     the starter, which inherits it as a child, reaps it like any other. */
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  int pid = clone(keep_memory, keeper_stack + sizeof keeper_stack, CLONE_VM | SIGCHLD, (void *)(intptr_t)p[0]);
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  int pid = idle_holder_start(p[0], NULL);
   close(p[0]);
   if (pid < 0) {
     close(p[1]);
