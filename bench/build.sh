@@ -44,7 +44,6 @@ bench_build() {
     measure ch-image env CH_IMAGE_USERNAME="$user" CH_IMAGE_PASSWORD="$pass" CH_IMAGE_STORAGE="$work/ch" \
       ch-image --no-cache --auth pull --tls-no-verify "$ref"
     measure ch-convert env CH_IMAGE_STORAGE="$work/ch" ch-convert -i ch-image -o squash "$ref" "$work/ch.sqfs"
-    local n=0 l
     measure floor bash -c "n=0; for l in $layers; do n=\$((n+1)); gzip -dc \"\$l\" | tar2sqfs -q -c zstd -f $work/floor\$n.sqfs || exit 1; done"
   done
   node "$repo/bench/stats.mjs" build "$results"

@@ -37,16 +37,16 @@ if [ "${1:-}" != --inner ]; then
     # Keep BENCH_* knobs; the inner run un-exports them before timing anything.
     knobs=()
     for v in ${!BENCH_@}; do knobs+=("$v=${!v}"); done
-    # The build benchmark pulls from the test registries: start them for this run.
-    started_registries=false
+    # The build benchmark pulls from the test registries: start them for this run. The
+    # trap stops them however the run ends (Ctrl-C included), as scripts/test.sh does.
     if [[ " ${BENCH_ONLY:-build} " == *" build "* ]]; then
       bash scripts/test-images.sh
-      bash scripts/test-registry.sh start >&2 && started_registries=true
+      trap 'bash "$repo/scripts/test-registry.sh" stop >/dev/null 2>&1 || true' EXIT
+      bash scripts/test-registry.sh start >&2 || log "the test registries did not start: the build benchmark will fail"
     fi
     status=0
     runuser -u "$bench_user" -- env -i HOME="$home" USER="$bench_user" PATH=/usr/bin:/bin \
       "${knobs[@]}" BENCH_IMAGE="$image" bash "$repo/bench/run.sh" --inner || status=$?
-    if $started_registries; then bash scripts/test-registry.sh stop >/dev/null 2>&1 || true; fi
     exit "$status"
   fi
   # Not root: measure as the calling user, in the same clean environment.

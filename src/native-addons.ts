@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SifError, type SifErrorCode } from './errors.js';
@@ -6,7 +7,12 @@ import { SifError, type SifErrorCode } from './errors.js';
  * The package root: the bundles (dist/) and this file (src/) are both one level down.
  * In the bundles, __dirname says where without parsing a URL (node:url stays unloaded).
  */
-export const PACKAGE_ROOT = join(typeof __dirname === 'string' ? __dirname : dirname(fileURLToPath(import.meta.url)), '..');
+const PACKAGE_ROOT = join(typeof __dirname === 'string' ? __dirname : dirname(fileURLToPath(import.meta.url)), '..');
+
+/** sif's version, from its package.json. */
+export function sifVersion(): string {
+  return (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+}
 
 /** Path of a file that the install step builds under native/. */
 export function nativePath(...parts: string[]): string {

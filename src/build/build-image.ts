@@ -5,8 +5,9 @@
  */
 import { stat } from 'node:fs/promises';
 import { SifError } from '../errors.js';
-import { goArchFromNodeArch, openImage } from '../image/open-image.js';
-import { readSifDeffile, readSifJson } from '../image/sif-objects.js';
+import { goArchFromNodeArch, imageInfo } from '../image/open-image.js';
+import { INSPECT_METADATA_NAME, OCI_CONFIG_NAME, readSifDeffile, readSifJson } from '../image/sif-objects.js';
+import { withImageFd } from '../image/sif-reader.js';
 import { sifArchFromGoArch } from '../image/sif-format.js';
 import { buildApptainerObjects, writeSif, type SifObjectInput } from '../image/sif-writer.js';
 import type { SquashfsCompressor } from '../image/squashfs-writer.js';
@@ -130,21 +131,23 @@ export async function buildImage(req: BuildImageRequest): Promise<BuildImageResu
 
 /** A SIF or squashfs source: its squashfs is copied as it is, with the SIF's metadata. */
 async function rewrapImage(req: BuildImageRequest): Promise<BuildImageResult> {
-  const info = openImage(req.source.kind === 'image' ? req.source.path : '');
+  const path = req.source.kind === 'image' ? req.source.path : '';
+  // Header, partition and metadata objects through one open file.
+  const { info, deffile, json } = withImageFd(path, (fd, size) => {
+    const image = imageInfo(fd, size, path);
+    if (!image.sif) return { info: image, deffile: null, json: {} };
+    const objects: Record<string, Buffer> = {};
+    for (const name of [INSPECT_METADATA_NAME, OCI_CONFIG_NAME]) {
+      const value = readSifJson(fd, image.sif, name);
+      if (value) objects[name] = Buffer.from(JSON.stringify(value));
+    }
+    return { info: image, deffile: readSifDeffile(fd, image.sif), json: objects };
+  });
   const arch = info.arch ?? (req.arch === undefined ? hostArch() : parsePlatform(req.arch).architecture);
   const rootfs = { path: info.path, offset: info.rootfsOffset, size: info.rootfsSize };
-  let objects: SifObjectInput[];
-  if (info.sif) {
-    const deffile = readSifDeffile(info.path, info.sif);
-    const json: Record<string, Buffer> = {};
-    for (const name of ['inspect-metadata.json', 'oci-config.json']) {
-      const value = readSifJson(info.path, info.sif, name);
-      if (value) json[name] = Buffer.from(JSON.stringify(value));
-    }
-    objects = buildApptainerObjects({ ...(deffile === null ? {} : { deffile }), json, rootfs, arch });
-  } else {
-    objects = buildApptainerObjects({ deffile: `BootStrap: localimage\nFrom: ${req.sourceText}\n`, rootfs, arch });
-  }
+  const objects: SifObjectInput[] = info.sif
+    ? buildApptainerObjects({ ...(deffile === null ? {} : { deffile }), json, rootfs, arch })
+    : buildApptainerObjects({ deffile: `BootStrap: localimage\nFrom: ${req.sourceText}\n`, rootfs, arch });
   const sif = await writeSif(req.output, objects, req.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: req.sourceDateEpoch });
   return { path: sif.path, fileSize: sif.fileSize, arch };
 }

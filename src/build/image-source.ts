@@ -19,6 +19,20 @@ export const MEDIA = {
   dockerLayerGzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
 } as const;
 
+/** Media types of an index (a list of manifests, one per platform) and of one image's manifest. */
+export const INDEX_TYPES: readonly string[] = [MEDIA.ociIndex, MEDIA.dockerList];
+export const MANIFEST_TYPES: readonly string[] = [MEDIA.ociManifest, MEDIA.dockerManifest];
+
+/** An index or a manifest, as parsed (fields checked where used). */
+export interface ManifestJson {
+  schemaVersion?: number;
+  mediaType?: string;
+  config?: Descriptor;
+  layers?: Descriptor[];
+  manifests?: Descriptor[];
+  fsLayers?: unknown[];
+}
+
 export interface Platform {
   os: string;
   architecture: string;

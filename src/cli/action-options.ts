@@ -21,10 +21,12 @@ export const VALUE_OPTIONS: ReadonlySet<string> = new Set(
   Object.entries(ACTION_FLAGS).flatMap(([name, f]) => (f.type === 'string' ? [name, ...('alias' in f ? [f.alias] : [])] : [])),
 );
 
-function envName(flag: string): string {
+/** The SIF_<NAME> variable that gives a flag its default. */
+export function envName(flag: string): string {
   return `SIF_${flag.toUpperCase().replace(/-/g, '_')}`;
 }
 
+/** A flag's default from SIF_<NAME>: booleans are false for 0, false or no. */
 export function envDefault(flag: string, type: string): string | boolean | string[] | undefined {
   const v = process.env[envName(flag)];
   if (v === undefined || v === '') return undefined;

@@ -1,7 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import yargs from 'yargs';
-import { PACKAGE_ROOT } from '../native-addons.js';
+import { sifVersion } from '../native-addons.js';
 import { execCommand } from './commands/exec.js';
 import { inspectCommand } from './commands/inspect.js';
 import { runCommand } from './commands/run.js';
@@ -13,10 +11,6 @@ import { registryCommand } from './commands/registry.js';
 import { GLOBAL_FLAGS, logLevel } from './global-options.js';
 import { configureLogger } from './logger.js';
 import { report, reportUsage } from './report.js';
-
-function packageVersion(): string {
-  return (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-}
 
 /** The whole command line, with help and usage errors: loaded only when the fast path (fast-action.ts) does not apply. */
 export async function runFullCli(own: string[], debug: boolean): Promise<void> {
@@ -37,7 +31,7 @@ export async function runFullCli(own: string[], debug: boolean): Promise<void> {
     .demandCommand(1, 'give a command: sif --help lists them')
     .strict()
     .help()
-    .version(packageVersion())
+    .version(sifVersion())
     .fail((msg, err) => {
       if (err) report(err, debug);
       reportUsage(msg);

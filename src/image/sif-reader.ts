@@ -178,7 +178,7 @@ export function readDescriptors(table: Buffer, total: number): SifDescriptor[] {
 }
 
 /** Opens a path for reading, mapping errno to image error codes. Caller closes the fd. */
-export function openImageFd(path: string): { fd: number; size: number } {
+function openImageFd(path: string): { fd: number; size: number } {
   let fd: number;
   try {
     fd = openSync(path, 'r');

@@ -16,6 +16,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { SifError } from '../errors.js';
+import { syncDir } from '../host/sync-dir.js';
 import {
   SIF_ARCH_UNKNOWN, SIF_DESC, SIF_DESCRIPTOR_SIZE, SIF_EXTRA_LEN, SIF_GROUP_MASK, SIF_HEADER, SIF_HEADER_SIZE,
   SIF_LAUNCH_SCRIPT_LEN, SIF_MAGIC, SIF_NAME_LEN, SIF_PARTITION_EXTRA, SIF_VERSION, SIF_ZERO_TIME, SifDataType,
@@ -192,7 +193,7 @@ async function writeAt(fh: FileHandle, buf: Buffer, pos: number): Promise<void> 
 }
 
 /** Stream `size` bytes of `src` to `fh` at `pos` with one reusable buffer (partitions can be GBs). */
-async function copyFile(out: string, fh: FileHandle, src: string, size: number, pos: number, from0 = 0): Promise<void> {
+async function copyFile(out: string, fh: FileHandle, src: string, size: number, pos: number, srcOffset = 0): Promise<void> {
   let from: FileHandle;
   try {
     from = await open(src, 'r');
@@ -203,7 +204,7 @@ async function copyFile(out: string, fh: FileHandle, src: string, size: number, 
     const buf = Buffer.allocUnsafe(Math.min(COPY_CHUNK, Math.max(size, 1)));
     let done = 0;
     while (done < size) {
-      const { bytesRead } = await from.read(buf, 0, Math.min(buf.length, size - done), from0 + done);
+      const { bytesRead } = await from.read(buf, 0, Math.min(buf.length, size - done), srcOffset + done);
       if (bytesRead === 0) throw writeFailed(out, `partition source ${src}`, new Error(`shrank while copying (${done} of ${size} bytes)`));
       await writeAt(fh, buf.subarray(0, bytesRead), pos + done);
       done += bytesRead;
@@ -268,14 +269,6 @@ async function step(out: string, what: string, fn: () => Promise<unknown>): Prom
   } catch (e) {
     throw e instanceof SifError ? e : writeFailed(out, what, e);
   }
-}
-
-/** Make the rename durable; some file systems refuse fsync on a directory, which is fine. */
-async function syncDir(dir: string): Promise<void> {
-  const d = await open(dir, 'r').catch(() => undefined);
-  if (!d) return;
-  await d.sync().catch(() => undefined);
-  await d.close().catch(() => undefined);
 }
 
 export interface ApptainerObjectsInput {

@@ -18,6 +18,7 @@ import { availableParallelism } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { SifError } from '../errors.js';
 import { loadAddon, nativePath } from '../native-addons.js';
+import { syncDir } from '../host/sync-dir.js';
 
 export type SquashfsCompressor = 'gzip' | 'xz' | 'lz4' | 'zstd';
 
@@ -389,15 +390,3 @@ function fromNative(image: string, what: string, cause: unknown): SifError {
   return new SifError('SIF_E_IMAGE_WRITE', `writing squashfs image ${image}: ${what}: ${msg}`, { cause });
 }
 
-async function syncDir(dir: string): Promise<void> {
-  try {
-    const fh = await open(dir, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  } catch {
-    // Best effort: some file systems refuse fsync on a directory.
-  }
-}

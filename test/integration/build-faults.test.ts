@@ -1,6 +1,6 @@
 // Bad input and interruptions: a clear error, no OUT and no temporary file left.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { testImages, testRegistries } from '../support/registry.js';
 import { requireHost, spawnAsUser, userId, userTempDir } from '../support/unprivileged.js';
@@ -31,12 +31,12 @@ describe('faults during sif build', () => {
   it('a layer changed on disk: digest error naming the layer, nothing written', async () => {
     const layout = join(out, 'layout');
     cpSync(images.oci, layout, { recursive: true });
-    const index = JSON.parse(execFileSync('cat', [join(layout, 'index.json')], { encoding: 'utf8' }));
+    const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8'));
     const manifestDigest: string = index.manifests.find((m: any) => m.annotations?.['org.opencontainers.image.ref.name'] === 'small').digest;
-    const manifest = JSON.parse(execFileSync('cat', [join(layout, 'blobs/sha256', manifestDigest.slice(7))], { encoding: 'utf8' }));
+    const manifest = JSON.parse(readFileSync(join(layout, 'blobs/sha256', manifestDigest.slice(7)), 'utf8'));
     const top: string = manifest.layers.at(-1).digest;
     const blob = join(layout, 'blobs/sha256', top.slice(7));
-    const bytes = execFileSync('cat', [blob]);
+    const bytes = readFileSync(blob);
     bytes[bytes.length - 20] = bytes[bytes.length - 20]! ^ 0x55;
     writeFileSync(blob, bytes);
     execFileSync('chmod', ['-R', 'a+rX', layout]);
@@ -50,15 +50,20 @@ describe('faults during sif build', () => {
   it('Ctrl-C in the middle: exit 130, no OUT, no temporary files', async () => {
     const dir = userTempDir('sif-build-int-');
     const child = spawnAsUser(['build', join(dir, 'py.sif'), `oci:${images.oci}:python`]);
-    // Wait until the build has started writing its temporary squashfs.
-    for (let i = 0; i < 200 && readdirSync(dir).length === 0; i++) await new Promise((r) => setTimeout(r, 50));
-    expect(readdirSync(dir).length).toBeGreaterThan(0);
-    child.kill('SIGINT');
-    const r = await child;
-    expect(r.exitCode).toBe(130);
-    expect(String(r.stderr)).toContain('interrupted');
-    expect(readdirSync(dir)).toEqual([]);
-    rmSync(dir, { recursive: true, force: true });
+    try {
+      // Wait until the build has started writing its temporary squashfs.
+      for (let i = 0; i < 200 && readdirSync(dir).length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(readdirSync(dir).length).toBeGreaterThan(0);
+      child.kill('SIGINT');
+      const r = await child;
+      expect(r.exitCode).toBe(130);
+      expect(String(r.stderr)).toContain('interrupted');
+      expect(readdirSync(dir)).toEqual([]);
+    } finally {
+      child.kill('SIGKILL'); // when an expectation failed before the build ended
+      await child;
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 120_000);
 
   it('a full disk: says so, leaves nothing behind', async () => {
@@ -81,6 +86,7 @@ describe('faults during sif build', () => {
     expect(a.stderr).toContain('"nope"');
     expect(a.stderr).toContain('small');
     const b = await buildAsUser([join(out, 'b.sif'), 'oci:/no/such/dir']);
+    expect(b.exitCode).toBe(125);
     expect(b.stderr).toContain('/no/such/dir');
     expect(existsSync(join(out, 'a.sif')) || existsSync(join(out, 'b.sif'))).toBe(false);
   });

@@ -10,14 +10,13 @@ import { sifAsUser, type RunOptions, type RunResult } from '../support/unprivile
 /** What sif adds to every OCI image; the rest must equal `umoci unpack`. */
 export const SIF_ADDED = ['.singularity.d', 'singularity', 'environment', 'etc', 'etc/hosts', 'etc/resolv.conf', 'var', 'proc', 'sys', 'dev', 'home', 'tmp'];
 
-export async function buildAsUser(args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
-  const r = await sifAsUser(['build', ...args], { timeoutMs: 300_000, ...opts });
-  return r;
+export function buildAsUser(args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  return sifAsUser(['build', ...args], { timeoutMs: 300_000, ...opts });
 }
 
 /** The image's root filesystem unpacked by unsquashfs (as root, owners and xattrs kept). */
 export async function unpackImage(sif: string): Promise<string> {
-  const info = await openImage(sif);
+  const info = openImage(sif);
   const dest = join(mkdtempSync('/tmp/sif-unpacked-'), 'root');
   execFileSync('unsquashfs', ['-q', '-n', '-o', String(info.rootfsOffset), '-d', dest, sif], { stdio: ['ignore', 'ignore', 'pipe'] });
   return dest;

@@ -1,11 +1,9 @@
 // What the start-up work (bin/sif.cjs, the exec bundle, the handoff, the starter) must
 // leave behind: a payload with a clean signal state, no process of ours holding the
 // caller's output or outliving sif, a FUSE server that grows under load.
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT, requireHost, runAsUser, sifAsUser, testImagesDir } from '../support/unprivileged.js';
+import { REPO_ROOT, requireHost, runAsUser, SIF_BIN, sifAsUser, testImagesDir, userTempDir } from '../support/unprivileged.js';
 import { makeTestImage } from './images.js';
 
 let image: string;
@@ -24,16 +22,14 @@ function masks(status: string): { ignored: string; blocked: string } {
 describe('start-up', () => {
   it('the payload starts with no signal ignored or blocked, whatever sif inherited', async () => {
     // Node itself ignores SIGPIPE, and the shell here adds SIGHUP and SIGINT.
-    const sif = join(REPO_ROOT, 'bin', 'sif');
-    const r = await runAsUser('sh', ['-c', `trap '' HUP INT; exec "${sif}" exec "${image}" cat /proc/self/status`]);
+    const r = await runAsUser('sh', ['-c', `trap '' HUP INT; exec "${SIF_BIN}" exec "${image}" cat /proc/self/status`]);
     expect(r.exitCode).toBe(0);
     expect(masks(r.stdout)).toEqual({ ignored: '0000000000000000', blocked: '0000000000000000' });
   });
 
   it('returns as soon as the payload is done, even when its output is read to the end', async () => {
-    const sif = join(REPO_ROOT, 'bin', 'sif');
     // Command substitution waits for the end of stdout: no helper of ours may keep it open.
-    const r = await runAsUser('sh', ['-c', `x=$("${sif}" exec "${image}" echo hello); echo "got $x"`], { timeoutMs: 30_000 });
+    const r = await runAsUser('sh', ['-c', `x=$("${SIF_BIN}" exec "${image}" echo hello); echo "got $x"`], { timeoutMs: 30_000 });
     expect(r.stdout).toBe('got hello\n');
   });
 
@@ -81,24 +77,23 @@ describe('the exec fast path', () => {
   `;
   let dir: string;
   beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'sif-fast-'));
+    dir = userTempDir('sif-fast-');
     writeFileSync(join(dir, 'probe.cjs'), probe);
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  function run(args: string[]): { status: number | null; read: string[]; builtins: string[] } {
-    const r = spawnSync(process.execPath, ['--require', join(dir, 'probe.cjs'), join(REPO_ROOT, 'bin', 'sif.cjs'), ...args], {
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, SIF_DUMP_PLAN: join(dir, 'plan') },
-      stdio: ['ignore', 'ignore', 'pipe'],
-      encoding: 'utf8',
+  /** Runs bin/sif.cjs under the probe, as the user, up to the launch plan. */
+  async function run(args: string[]): Promise<{ status: number | null; read: string[]; builtins: string[] }> {
+    const r = await runAsUser(process.execPath, ['--require', join(dir, 'probe.cjs'), join(REPO_ROOT, 'bin', 'sif.cjs'), ...args], {
+      env: { HOME: dir, SIF_DUMP_PLAN: join(dir, 'plan') },
     });
     const json = r.stderr.split('\n').find((l) => l.startsWith('{'));
-    if (!json) throw new Error(`no probe output (status ${r.status}): ${r.stderr}`);
-    return { status: r.status, ...(JSON.parse(json) as { read: string[]; builtins: string[] }) };
+    if (!json) throw new Error(`no probe output (status ${r.exitCode}): ${r.stderr}`);
+    return { status: r.exitCode, ...(JSON.parse(json) as { read: string[]; builtins: string[] }) };
   }
 
-  it('sif exec reads only the small bundle (not the full CLI) and does not load node:fs/promises', () => {
-    const out = run(['exec', image, 'true']);
+  it('sif exec reads only the small bundle (not the full CLI) and does not load node:fs/promises', async () => {
+    const out = await run(['exec', image, 'true']);
     expect(out.status).toBe(0);
     expect(existsSync(join(dir, 'plan'))).toBe(true);
     expect(out.read.filter((f) => f.includes('/dist/'))).toEqual([
@@ -109,7 +104,7 @@ describe('the exec fast path', () => {
   });
 
   it('bin/sif starts the node that built it, without /usr/bin/env', () => {
-    const launcher = readFileSync(join(REPO_ROOT, 'bin', 'sif'), 'utf8');
+    const launcher = readFileSync(SIF_BIN, 'utf8');
     expect(launcher.split('\n')[0]).toBe(`#!${process.execPath}`);
     // The rest is bin/sif.cjs, which npm links: the two cannot drift apart.
     const portable = readFileSync(join(REPO_ROOT, 'bin', 'sif.cjs'), 'utf8');
@@ -117,13 +112,13 @@ describe('the exec fast path', () => {
     expect(launcher.slice(launcher.indexOf('\n'))).toBe(portable.slice(portable.indexOf('\n')));
   });
 
-  it('falls back to the full CLI for anything else, and reports a bad image without it', () => {
-    expect(run(['--version']).read).toContain(join(REPO_ROOT, 'dist', 'sif.cjs'));
-    expect(run(['exec', '--help']).read).toContain(join(REPO_ROOT, 'dist', 'sif.cjs'));
+  it('falls back to the full CLI for anything else, and reports a bad image without it', async () => {
+    expect((await run(['--version'])).read).toContain(join(REPO_ROOT, 'dist', 'sif.cjs'));
+    expect((await run(['exec', '--help'])).read).toContain(join(REPO_ROOT, 'dist', 'sif.cjs'));
     const bad = join(dir, 'bad.sif');
     writeFileSync(bad, 'not an image');
     rmSync(join(dir, 'plan'), { force: true });
-    const out = run(['exec', bad, 'true']);
+    const out = await run(['exec', bad, 'true']);
     expect(out.status).toBe(125);
     expect(out.read).not.toContain(join(REPO_ROOT, 'dist', 'sif.cjs'));
     expect(existsSync(join(dir, 'plan'))).toBe(false);

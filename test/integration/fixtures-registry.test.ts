@@ -4,10 +4,9 @@
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { MEDIA } from '../../src/build/image-source.js';
 import { httpGet, testImages, testRegistries, type TestImages, type TestRegistries } from '../support/registry.js';
 
-const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 
 let env: TestRegistries;
 beforeAll(async () => {
@@ -30,7 +29,7 @@ async function getToken(scope: string, auth?: string): Promise<{ status: number;
 function manifestUrl(registry: { url: string }, repo: string, ref: string): string {
   return `${registry.url}/v2/${repo}/manifests/${ref}`;
 }
-const accept = { Accept: [OCI_MANIFEST, OCI_INDEX].join(', ') };
+const accept = { Accept: [MEDIA.ociManifest, MEDIA.ociIndex].join(', ') };
 
 describe('test registries', () => {
   it('basic: Basic challenge, 200 with the right password, 401 with a wrong one', async () => {
@@ -76,7 +75,7 @@ describe('test registries', () => {
       headers: { ...accept, Authorization: `Bearer ${pub.token}` },
     });
     expect(m.status).toBe(200);
-    expect(m.headers['content-type']).toBe(OCI_MANIFEST);
+    expect(m.headers['content-type']).toBe(MEDIA.ociManifest);
     expect(m.headers['docker-content-digest']).toBe(env.images[`${env.token.host}/public/small:latest`]?.digest);
 
     const priv = await getToken('repository:private/small:pull,push');
@@ -117,11 +116,11 @@ describe('test registries', () => {
 
   it('holds the pushed variants: v2s2, zstd, a multi-architecture index', () => {
     const img = (ref: string) => env.images[`${env.basic.host}/${ref}`];
-    expect(img('sif/small:v2s2')?.mediaType).toBe('application/vnd.docker.distribution.manifest.v2+json');
-    expect(img('sif/multi:latest')?.mediaType).toBe(OCI_INDEX);
-    expect(img('sif/python:latest')?.mediaType).toBe(OCI_MANIFEST);
+    expect(img('sif/small:v2s2')?.mediaType).toBe(MEDIA.dockerManifest);
+    expect(img('sif/multi:latest')?.mediaType).toBe(MEDIA.ociIndex);
+    expect(img('sif/python:latest')?.mediaType).toBe(MEDIA.ociManifest);
     // distribution 2.8 stores zstd layers like any other blob.
-    expect(img('sif/small:zstd')?.mediaType).toBe(OCI_MANIFEST);
+    expect(img('sif/small:zstd')?.mediaType).toBe(MEDIA.ociManifest);
   });
 });
 
@@ -174,10 +173,10 @@ describe('OCI fixtures', () => {
 
   it('the zstd and uncompressed layouts and the archives exist', () => {
     expect(manifestOf(images.ociZstd, 'small').layers.map((l) => l.mediaType)).toEqual(
-      Array(5).fill('application/vnd.oci.image.layer.v1.tar+zstd'),
+      Array(5).fill(MEDIA.ociLayerZstd),
     );
     expect(manifestOf(images.ociPlain, 'small').layers.map((l) => l.mediaType)).toEqual(
-      Array(5).fill('application/vnd.oci.image.layer.v1.tar'),
+      Array(5).fill(MEDIA.ociLayer),
     );
     for (const f of [...Object.values(images.ociArchive), ...Object.values(images.dockerArchive)]) {
       expect(statSync(f).size).toBeGreaterThan(0);

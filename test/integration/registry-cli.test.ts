@@ -1,32 +1,26 @@
 // `sif registry login/logout/list` against the real test registries, and `sif cache
-// list/clean` on a cache filled by a real pull: the commands as a user runs them
-// (bin/sif, built by scripts/test.sh), with their own HOME and SIF_CACHEDIR.
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// list/clean` on a cache filled by a real `sif pull`: the commands as a user runs them
+// (bin/sif, built by scripts/test.sh, run as the unprivileged test user), with their own
+// HOME and SIF_CACHEDIR.
+import { readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { execa } from 'execa';
-import { BlobCache } from '../../src/build/cache/blob-cache.js';
-import { openRegistryImage } from '../../src/build/registry/registry-source.js';
-import { testRegistries, type TestRegistries } from '../support/registry.js';
-import { SIF_BIN } from '../support/unprivileged.js';
+import { MEDIA } from '../../src/build/image-source.js';
+import { httpGet, testRegistries, type TestRegistries } from '../support/registry.js';
+import { requireHost, sifAsUser, userId, userTempDir } from '../support/unprivileged.js';
 
 let env: TestRegistries;
 let home: string;
 beforeAll(async () => {
+  requireHost();
   env = await testRegistries();
 });
 beforeEach(() => {
-  home = mkdtempSync(join(tmpdir(), 'sif-registry-cli-'));
+  home = userTempDir('sif-registry-cli-');
 });
 afterEach(() => rmSync(home, { recursive: true, force: true }));
 
 function sif(args: string[], input?: string) {
-  return execa(SIF_BIN, args, {
-    reject: false,
-    input: input ?? '',
-    env: { HOME: home, PATH: process.env['PATH'] ?? '/usr/bin:/bin', SIF_CACHEDIR: join(home, 'cache') },
-    extendEnv: false,
-  });
+  return sifAsUser(args, { cwd: home, input: input ?? '', env: { HOME: home, SIF_CACHEDIR: join(home, 'cache') }, timeoutMs: 120_000 });
 }
 
 describe('sif registry', () => {
@@ -37,6 +31,7 @@ describe('sif registry', () => {
     expect(ok.stdout).toContain(`logged in to ${env.basic.host} as ${env.basic.user}`);
     const store = join(home, '.config', 'sif', 'registries.json');
     expect(statSync(store).mode & 0o777).toBe(0o600);
+    expect(statSync(store).uid).toBe(userId().uid);
     expect(JSON.parse(readFileSync(store, 'utf8')).auths[env.basic.host]).toEqual({ username: env.basic.user, password: env.basic.password });
 
     const list = await sif(['registry', 'list']);
@@ -46,7 +41,7 @@ describe('sif registry', () => {
 
     expect((await sif(['registry', 'logout', env.basic.host])).stdout).toContain(`logged out of ${env.basic.host}`);
     expect((await sif(['registry', 'logout', env.basic.host])).stdout).toContain('no login');
-  });
+  }, 30_000);
 
   it('logs in with a token server too', async () => {
     const r = await sif(['registry', 'login', '--username', env.token.user, '--password-stdin', '--ca-cert', env.caFile, env.token.host], env.token.password);
@@ -77,16 +72,20 @@ describe('sif cache', () => {
   it('lists what a pull cached, with totals, and cleans only with --force off a terminal', async () => {
     expect((await sif(['cache', 'list'])).stdout).toContain('0 blobs, 0 B');
     const ref = `${env.plain.host}/sif/small:latest`;
-    const img = await openRegistryImage(ref, { cache: new BlobCache(join(home, 'cache')), insecure: true, env: { HOME: home } });
-    for (const l of img.layers) for await (const c of await l.open()) void c;
-    await img.close();
+    const pulled = await sif(['pull', '--insecure', join(home, 'small.sif'), `docker://${ref}`]);
+    expect(pulled).toMatchObject({ exitCode: 0 }); // on failure, shows stderr too
+    const res = await httpGet(`${env.plain.url}/v2/sif/small/manifests/latest`, { headers: { Accept: MEDIA.ociManifest } });
+    expect(res.status).toBe(200);
+    const manifest = JSON.parse(res.body.toString()) as { config: { digest: string }; layers: { digest: string }[] };
 
     const list = await sif(['cache', 'list']);
     expect(list.exitCode).toBe(0);
     expect(list.stdout).toContain(ref);
     expect(list.stdout).toMatch(/\d+ blobs, [\d.]+ (KiB|MiB)/);
     const json = JSON.parse((await sif(['cache', 'list', '--json'])).stdout) as { blobs: { digest: string; size: number }[]; totalBytes: number };
-    expect(json.blobs.length).toBe(img.layers.length + 2); // layers, config, manifest
+    expect(json.blobs.length).toBe(manifest.layers.length + 2); // layers, config, manifest
+    expect(json.blobs.map((b) => b.digest).sort())
+      .toEqual([...manifest.layers.map((l) => l.digest), manifest.config.digest, env.images[ref]!.digest].sort());
     expect(json.totalBytes).toBe(json.blobs.reduce((n, b) => n + b.size, 0));
 
     const refused = await sif(['cache', 'clean']);
@@ -96,5 +95,5 @@ describe('sif cache', () => {
     const clean = await sif(['cache', 'clean', '--force']);
     expect(clean.stdout).toMatch(/removed \d+ blobs and 1 tag/);
     expect((await sif(['cache', 'list'])).stdout).toContain('0 blobs, 0 B');
-  });
+  }, 120_000);
 });

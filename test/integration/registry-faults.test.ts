@@ -14,6 +14,7 @@ import { gzipSync } from 'node:zlib';
 import { BlobCache } from '../../src/build/cache/blob-cache.js';
 import { MEDIA, type ResolvedImage } from '../../src/build/image-source.js';
 import { openRegistryImage, type RegistryImageOptions } from '../../src/build/registry/registry-source.js';
+import { pullWhole } from '../support/read-layers.js';
 import { testRegistries, type TestRegistries } from '../support/registry.js';
 import { expectSifError } from '../unit/image/support.js';
 
@@ -70,10 +71,6 @@ class FakeRegistry {
   async stop(): Promise<void> {
     this.server?.closeAllConnections();
     await new Promise((r) => this.server?.close(r));
-  }
-
-  blobRequests(): number {
-    return this.requests.filter((r) => r.url.includes('/blobs/')).length;
   }
 
   private handle(method: string, url: string, headers: IncomingHttpHeaders, res: ServerResponse): void {
@@ -144,14 +141,8 @@ function options(extra: RegistryImageOptions = {}): RegistryImageOptions {
     credentials: { username: USER, password: PASSWORD }, http: { retryBaseMs: 5, tries: 4 }, ...extra,
   };
 }
-async function pull(extra: RegistryImageOptions = {}): Promise<ResolvedImage> {
-  const img = await openRegistryImage(ref(), options(extra));
-  try {
-    for (const l of img.layers) for await (const c of await l.open()) void c;
-  } finally {
-    await img.close();
-  }
-  return img;
+function pull(extra: RegistryImageOptions = {}): Promise<ResolvedImage> {
+  return pullWhole(openRegistryImage(ref(), options(extra)));
 }
 const tempFiles = () => {
   try {
@@ -173,7 +164,13 @@ describe('retries', () => {
 
   it('retries manifests too', async () => {
     reg.plan.manifestFailures = [500, 504];
-    await pull();
+    const retries: string[] = [];
+    await pull({ http: { retryBaseMs: 5, tries: 4, onRetry: (r) => retries.push(r.reason) } });
+    expect(retries).toEqual(['HTTP 500', 'HTTP 504']);
+    // After the unauthenticated try that fetches the challenge: the HEAD of the tag 3
+    // times (500, 504, then 200), then the GET of the manifest it names.
+    const manifestRequests = reg.requests.filter((r) => r.url.includes('/manifests/') && r.headers.authorization);
+    expect(manifestRequests.map((r) => r.method)).toEqual(['HEAD', 'HEAD', 'HEAD', 'GET']);
   });
 
   it('gives up after the tries, with the status', async () => {

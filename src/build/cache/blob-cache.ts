@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { SifError } from '../../errors.js';
@@ -16,6 +17,7 @@ import { cacheRoot } from './cache-root.js';
 import { acquireLock, lockIsLive, type HeldLock } from './file-lock.js';
 import { TagIndex, type TagRecord } from './tag-index.js';
 import { isTempName, tempIsLive, tempName } from './temp-files.js';
+import { syncDir } from '../../host/sync-dir.js';
 
 export interface IngestOptions {
   signal?: AbortSignal;
@@ -30,6 +32,13 @@ export interface VerifiedBlob {
   /** A new stream over the whole blob each call (positional reads of one handle). */
   stream(): Readable;
   close(): Promise<void>;
+}
+
+/** All of a blob's bytes (for small ones: manifests, configs). */
+export async function readAll(blob: VerifiedBlob): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of blob.stream()) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
 }
 
 export interface BlobInfo {
@@ -167,8 +176,9 @@ export class BlobCache {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw cacheError(e, `reading ${path}`);
     }
+    let st: Stats | undefined;
     try {
-      const st = await fh.stat();
+      st = await fh.stat();
       if (size !== undefined && st.size !== size) throw digestMismatch(digest, `the cached copy has ${st.size} bytes, expected ${size}`);
       const hash = createHash(algorithm);
       const buf = Buffer.allocUnsafe(1 << 20);
@@ -184,9 +194,8 @@ export class BlobCache {
       await fh.utimes(now, now).catch(() => undefined);
       return verifiedBlob(digest, st.size, fh);
     } catch (e) {
-      const ino = (await fh.stat().catch(() => null))?.ino;
       await fh.close().catch(() => undefined);
-      if (e instanceof SifError && e.code === 'SIF_E_BUILD_DIGEST') await this.discard(digest, ino);
+      if (e instanceof SifError && e.code === 'SIF_E_BUILD_DIGEST') await this.discard(digest, st?.ino);
       throw e instanceof SifError ? e : cacheError(e, `reading ${path}`);
     }
   }
@@ -196,9 +205,7 @@ export class BlobCache {
     const blob = await this.openVerified(digest, size);
     if (!blob) return null;
     try {
-      const chunks: Buffer[] = [];
-      for await (const c of blob.stream()) chunks.push(c as Buffer);
-      return Buffer.concat(chunks);
+      return await readAll(blob);
     } finally {
       await blob.close();
     }
@@ -277,11 +284,14 @@ export class BlobCache {
           res.removedBytes += st.size;
         }
       }
-      res.removedTags = (await this.tags.list()).length;
       const tagDir = this.tags.dir;
       for (const name of await readdir(tagDir).catch(() => [] as string[])) {
-        const st = await stat(join(tagDir, name)).catch(() => null);
-        if (isTempName(name) && st && tempIsLive(name, st.mtimeMs)) continue;
+        if (isTempName(name)) {
+          const st = await stat(join(tagDir, name)).catch(() => null);
+          if (st && tempIsLive(name, st.mtimeMs)) continue;
+        } else if (name.endsWith('.json')) {
+          res.removedTags++;
+        }
         await remove(join(tagDir, name));
       }
       const lockDir = join(this.root, 'locks');
@@ -309,12 +319,3 @@ function verifiedBlob(digest: string, size: number, fh: FileHandle): VerifiedBlo
   };
 }
 
-/** Makes a rename durable; some file systems cannot fsync a directory, which is fine. */
-async function syncDir(dir: string): Promise<void> {
-  try {
-    const d = await open(dir, 'r');
-    await d.sync().finally(() => d.close());
-  } catch {
-    // best effort
-  }
-}

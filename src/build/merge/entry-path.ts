@@ -62,11 +62,6 @@ export function ancestors(key: string): string[] {
   return key === '' ? [] : out;
 }
 
-/** True when `key` is `dir` or below it. */
-export function isWithin(key: string, dir: string): boolean {
-  return dir === '' || key === dir || (key.startsWith(dir) && key[dir.length] === '/');
-}
-
 export type Whiteout =
   | { kind: 'whiteout'; target: string } // '.wh.NAME': NAME is removed from the layers below
   | { kind: 'opaque'; dir: string } // '.wh..wh..opq': the directory's lower contents are removed

@@ -11,6 +11,7 @@
 import { Readable, pipeline } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { Decompress } from 'fzstd';
+import { checksumMatches } from './tar-header.js';
 import { ZstdSplitter } from './zstd-frames.js';
 
 export type Compression = 'gzip' | 'zstd' | 'tar';
@@ -41,16 +42,9 @@ export function detectCompression(head: Buffer): Compression | undefined {
   if (startsWith(head, GZIP)) return 'gzip';
   if (startsWith(head, ZSTD)) return 'zstd';
   if (head.length >= 263 && head.toString('latin1', 257, 262) === 'ustar') return 'tar';
-  if (head.length >= SNIFF && (head.subarray(0, SNIFF).every((b) => b === 0) || v7Checksum(head))) return 'tar';
+  // A pre-POSIX header has no magic; its checksum still has to add up.
+  if (head.length >= SNIFF && (head.subarray(0, SNIFF).every((b) => b === 0) || checksumMatches(head))) return 'tar';
   return undefined;
-}
-
-/** A pre-POSIX header has no magic; its checksum still has to add up. */
-function v7Checksum(h: Buffer): boolean {
-  let sum = 8 * 0x20;
-  for (let i = 0; i < SNIFF; i++) if (i < 148 || i >= 156) sum += h[i] as number;
-  const field = h.toString('latin1', 148, 156).replace(/[\0 ]+$/, '').replace(/^[\0 ]+/, '');
-  return /^[0-7]+$/.test(field) && parseInt(field, 8) === sum;
 }
 
 /** Reads the stored bytes of a layer; `onRaw` gets the running total of stored bytes read. */

@@ -5,20 +5,8 @@
  * runs vN down to v1. Pure.
  */
 import { SifError } from '../../errors.js';
+import { goArchFromNodeArch } from '../../image/open-image.js';
 import type { Descriptor, OciConfigFile, Platform } from '../image-source.js';
-
-/** Node's process.arch → the OCI/Go architecture name (image-spec config.md). */
-const NODE_TO_OCI: Record<string, Platform> = {
-  x64: { os: 'linux', architecture: 'amd64' },
-  arm64: { os: 'linux', architecture: 'arm64', variant: 'v8' },
-  arm: { os: 'linux', architecture: 'arm', variant: 'v7' },
-  ia32: { os: 'linux', architecture: '386' },
-  ppc64: { os: 'linux', architecture: 'ppc64le' },
-  s390x: { os: 'linux', architecture: 's390x' },
-  riscv64: { os: 'linux', architecture: 'riscv64' },
-  loong64: { os: 'linux', architecture: 'loong64' },
-  mips64el: { os: 'linux', architecture: 'mips64le' },
-};
 
 /** Names people type for architectures (uname -m, Debian) → OCI names. */
 const ARCH_ALIASES: Record<string, Platform> = {
@@ -33,10 +21,12 @@ const ARCH_ALIASES: Record<string, Platform> = {
   ppc64el: { os: 'linux', architecture: 'ppc64le' },
 };
 
+/** This host's platform: Go's name for Node's arch (as checkArch uses), with arm's default variants. */
 export function hostPlatform(arch: string = process.arch): Platform {
-  const p = NODE_TO_OCI[arch];
-  if (!p) throw new SifError('SIF_E_BUILD_PLATFORM', `unknown host architecture ${arch}`, { hint: 'name the platform with --arch' });
-  return { ...p };
+  const architecture = goArchFromNodeArch(arch);
+  if (!architecture) throw new SifError('SIF_E_BUILD_PLATFORM', `unknown host architecture ${arch}`, { hint: 'name the platform with --arch' });
+  const variant = architecture === 'arm64' ? 'v8' : architecture === 'arm' ? 'v7' : undefined;
+  return { os: 'linux', architecture, ...(variant ? { variant } : {}) };
 }
 
 /** `amd64`, `arm64/v8`, `linux/arm/v7`, `aarch64`, ... → a platform (os linux). */

@@ -4,7 +4,7 @@
  * blobs, answering auth challenges on the way. Schema 1 manifests are refused.
  */
 import { SifError } from '../../errors.js';
-import { MEDIA, type Descriptor } from '../image-source.js';
+import { MEDIA, type ManifestJson } from '../image-source.js';
 import { digestOf, parseDigest } from '../sources/verified-stream.js';
 import type { Credential } from './credentials.js';
 import { registryApiHost } from './docker-reference.js';
@@ -13,20 +13,10 @@ import { registryError } from './registry-errors.js';
 import { RegistryAuth, pullScope } from './token-auth.js';
 
 export const MANIFEST_ACCEPT = [MEDIA.ociIndex, MEDIA.ociManifest, MEDIA.dockerList, MEDIA.dockerManifest].join(', ');
-export const INDEX_TYPES: readonly string[] = [MEDIA.ociIndex, MEDIA.dockerList];
-export const MANIFEST_TYPES: readonly string[] = [MEDIA.ociManifest, MEDIA.dockerManifest];
 const SCHEMA1_TYPES = ['application/vnd.docker.distribution.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v1+prettyjws'];
 /** The distribution spec lets registries refuse manifests over 4 MiB; so do we. */
 const MANIFEST_MAX = 4 << 20;
 
-export interface ManifestJson {
-  schemaVersion?: number;
-  mediaType?: string;
-  config?: Descriptor;
-  layers?: Descriptor[];
-  manifests?: Descriptor[];
-  fsLayers?: unknown[];
-}
 
 export interface FetchedManifest {
   digest: string;

@@ -15,16 +15,16 @@
  * for every source.
  */
 import { SifError } from '../../errors.js';
-import { BlobCache, type VerifiedBlob } from '../cache/blob-cache.js';
+import { BlobCache, readAll, type VerifiedBlob } from '../cache/blob-cache.js';
 import { cacheRoot } from '../cache/cache-root.js';
-import type { OciConfigFile, Platform, ResolvedImage } from '../image-source.js';
+import { INDEX_TYPES, MANIFEST_TYPES, type ManifestJson, type OciConfigFile, type Platform, type ResolvedImage } from '../image-source.js';
 import { layerBlob } from '../sources/blob-reading.js';
 import { lookupCredentials, type Credential } from './credentials.js';
 import { familiarReference, formatReference, parseDockerReference, type DockerReference } from './docker-reference.js';
 import { interrupted, isUnreachable, type HttpClientOptions } from './http.js';
 import { fetchBlob, LayerDownloads, type BlobFetcherOptions, type LayerProgress } from './layer-downloads.js';
 import { choosePlatform, hostPlatform, parsePlatform } from './platform.js';
-import { INDEX_TYPES, MANIFEST_TYPES, parseManifest, RegistryClient, type ManifestJson } from './registry-client.js';
+import { parseManifest, RegistryClient } from './registry-client.js';
 
 export type { LayerProgress } from './layer-downloads.js';
 
@@ -100,8 +100,11 @@ function notCached(what: string): SifError {
   });
 }
 
-/** The digest (and type) the reference names: given, asked of the registry, or remembered. */
-async function resolveTop(c: Context): Promise<{ digest: string; mediaType?: string }> {
+/**
+ * The digest (and type) the reference names: given, asked of the registry, or
+ * remembered; with the manifest itself when it had to be fetched to learn that.
+ */
+async function resolveTop(c: Context): Promise<{ digest: string; mediaType?: string; fetched?: { json: ManifestJson; mediaType: string } }> {
   const { ref } = c;
   if (ref.digest) return { digest: ref.digest };
   const key = formatReference({ registry: ref.registry, repository: ref.repository, tag: ref.tag! });
@@ -117,12 +120,13 @@ async function resolveTop(c: Context): Promise<{ digest: string; mediaType?: str
   const client = c.client();
   if (!client) return remembered('offline');
   try {
-    let found = await client.resolveTag(ref.repository, ref.tag!, c.signal);
+    let found: { digest: string; mediaType?: string; fetched?: { json: ManifestJson; mediaType: string } } | null =
+      await client.resolveTag(ref.repository, ref.tag!, c.signal);
     if (!found || !(await c.cache.has(found.digest))) {
       // No usable HEAD answer, or a manifest we do not have: GET it (by tag, for the registry's error messages).
       const got = await client.manifest(ref.repository, ref.tag!, c.signal);
       await c.cache.putBytes(got.digest, got.bytes);
-      found = { digest: got.digest, mediaType: got.mediaType };
+      found = { digest: got.digest, mediaType: got.mediaType, fetched: { json: got.json, mediaType: got.mediaType } };
     }
     await c.cache.tags.set({ reference: key, digest: found.digest, mediaType: found.mediaType ?? '', resolvedAt: new Date().toISOString() })
       .catch(() => undefined);
@@ -188,7 +192,7 @@ export async function openRegistryImage(input: string, opts: RegistryImageOption
 
   try {
     const top = await resolveTop(c);
-    let current = await manifestByDigest(c, top);
+    let current = top.fetched ?? (await manifestByDigest(c, top));
     let manifestDigest = top.digest;
     let indexDigest: string | undefined;
     if (INDEX_TYPES.includes(current.mediaType) || Array.isArray(current.json.manifests)) {
@@ -215,9 +219,7 @@ export async function openRegistryImage(input: string, opts: RegistryImageOption
     const configBlob = await fetchBlob(configDesc, fetchOpts);
     let config: OciConfigFile;
     try {
-      const chunks: Buffer[] = [];
-      for await (const ch of configBlob.stream()) chunks.push(ch as Buffer);
-      config = JSON.parse(Buffer.concat(chunks).toString('utf8')) as OciConfigFile;
+      config = JSON.parse((await readAll(configBlob)).toString('utf8')) as OciConfigFile;
     } catch (cause) {
       throw new SifError('SIF_E_BUILD_SOURCE', `${name}: config ${configDesc.digest} is not valid JSON`, { cause });
     } finally {

@@ -5,21 +5,20 @@
  */
 import { SifError } from '../../errors.js';
 import type { Descriptor, OciConfigFile, ResolvedImage } from '../image-source.js';
-import { MEDIA } from '../image-source.js';
+import { INDEX_TYPES, MANIFEST_TYPES, type ManifestJson } from '../image-source.js';
 import type { FileTree } from './file-tree.js';
 import { imageFromTree, layerBlob, readJsonBlob } from './blob-reading.js';
+import { parseDigest } from './verified-stream.js';
 
 export type PlatformChooser = (manifests: readonly Descriptor[], describe: string) => Descriptor;
 
 const REF_NAME = 'org.opencontainers.image.ref.name';
-const INDEX_TYPES: readonly string[] = [MEDIA.ociIndex, MEDIA.dockerList];
-const MANIFEST_TYPES: readonly string[] = [MEDIA.ociManifest, MEDIA.dockerManifest];
 
 interface IndexJson { manifests?: Descriptor[] }
-interface ManifestJson { mediaType?: string; config?: Descriptor; layers?: Descriptor[]; manifests?: Descriptor[] }
 
+/** The layout's path of a blob; a digest that is not one (`sha256:../x`) is refused before any read. */
 export function blobPath(digest: string): string {
-  const [algorithm, hex] = digest.split(':');
+  const { algorithm, hex } = parseDigest(digest, 'OCI layout');
   return `blobs/${algorithm}/${hex}`;
 }
 

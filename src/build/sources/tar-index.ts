@@ -6,6 +6,7 @@
  */
 import type { FileHandle } from 'node:fs/promises';
 import { SifError } from '../../errors.js';
+import { BLOCK, checksumMatches, field, isZeroBlock, numeric, parsePax, TarFormatError } from '../merge/tar-header.js';
 
 export interface TarMember {
   offset: number;
@@ -15,41 +16,8 @@ export interface TarMember {
   linkname: string;
 }
 
-const BLOCK = 512;
-
-function field(block: Buffer, start: number, len: number): string {
-  const raw = block.subarray(start, start + len);
-  const nul = raw.indexOf(0);
-  return raw.subarray(0, nul < 0 ? len : nul).toString('utf8');
-}
-
-function octal(block: Buffer, start: number, len: number): number {
-  const raw = block.subarray(start, start + len);
-  if (raw[0]! & 0x80) {
-    // GNU base-256 for sizes over 8 GiB.
-    let n = 0;
-    for (let i = 1; i < len; i++) n = n * 256 + raw[i]!;
-    return n;
-  }
-  const text = field(block, start, len).trim();
-  return text === '' ? 0 : parseInt(text, 8);
-}
-
-function paxRecords(data: Buffer): Map<string, string> {
-  const out = new Map<string, string>();
-  let pos = 0;
-  while (pos < data.length) {
-    const space = data.indexOf(0x20, pos);
-    if (space < 0) break;
-    const len = parseInt(data.subarray(pos, space).toString('ascii'), 10);
-    if (!Number.isFinite(len) || len <= 0) break;
-    const record = data.subarray(space + 1, pos + len - 1).toString('utf8');
-    const eq = record.indexOf('=');
-    if (eq > 0) out.set(record.slice(0, eq), record.slice(eq + 1));
-    pos += len;
-  }
-  return out;
-}
+/** A header field's raw bytes (latin1) read as UTF-8, as member names are. */
+const utf8 = (raw: string): string => Buffer.from(raw, 'latin1').toString('utf8');
 
 const normalise = (name: string): string => name.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
 
@@ -59,11 +27,19 @@ export async function indexTar(file: FileHandle, fileSize: number, describe: str
   let pos = 0;
   let longName: string | undefined;
   let longLink: string | undefined;
-  let pax = new Map<string, string>();
+  let pax = new Map<string, Buffer>();
   const bad = (what: string) =>
     new SifError('SIF_E_BUILD_SOURCE', `${describe}: not a valid tar archive: ${what}`, {
       hint: 'a compressed archive must be uncompressed first (e.g. gunzip)',
     });
+  // The header helpers' errors, as this archive's.
+  const parsed = <T>(fn: () => T): T => {
+    try {
+      return fn();
+    } catch (e) {
+      throw e instanceof TarFormatError ? bad(e.message) : e;
+    }
+  };
   const readData = async (offset: number, size: number): Promise<Buffer> => {
     const buf = Buffer.alloc(size);
     const { bytesRead } = await file.read(buf, 0, size, offset);
@@ -74,26 +50,26 @@ export async function indexTar(file: FileHandle, fileSize: number, describe: str
     if (pos + BLOCK > fileSize) throw bad(`truncated at byte ${pos}`);
     const { bytesRead } = await file.read(header, 0, BLOCK, pos);
     if (bytesRead !== BLOCK) throw bad(`truncated at byte ${pos}`);
-    if (header.every((b) => b === 0)) break;
-    let sum = 0;
-    for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : header[i]!;
-    if (sum !== octal(header, 148, 8)) throw bad(`bad header checksum at byte ${pos}`);
+    if (isZeroBlock(header)) break;
+    if (!checksumMatches(header)) throw bad(`bad header checksum at byte ${pos}`);
     const type = String.fromCharCode(header[156] || 0x30);
     const meta = type === 'L' || type === 'K' || type === 'x' || type === 'g';
-    const size = !meta && pax.has('size') ? Number(pax.get('size')) : octal(header, 124, 12);
+    const size = !meta && pax.has('size') ? Number(pax.get('size')!.toString('latin1')) : parsed(() => numeric(header, 124, 12, pos, 'size'));
     const dataOffset = pos + BLOCK;
     if (dataOffset + size > fileSize) throw bad(`member at byte ${pos} runs past the end (truncated?)`);
     pos = dataOffset + Math.ceil(size / BLOCK) * BLOCK;
     if (type === 'L') longName = (await readData(dataOffset, size)).toString('utf8').replace(/\0+$/, '');
     else if (type === 'K') longLink = (await readData(dataOffset, size)).toString('utf8').replace(/\0+$/, '');
-    else if (type === 'x') pax = paxRecords(await readData(dataOffset, size));
-    else if (type === 'g') continue;
+    else if (type === 'x') {
+      const records = await readData(dataOffset, size);
+      pax = parsed(() => parsePax(records, dataOffset - BLOCK));
+    } else if (type === 'g') continue;
     else {
       const magic = field(header, 257, 6);
-      const prefix = magic.startsWith('ustar') ? field(header, 345, 155) : '';
-      const plain = field(header, 0, 100);
-      const name = pax.get('path') ?? longName ?? (prefix ? `${prefix}/${plain}` : plain);
-      const linkname = pax.get('linkpath') ?? longLink ?? field(header, 157, 100);
+      const prefix = magic.startsWith('ustar') ? utf8(field(header, 345, 155)) : '';
+      const plain = utf8(field(header, 0, 100));
+      const name = pax.get('path')?.toString('utf8') ?? longName ?? (prefix ? `${prefix}/${plain}` : plain);
+      const linkname = pax.get('linkpath')?.toString('utf8') ?? longLink ?? utf8(field(header, 157, 100));
       members.set(normalise(name), { offset: dataOffset, size, type, linkname });
       longName = longLink = undefined;
       pax = new Map();

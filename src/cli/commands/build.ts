@@ -1,10 +1,9 @@
-import { readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { statSync } from 'node:fs';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { buildImage, checkOutput, type BuildImageRequest } from '../../build/build-image.js';
 import { parseSource, type PathKind, type SourceSpec } from '../../build/source-spec.js';
 import { SifError } from '../../errors.js';
-import { PACKAGE_ROOT } from '../../native-addons.js';
+import { sifVersion } from '../../native-addons.js';
 import { logger, logs } from '../logger.js';
 import { BUILD_FLAGS, defaultPullName, parseCompress, sourceDateEpoch } from './build-options.js';
 import { registryOptionsFrom, withRegistryOptions } from './registry-options.js';
@@ -17,10 +16,6 @@ function pathKind(p: string): PathKind {
   } catch {
     return null;
   }
-}
-
-function version(): string {
-  return (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 const withOptions = (y: Argv): Argv => withRegistryOptions(y.options(BUILD_FLAGS));
@@ -55,7 +50,7 @@ async function runBuild(output: string, sourceText: string, source: SourceSpec, 
       })(),
       registry: { ...registry, onProgress: (p) => bars.update(p), onWarning: warn },
       signal: controller.signal,
-      version: version(),
+      version: sifVersion(),
       warn,
     };
     const result = await buildImage(req);

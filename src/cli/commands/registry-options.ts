@@ -7,6 +7,7 @@
 import type { Argv } from 'yargs';
 import { SifError } from '../../errors.js';
 import type { RegistryImageOptions } from '../../build/registry/registry-source.js';
+import { envDefault, envName } from '../action-options.js';
 
 export const REGISTRY_FLAGS = {
   arch: { type: 'string', describe: "platform to take from a multi-arch image: amd64, arm64, arm/v7, ... (default: this machine's)" },
@@ -19,16 +20,12 @@ export const REGISTRY_FLAGS = {
 
 export type RegistryFlag = keyof typeof REGISTRY_FLAGS;
 
-function envName(flag: string): string {
-  return `SIF_${flag.toUpperCase().replace(/-/g, '_')}`;
-}
-
 /** Adds `flags` (all by default) with their SIF_<NAME> defaults. */
 export function withRegistryOptions<T>(y: Argv<T>, flags: readonly RegistryFlag[] = Object.keys(REGISTRY_FLAGS) as RegistryFlag[]): Argv<T> {
   for (const name of flags) {
     const f = REGISTRY_FLAGS[name];
-    const raw = name === 'password-stdin' ? undefined : process.env[envName(name)];
-    const def = raw === undefined || raw === '' ? undefined : f.type === 'boolean' ? !/^(0|false|no)$/i.test(raw) : raw;
+    // A password on stdin must be asked for on the command line.
+    const def = name === 'password-stdin' ? undefined : envDefault(name, f.type);
     y.option(name, { ...f, ...(def !== undefined ? { default: def, defaultDescription: `$${envName(name)}` } : {}) });
   }
   return y;
@@ -95,25 +92,19 @@ export async function credentialsFrom(a: Record<string, unknown>, askUser = fals
   return { username, password };
 }
 
-/** A flag's value from the arguments, else from SIF_<NAME> (when the builder did not apply env defaults). */
-function flagValue(a: Record<string, unknown>, flag: RegistryFlag): unknown {
-  if (a[flag] !== undefined) return a[flag];
-  const raw = process.env[envName(flag)];
-  if (raw === undefined || raw === '' || flag === 'password-stdin') return undefined;
-  return REGISTRY_FLAGS[flag].type === 'boolean' ? !/^(0|false|no)$/i.test(raw) : raw;
+/** The --ca-cert files given (repeatable, or from SIF_CA_CERT). */
+export function caCertsFrom(a: Record<string, unknown>): string[] {
+  return [a['ca-cert'] ?? []].flat().filter((s): s is string => typeof s === 'string' && s !== '');
 }
 
-/** The registry part of a build's options, from parsed arguments (reads the password, see credentialsFrom). */
-export async function registryOptionsFrom(a: Record<string, unknown>): Promise<Pick<RegistryImageOptions, 'arch' | 'caCerts' | 'insecure' | 'credentials' | 'offline'>> {
-  const v = (f: RegistryFlag) => flagValue(a, f);
-  const caCerts = [v('ca-cert') ?? []].flat().filter((s): s is string => typeof s === 'string' && s !== '');
-  const arch = v('arch');
-  const credentials = await credentialsFrom({ ...a, username: v('username') });
+/** The registry part of a build's options, from arguments parsed with withRegistryOptions (reads the password, see credentialsFrom). */
+export async function registryOptionsFrom(a: Record<string, unknown>): Promise<Pick<RegistryImageOptions, 'caCerts' | 'insecure' | 'credentials' | 'offline'>> {
+  const caCerts = caCertsFrom(a);
+  const credentials = await credentialsFrom(a);
   return {
-    ...(typeof arch === 'string' && arch ? { arch } : {}),
     ...(caCerts.length ? { caCerts } : {}),
-    ...(v('insecure') === true ? { insecure: true } : {}),
+    ...(a.insecure === true ? { insecure: true } : {}),
     ...(credentials ? { credentials } : {}),
-    ...(v('offline') === true ? { offline: true } : {}),
+    ...(a.offline === true ? { offline: true } : {}),
   };
 }

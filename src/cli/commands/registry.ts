@@ -5,7 +5,7 @@ import {
 import { normaliseRegistryName } from '../../build/registry/docker-reference.js';
 import { RegistryClient } from '../../build/registry/registry-client.js';
 import { logger } from '../logger.js';
-import { credentialsFrom, withRegistryOptions } from './registry-options.js';
+import { caCertsFrom, credentialsFrom, withRegistryOptions } from './registry-options.js';
 
 const registryArg = (y: Argv): Argv => y.positional('registry', { type: 'string', describe: 'registry host[:port], e.g. docker.io or ghcr.io' });
 
@@ -16,7 +16,7 @@ const login: CommandModule = {
   handler: async (a) => {
     const registry = normaliseRegistryName(String(a.registry));
     const cred = (await credentialsFrom(a, true))!;
-    const caFiles = [a['ca-cert'] ?? []].flat().filter((s): s is string => typeof s === 'string' && s !== '');
+    const caFiles = caCertsFrom(a);
     const client = new RegistryClient(registry, { credential: cred, ...(caFiles.length ? { caFiles } : {}), ...(a.insecure ? { insecure: true } : {}) });
     let checked: boolean;
     try {

@@ -1,13 +1,14 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from '@jest/globals';
+import { afterAll, describe, expect, it } from '@jest/globals';
 import {
   envScript, inspectMetadata, labelsJson, mountPointEntries, runscript, singularityDEntries,
 } from '../../../src/build/singularity-d.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sif-singularity-d-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Runs a generated script with /bin/sh, as the container would; returns stdout. */
 function sh(script: string, args: string[] = [], env: Record<string, string> = {}): string {

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { checkArch, goArchFromNodeArch, openImage } from '../../../src/image/open-image.js';
 import { SIF_DESCRIPTOR_SIZE } from '../../../src/image/sif-format.js';
-import { expectSifError, expectSifErrorSync, fixture, makeTmpDir } from './support.js';
+import { expectSifErrorSync, fixture, makeTmpDir } from './support.js';
 
 const run = promisify(execFile);
 let tmp: Awaited<ReturnType<typeof makeTmpDir>>;

@@ -5,7 +5,6 @@ import {
   readDescriptors,
   readSifHeader,
   readSifObject,
-  type SifDescriptor,
 } from '../../../src/image/sif-reader.js';
 import { SIF_DESCRIPTOR_SIZE, SIF_HEADER_SIZE, SifDataType, describeDescriptor, SifFsType, SifPartType } from '../../../src/image/sif-format.js';
 import { renderListRow } from '../../../src/image/siftool-render.js';

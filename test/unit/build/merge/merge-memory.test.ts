@@ -13,7 +13,7 @@ import { createGzip } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mergeLayers, type MergeLayer } from '../../../../src/build/merge/merge-layers.js';
 import { SquashfsWriter } from '../../../../src/image/squashfs-writer.js';
-import { run, tarEntry } from './support.js';
+import { fixChecksum, run, tarEntry } from './support.js';
 
 const SIZE = 200 << 20;
 const MiB = 1 << 20;
@@ -29,10 +29,7 @@ function bigTar(block: Buffer): Readable {
   const header = tarEntry({ name: 'huge/big.bin', data: Buffer.alloc(0) });
   // the header of a 0-byte file, patched to SIZE bytes (octal), checksum redone
   header.write(SIZE.toString(8).padStart(11, '0') + '\0', 124, 'latin1');
-  header.fill(0x20, 148, 156);
-  let sum = 0;
-  for (const b of header) sum += b;
-  header.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'latin1');
+  fixChecksum(header);
   async function* gen(): AsyncGenerator<Buffer> {
     yield header;
     for (let n = 0; n < SIZE; n += block.length) yield block.subarray(0, Math.min(block.length, SIZE - n));

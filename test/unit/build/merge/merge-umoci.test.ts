@@ -6,7 +6,7 @@
 // security.* xattrs), umoci, GNU tar and squashfs-tools(-ng).
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { link, mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -209,6 +209,8 @@ describe('mergeLayers into SquashfsWriter, against umoci unpack', () => {
     const w = await SquashfsWriter.create(img);
     const tar = tarball([{ name: 'a', data: 'ok' }, { name: 'big', data: pseudoRandom(4 << 20, 'x') }]);
     await expectSifError(mergeLayers([memLayer('sha256:cut', gzip(tar).subarray(0, 2 << 20))], w), 'SIF_E_BUILD_LAYER', 'layer sha256:cut: the gzip data is truncated');
+    await expectSifError(w.finish(), 'SIF_E_IMAGE_WRITE', img, 'the writer is failed');
     await w.abort();
+    expect((await readdir(dir)).filter((n) => n.includes('broken'))).toEqual([]); // no image, no temporary file
   }, 60_000);
 });

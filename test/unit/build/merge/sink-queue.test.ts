@@ -37,7 +37,7 @@ describe('SinkQueue', () => {
     const q = new SinkQueue({ calls: 10, bytes: 1000 });
     const first = new Error('first');
     await q.add(Promise.reject(first));
-    await q.add(Promise.reject(new Error('second'))).catch((e: unknown) => expect(e).toBe(first));
+    await expect(q.add(Promise.reject(new Error('second')))).rejects.toBe(first);
     await new Promise((r) => setImmediate(r));
     await expect(q.add(Promise.resolve())).rejects.toBe(first);
     await expect(q.drain()).rejects.toBe(first);

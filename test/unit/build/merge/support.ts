@@ -83,9 +83,17 @@ function header(fields: { name: Buffer; prefix?: Buffer; flag: string; size: num
   octal(h, 329, 8, fields.devmajor, false);
   octal(h, 337, 8, fields.devminor, false);
   if (fields.prefix) fields.prefix.copy(h, 345);
+  return fixChecksum(h);
+}
+
+/**
+ * Recomputes the checksum of the tar header in the first 512 bytes of `h` (after a test
+ * patched a field): bytes 148..156 count as spaces, the sum is written in octal. Returns `h`.
+ */
+export function fixChecksum(h: Buffer): Buffer {
   h.fill(0x20, 148, 156);
   let sum = 0;
-  for (const b of h) sum += b;
+  for (const b of h.subarray(0, 512)) sum += b;
   h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'latin1');
   return h;
 }
