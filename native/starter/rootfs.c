@@ -107,10 +107,30 @@ static int missing_part(const char *dst, char *canon, size_t size, size_t *rest)
   return 1;
 }
 
-typedef void mountpoint_fn(const char *dst, int dir);
+/* A mount point the plan needs, and what of it the image lacks (found once: each
+   look-up in the image is a FUSE round trip the first time). */
+struct mountpoint {
+  char *dst;
+  int dir;
+  int missing;   /* then canon is the image's canonical path of dst's deepest */
+  char *canon;   /* existing ancestor, and dst + rest is what is missing below it */
+  size_t rest;
+};
+static struct mountpoint *mps;
+static size_t nmps;
 
-/* Calls fn for the destination of every operation that needs a mount point. */
-static void for_each_mountpoint(const struct plan *plan, mountpoint_fn *fn) {
+static void note(const char *dst, int dir) {
+  char canon[PATH_MAX];
+  struct mountpoint *m;
+  if (!(mps = realloc(mps, (nmps + 1) * sizeof *mps))) die_errno("realloc");
+  m = &mps[nmps++];
+  *m = (struct mountpoint){.dst = strdup(dst), .dir = dir};
+  if (!m->dst) die_errno("strdup");
+  if ((m->missing = missing_part(dst, canon, sizeof canon, &m->rest)) && !(m->canon = strdup(canon))) die_errno("strdup");
+}
+
+/* Notes the destination of every operation that needs a mount point. */
+static void note_mountpoints(const struct plan *plan) {
   int host = open(STAGE_OLDROOT, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (host < 0) die_errno("open %s", STAGE_OLDROOT);
   for (size_t i = 0; i < plan->nops; i++) {
@@ -124,14 +144,14 @@ static void for_each_mountpoint(const struct plan *plan, mountpoint_fn *fn) {
         if (src < 0) break;
         if (fstat(src, &st) < 0) die_errno("stat %s", op->src);
         close(src);
-        fn(op->dst, S_ISDIR(st.st_mode));
+        note(op->dst, S_ISDIR(st.st_mode));
         break;
-      case OP_FILE: case OP_MERGE: fn(op->dst, 0); break;
-      case OP_MKDIR: case OP_PROC: case OP_TMPFS: fn(op->dst, 1); break;
+      case OP_FILE: case OP_MERGE: note(op->dst, 0); break;
+      case OP_MKDIR: case OP_PROC: case OP_TMPFS: note(op->dst, 1); break;
       case OP_SYMLINK: {
         char *parent = strndup(op->dst, strrchr(op->dst, '/') == op->dst ? 1 : (size_t)(strrchr(op->dst, '/') - op->dst));
         if (!parent) die_errno("strndup");
-        fn(parent, 1);
+        note(parent, 1);
         free(parent);
         break;
       }
@@ -148,41 +168,38 @@ static void grow_add(const char *canon) {
   if (!(grow[ngrow++] = strdup(canon))) die_errno("strdup");
 }
 
-static void note_missing(const char *dst, int dir) {
-  char canon[PATH_MAX];
-  size_t rest;
-  (void)dir;
-  if (!missing_part(dst, canon, sizeof canon, &rest)) return;
-  /* Missing at the top level: a tmpfs root takes it, no overlay needed. */
-  if (strcmp(canon, "/")) grow_add(canon);
-  else top_missing = 1;
-}
-
-static void make_missing(const char *dst, int dir) {
-  char canon[PATH_MAX], full[2 * PATH_MAX];
-  size_t rest, i;
-  if (!missing_part(dst, canon, sizeof canon, &rest)) return;
-  for (i = 0; i < ngrow && !is_within(canon, grow[i]); i++) {}
+static void make_missing(const struct mountpoint *m) {
+  char full[2 * PATH_MAX];
+  size_t i;
+  if (!m->missing) return;
+  for (i = 0; i < ngrow && !is_within(m->canon, grow[i]); i++) {}
   if (i == ngrow) return; /* top level: made in the tmpfs root when mounted */
-  const char *below = strcmp(grow[i], "/") ? canon + strlen(grow[i]) : canon;
-  snprintf(full, sizeof full, "/upper/%zu/data%s%s", i, strcmp(below, "/") ? below : "", dst + rest);
+  const char *below = strcmp(grow[i], "/") ? m->canon + strlen(grow[i]) : m->canon;
+  snprintf(full, sizeof full, "/upper/%zu/data%s%s", i, strcmp(below, "/") ? below : "", m->dst + m->rest);
   char *leaf = strrchr(full, '/');
   *leaf = '\0';
   mkdir_p(full, 0755);
   *leaf = '/';
-  if (dir) {
-    if (mkdir(full, 0755) < 0 && errno != EEXIST) die_errno("creating the mount point %s", dst);
+  if (m->dir) {
+    if (mkdir(full, 0755) < 0 && errno != EEXIST) die_errno("creating the mount point %s", m->dst);
   } else {
     int f = open(full, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (f < 0) die_errno("creating the mount point %s", dst);
+    if (f < 0) die_errno("creating the mount point %s", m->dst);
     close(f);
   }
 }
 
 void rootfs_prepare(const struct plan *plan) {
   char dir[64];
+  note_mountpoints(plan);
   if (plan->writable) grow_add("/");
-  else for_each_mountpoint(plan, note_missing);
+  else
+    for (size_t i = 0; i < nmps; i++) {
+      /* Missing at the top level: a tmpfs root takes it, no overlay needed. */
+      if (!mps[i].missing) continue;
+      if (strcmp(mps[i].canon, "/")) grow_add(mps[i].canon);
+      else top_missing = 1;
+    }
   /* Keep only the outermost directories: an overlay covers what is below it. */
   for (size_t i = 0; i < ngrow;) {
     size_t j;
@@ -200,7 +217,7 @@ void rootfs_prepare(const struct plan *plan) {
     snprintf(dir, sizeof dir, "/upper/%zu/work", i);
     xmkdir(dir, 0755);
   }
-  for_each_mountpoint(plan, make_missing);
+  for (size_t i = 0; i < nmps; i++) make_missing(&mps[i]);
 }
 
 static void overlay(const char *target, const char *lower, size_t layer, unsigned long flags) {
