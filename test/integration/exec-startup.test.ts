@@ -27,6 +27,20 @@ describe('start-up', () => {
     expect(masks(r.stdout)).toEqual({ ignored: '0000000000000000', blocked: '0000000000000000' });
   });
 
+  it('the payload runs on the CPUs sif was given', async () => {
+    const cpus = (status: string) => status.match(/^Cpus_allowed_list:\s*(\S+)$/m)?.[1];
+    const outside = cpus((await runAsUser('cat', ['/proc/self/status'])).stdout);
+    expect(outside).toBeDefined();
+    for (const pid of [[], ['--pid']]) {
+      const r = await sifAsUser(['exec', ...pid, image, 'cat', '/proc/self/status']);
+      expect(r.exitCode).toBe(0);
+      expect(cpus(r.stdout)).toBe(outside);
+    }
+    // A binding the caller chose (Slurm's, taskset's) stays too.
+    const bound = await runAsUser('taskset', ['-c', '0', SIF_BIN, 'exec', image, 'cat', '/proc/self/status']);
+    expect(cpus(bound.stdout)).toBe('0');
+  });
+
   it('returns as soon as the payload is done, even when its output is read to the end', async () => {
     // Command substitution waits for the end of stdout: no helper of ours may keep it open.
     const r = await runAsUser('sh', ['-c', `x=$("${SIF_BIN}" exec "${image}" echo hello); echo "got $x"`], { timeoutMs: 30_000 });
