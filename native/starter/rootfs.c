@@ -192,14 +192,16 @@ static void make_missing(const struct mountpoint *m) {
 void rootfs_prepare(const struct plan *plan) {
   char dir[64];
   note_mountpoints(plan);
-  if (plan->writable) grow_add("/");
-  else
+  if (plan->writable) {
+    grow_add("/");
+  } else {
     for (size_t i = 0; i < nmps; i++) {
-      /* Missing at the top level: a tmpfs root takes it, no overlay needed. */
       if (!mps[i].missing) continue;
+      /* Missing at the top level: a tmpfs root takes it, no overlay needed. */
       if (strcmp(mps[i].canon, "/")) grow_add(mps[i].canon);
       else top_missing = 1;
     }
+  }
   /* Keep only the outermost directories: an overlay covers what is below it. */
   for (size_t i = 0; i < ngrow;) {
     size_t j;
