@@ -78,16 +78,15 @@ static int is_within(const char *path, const char *dir) {
 }
 
 /*
- * When dst is missing from the image: fills canon with the image's canonical path
+ * When dst is missing from the image (lower: its root): fills canon with the image's canonical path
  * of its deepest existing ancestor (following the image's symlinks, inside the
  * image) and *rest with the offset in dst of what is missing; returns 0 when dst exists.
  */
-static int missing_part(const char *dst, char *canon, size_t size, size_t *rest) {
+static int missing_part(int lower, const char *dst, char *canon, size_t size, size_t *rest) {
   char *path = strdup(dst);
   if (!path) die_errno("strdup");
   size_t len = strlen(path), cut = len;
-  int lower = open(STAGE_LOWER, O_PATH | O_DIRECTORY | O_CLOEXEC), fd;
-  if (lower < 0) die_errno("open %s", STAGE_LOWER);
+  int fd;
   for (;;) {
     path[cut] = '\0';
     fd = open_in(lower, cut ? path : "/", O_PATH);
@@ -95,7 +94,6 @@ static int missing_part(const char *dst, char *canon, size_t size, size_t *rest)
     if (errno != ENOENT && errno != ENOTDIR) die_errno("looking up %s in the image", path);
     while (cut > 0 && path[--cut] != '/') {}
   }
-  close(lower);
   free(path);
   if (cut == len) {
     close(fd);
@@ -119,20 +117,22 @@ struct mountpoint {
 static struct mountpoint *mps;
 static size_t nmps;
 
-static void note(const char *dst, int dir) {
+static void note(int lower, const char *dst, int dir) {
   char canon[PATH_MAX];
   struct mountpoint *m;
   if (!(mps = realloc(mps, (nmps + 1) * sizeof *mps))) die_errno("realloc");
   m = &mps[nmps++];
   *m = (struct mountpoint){.dst = strdup(dst), .dir = dir};
   if (!m->dst) die_errno("strdup");
-  if ((m->missing = missing_part(dst, canon, sizeof canon, &m->rest)) && !(m->canon = strdup(canon))) die_errno("strdup");
+  if ((m->missing = missing_part(lower, dst, canon, sizeof canon, &m->rest)) && !(m->canon = strdup(canon))) die_errno("strdup");
 }
 
 /* Notes the destination of every operation that needs a mount point. */
 static void note_mountpoints(const struct plan *plan) {
   int host = open(STAGE_OLDROOT, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (host < 0) die_errno("open %s", STAGE_OLDROOT);
+  int lower = open(STAGE_LOWER, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (lower < 0) die_errno("open %s", STAGE_LOWER);
   for (size_t i = 0; i < plan->nops; i++) {
     const struct op *op = &plan->ops[i];
     struct stat st;
@@ -144,20 +144,21 @@ static void note_mountpoints(const struct plan *plan) {
         if (src < 0) break;
         if (fstat(src, &st) < 0) die_errno("stat %s", op->src);
         close(src);
-        note(op->dst, S_ISDIR(st.st_mode));
+        note(lower, op->dst, S_ISDIR(st.st_mode));
         break;
-      case OP_FILE: case OP_MERGE: note(op->dst, 0); break;
-      case OP_MKDIR: case OP_PROC: case OP_TMPFS: note(op->dst, 1); break;
+      case OP_FILE: case OP_MERGE: note(lower, op->dst, 0); break;
+      case OP_MKDIR: case OP_PROC: case OP_TMPFS: note(lower, op->dst, 1); break;
       case OP_SYMLINK: {
         char *parent = strndup(op->dst, strrchr(op->dst, '/') == op->dst ? 1 : (size_t)(strrchr(op->dst, '/') - op->dst));
         if (!parent) die_errno("strndup");
-        note(parent, 1);
+        note(lower, parent, 1);
         free(parent);
         break;
       }
       case OP_READONLY: break;
     }
   }
+  close(lower);
   close(host);
 }
 
