@@ -45,10 +45,6 @@ export interface SifMetadata {
   ociConfig: OciImageConfig | null;
 }
 
-function sourceName(source: SifSource, sif: SifFile): string {
-  return typeof source === 'string' ? source : sif.path;
-}
-
 /** The JSON.Generic descriptor named `name` (first one if several), or undefined. */
 export function findJsonObject(sif: SifFile, name: string): SifDescriptor | undefined {
   return sif.descriptors.find((d) => d.dataType === SifDataType.GenericJSON && d.name === name);
@@ -61,7 +57,7 @@ export function findJsonObject(sif: SifFile, name: string): SifDescriptor | unde
 export function readSifJson(source: SifSource, sif: SifFile, name: string): Record<string, unknown> | null {
   const desc = findJsonObject(sif, name);
   if (!desc) return null;
-  const file = sourceName(source, sif);
+  const file = sif.path;
   const bytes = readSifObject(source, desc, { name: file });
   let value: unknown;
   try {
@@ -84,7 +80,7 @@ export function readSifJson(source: SifSource, sif: SifFile, name: string): Reco
 export function readSifDeffile(source: SifSource, sif: SifFile): string | null {
   const desc = sif.descriptors.find((d) => d.dataType === SifDataType.Deffile);
   if (!desc) return null;
-  return readSifObject(source, desc, { name: sourceName(source, sif) }).toString('utf8');
+  return readSifObject(source, desc, { name: sif.path }).toString('utf8');
 }
 
 /** All three metadata objects; `sif` is parsed from `source` when not given. */
