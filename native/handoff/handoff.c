@@ -1,7 +1,8 @@
 /*
  * handoff: replaces the Node process with the starter (execve), so no Node
  * process stays resident while the container runs. The plan travels in a sealed
- * memfd that the starter inherits; its number is given as --plan-fd N.
+ * memfd that the starter inherits; its number is given as --plan-fd N (and that
+ * of the memory keeper's pipe, below, as --keeper-fd N).
  * The addon also answers who the caller is (user-entry.c): exec needs both, and
  * one addon loads faster than two.
  */
@@ -66,10 +67,12 @@ static int plan_memfd(const void *data, size_t len) {
  * execve() tears down the old address space before it returns, and Node's is large
  * (~3 ms of a start, measured in a VM, on top of what exec-ing from a small process
  * costs). An idle holder sharing our memory (../common/idle-holder.h) keeps it alive
- * through the exec: the teardown then happens in its exit, right after, at idle
- * priority, so that it does not compete with the starter. It learns that the exec is
- * over when the write end of a close-on-exec pipe closes. The starter, which inherits
- * it as a child, reaps it like any other.
+ * through the exec: the teardown then happens in its exit, at idle priority. It
+ * exits when the write end of a pipe closes. The starter inherits that end (its
+ * --keeper-fd) and closes it once its own busy start-up is over: the teardown still
+ * occupies a CPU for several ms, which idle priority does not give back in time
+ * (measured). Returns the write end, close-on-exec, or -1. The starter, which
+ * inherits the holder as a child, reaps it like any other.
  */
 static int memory_keeper(void) {
   int p[2];
@@ -89,7 +92,7 @@ static napi_value exec_starter(napi_env env, napi_callback_info info) {
   napi_value args[3];
   void *plan;
   size_t plan_len;
-  char fdnum[16];
+  char fdnum[16], keepernum[16];
 
   if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok || argc != 3) {
     napi_throw_type_error(env, NULL, "execStarter(path, plan, env)");
@@ -104,7 +107,7 @@ static napi_value exec_starter(napi_env env, napi_callback_info info) {
   int fd = plan_memfd(plan, plan_len);
   if (fd < 0) return throw_errno(env, "writing the launch plan", errno);
   snprintf(fdnum, sizeof fdnum, "%d", fd);
-  char *argv[] = {path, "--plan-fd", fdnum, NULL};
+  char *argv[] = {path, "--plan-fd", fdnum, NULL, NULL, NULL};
   /* libuv marks stdio close-on-exec and may make the shared descriptions
      non-blocking; the payload needs them inherited and blocking. */
   for (int i = 0; i <= 2; i++) {
@@ -113,6 +116,12 @@ static napi_value exec_starter(napi_env env, napi_callback_info info) {
     if (fl >= 0 && (fl & O_NONBLOCK)) fcntl(i, F_SETFL, fl & ~O_NONBLOCK);
   }
   int keeper = memory_keeper();
+  /* Left close-on-exec if this fails: the holder then lets go at the exec. */
+  if (keeper >= 0 && fcntl(keeper, F_SETFD, 0) == 0) {
+    snprintf(keepernum, sizeof keepernum, "%d", keeper);
+    argv[3] = "--keeper-fd";
+    argv[4] = keepernum;
+  }
   execve(path, argv, envp);
   int err = errno;
   close(fd);

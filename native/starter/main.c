@@ -2,14 +2,15 @@
  * sif-starter: turns a launch plan into a running container.
  *
  *   parent: unshare user and mount namespaces, map the caller's uid/gid,
- *           FUSE-mount the image, fork, then serve FUSE on threads and
- *           supervise the child (signals forwarded, exit status passed on);
- *           a holder process keeps the namespaces for the teardown after us.
+ *           FUSE-mount the image, fork, then serve FUSE on threads, read ahead
+ *           the files the payload's exec will load (prefetch.h), and supervise
+ *           the child (signals forwarded, exit status passed on); a holder
+ *           process keeps the namespaces for the teardown after us.
  *   child:  overlay root, mount operations, pivot_root, no_new_privs, exec
  *           (with --pid: a new PID namespace whose init builds the container,
  *           forks the payload and reaps).
  *
- * Usage: sif-starter --plan-fd N   (the plan format is described in plan.h)
+ * Usage: sif-starter --plan-fd N [--keeper-fd N]   (the plan format: plan.h)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -31,6 +32,7 @@
 #include "ns-holder.h"
 #include "payload.h"
 #include "plan.h"
+#include "prefetch.h"
 #include "rootfs.h"
 #include "squash-ops.h"
 #include "supervise.h"
@@ -44,13 +46,28 @@ static unsigned fuse_threads(void) {
   return n > MAX_FUSE_THREADS ? MAX_FUSE_THREADS : (unsigned)n;
 }
 
-static int plan_fd_arg(int argc, char **argv) {
+static int fd_arg(const char *arg) {
   char *end;
-  if (argc != 3 || strcmp(argv[1], "--plan-fd")) die("usage: sif-starter --plan-fd N (it is started by sif)");
   errno = 0;
-  long fd = strtol(argv[2], &end, 10);
-  if (errno || *end || fd < 3 || fd > 1 << 20) die("bad plan fd '%s'", argv[2]);
+  long fd = strtol(arg, &end, 10);
+  if (errno || *end || fd < 3 || fd > 1 << 20) die("bad fd '%s'", arg);
   return (int)fd;
+}
+
+/*
+ * --plan-fd: the launch plan. --keeper-fd (optional): the pipe whose closing lets
+ * the process holding Node's old memory free it (handoff.c). We close it once the
+ * busy part of the start is over: freeing that memory takes a CPU for several ms,
+ * which the start-up would otherwise compete for (measured: ~3.5 ms of a start).
+ */
+static void parse_args(int argc, char **argv, int *plan_fd, int *keeper_fd) {
+  if ((argc != 3 && argc != 5) || strcmp(argv[1], "--plan-fd") || (argc == 5 && strcmp(argv[3], "--keeper-fd")))
+    die("usage: sif-starter --plan-fd N [--keeper-fd N] (it is started by sif)");
+  *plan_fd = fd_arg(argv[2]);
+  *keeper_fd = argc == 5 ? fd_arg(argv[4]) : -1;
+  if (*keeper_fd == *plan_fd) die("--plan-fd and --keeper-fd must differ");
+  /* Nothing we start may hold it (the child closes it too). */
+  if (*keeper_fd >= 0 && fcntl(*keeper_fd, F_SETFD, FD_CLOEXEC) < 0) *keeper_fd = -1;
 }
 
 /*
@@ -87,11 +104,13 @@ __attribute__((noreturn)) static void container_main(const struct plan *plan) {
   _exit(supervise(payload));
 }
 
-__attribute__((noreturn)) static void child_main(const struct plan *plan, pid_t server, int fuse_fd, int image_fd) {
+__attribute__((noreturn)) static void child_main(const struct plan *plan, pid_t server, int fuse_fd, int image_fd,
+                                                int keeper_fd) {
   /* Holding the FUSE device would keep the mount alive if the server died, and
      our own requests to it would then wait forever. */
   close(fuse_fd);
   close(image_fd);
+  if (keeper_fd >= 0) close(keeper_fd);
   /* Without the FUSE server the image is gone; do not outlive it. */
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die_errno("PR_SET_PDEATHSIG");
   if (getppid() != server) _exit(EXIT_RUNTIME);
@@ -114,7 +133,8 @@ int main(int argc, char **argv) {
   /* No privilege may come from this binary: it is never installed setuid. */
   if (getauxval(AT_SECURE) || getuid() != geteuid() || getgid() != getegid())
     die("sif-starter must not be setuid or setgid: remove the bit (chmod u-s,g-s)");
-  int plan_fd = plan_fd_arg(argc, argv);
+  int plan_fd, keeper_fd;
+  parse_args(argc, argv, &plan_fd, &keeper_fd);
   /* One malloc arena for all threads: making a new one for each FUSE worker cost
      about 4 ms of every start (measured), more than their lock contention costs. */
   if (!mallopt(M_ARENA_MAX, 1)) die("mallopt(M_ARENA_MAX) failed");
@@ -141,7 +161,9 @@ int main(int argc, char **argv) {
   signals_block();
   pid_t self = getpid(), child = fork();
   if (child < 0) die_errno("fork");
-  if (child == 0) child_main(&plan, self, fuse_fd, image_fd);
+  if (child == 0) child_main(&plan, self, fuse_fd, image_fd, keeper_fd);
+  /* For the read-ahead below, which may read the image only through this fd. */
+  int lower = open(STAGE_LOWER, O_PATH | O_DIRECTORY | O_CLOEXEC);
   /* The child's pivot_root would move us into the container too, whose files we
      serve: any file our threads open there (glibc reads /sys lazily, for one)
      would wait on ourselves. Stay in the host's root instead. */
@@ -149,6 +171,11 @@ int main(int argc, char **argv) {
   /* Serve first: the child is already waiting for its first answers. */
   fuse_serve_in_background(fuse_threads());
   heap_prefault();
+  if (lower >= 0) {
+    prefetch_startup_files(lower);
+    close(lower);
+  }
+  if (keeper_fd >= 0) close(keeper_fd);
   ns_holder_start();
   _exit(supervise(child));
 }

@@ -67,6 +67,27 @@ describe('start-up', () => {
     expect(helpers.filter(alive)).toEqual([]);
   });
 
+  it("frees the memory of sif's Node process before the payload is under way", async () => {
+    // The helper that holds it through the exec (tens of MiB) is a child of the FUSE
+    // server, like the payload: the payload watches its siblings' resident sizes.
+    const script = `
+      i=0
+      while [ $i -lt 50 ]; do
+        big=
+        for c in $(awk -v p=$PPID -v me=$$ '$4 == p && $1 != me { print $1 }' /proc/[0-9]*/stat 2>/dev/null); do
+          rss=$(awk '/^VmRSS/ { print $2 }' /proc/$c/status 2>/dev/null)
+          [ "\${rss:-0}" -gt 20000 ] && big="$big $c:\${rss}kB"
+        done
+        [ -z "$big" ] && { echo freed; exit 0; }
+        i=$((i + 1))
+        sleep 0.02
+      done
+      echo "still held:$big"`;
+    const r = await sifAsUser(['exec', image, 'sh', '-c', script]);
+    expect(r.stdout).toBe('freed\n');
+    expect(r.exitCode).toBe(0);
+  });
+
   it('the FUSE server adds workers when requests wait, up to its limit', async () => {
     const big = join(testImagesDir(), 'python.sqfs');
     if (!existsSync(big)) throw new Error(`${big} is missing: scripts/test.sh builds it (scripts/base-rootfs.sh)`);

@@ -40,6 +40,17 @@ describe('starter plan validation', () => {
     expect(r.exitCode).toBe(125);
     expect(r.stderr).toMatch(/usage/);
   });
+
+  it.each([
+    [['--plan-fd', '3', '--keeper-fd'], /usage/],
+    [['--plan-fd', '3', '--keeper', '4'], /usage/],
+    [['--plan-fd', '3', '--keeper-fd', 'x'], /bad fd 'x'/],
+    [['--plan-fd', '3', '--keeper-fd', '3'], /must differ/],
+  ])('refuses the arguments %j', async (args, message) => {
+    const r = await execa(STARTER_PATH, args, { reject: false });
+    expect(r.exitCode).toBe(125);
+    expect(r.stderr).toMatch(message);
+  });
 });
 
 describe('starter with a minimal plan', () => {
