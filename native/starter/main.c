@@ -172,7 +172,7 @@ int main(int argc, char **argv) {
   fuse_serve_in_background(fuse_threads());
   heap_prefault();
   if (lower >= 0) {
-    prefetch_startup_files(lower);
+    prefetch_startup_files(lower, &plan);
     close(lower);
   }
   if (keeper_fd >= 0) close(keeper_fd);

@@ -11,11 +11,10 @@
 #include "die.h"
 #include "supervise.h"
 
-static const char *env_get(char **envp, const char *name) {
-  size_t n = strlen(name);
-  for (; *envp; envp++)
-    if (!strncmp(*envp, name, n) && (*envp)[n] == '=') return *envp + n + 1;
-  return NULL;
+const char *payload_search_path(const struct plan *pl) {
+  for (char **e = pl->envp; *e; e++)
+    if (!strncmp(*e, "PATH=", 5)) return *e + 5;
+  return "/usr/local/bin:/usr/bin:/bin";
 }
 
 /* Runs argv through the image's env scripts when it has them (Apptainer-built images). */
@@ -50,8 +49,7 @@ void payload_exec(const struct plan *pl) {
     execve(cmd, argv, pl->envp);
     fail(cmd, errno);
   }
-  const char *path = env_get(pl->envp, "PATH");
-  if (!path) path = "/usr/local/bin:/usr/bin:/bin";
+  const char *path = payload_search_path(pl);
   int seen_eacces = 0, last = ENOENT;
   size_t clen = strlen(cmd);
   for (const char *p = path;; p++) {

@@ -5,20 +5,25 @@
  * third of the starter's time (measured). Read here, one read at a time and in
  * squashfs-block-sized requests, those blocks are decompressed on another CPU while
  * the child is busy with its mounts, and a request of the child's waits behind one
- * read at most. The image's /etc/passwd and /etc/group, which the child reads early,
- * are left to it: reading them here only delayed the rest (measured). The cost is a
- * few ms of CPU a start: all of the C library (~2 MiB) is read, where a payload
- * touches part of it.
+ * read at most. In the order the exec needs them: the program first (which alone
+ * took 2 ms off `true` and 9 ms off `python3 -c pass`, measured), then the loader,
+ * its cache, the C library. The image's /etc/passwd and /etc/group, which the child
+ * reads early, are left to it: reading them here only delayed the rest (measured).
+ * The cost is CPU: whole files are read (8 MiB each at most), where a payload may
+ * touch parts of them.
  */
 #define _GNU_SOURCE
 #include "prefetch.h"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "ld-cache.h"
+#include "payload.h"
 #include "resolve.h"
 
 /* The program interpreter that the architecture's ELF ABI names, and the flags of
@@ -30,8 +35,6 @@
 #define LOADER "/lib/ld-linux-aarch64.so.1"
 #define LIBC_FLAGS 0x0a03
 #endif
-
-#ifdef LOADER
 
 #define CHUNK (128 << 10)       /* one squashfs block, commonly: one request each */
 #define MAX_FILE (8 << 20)      /* a start-up file is smaller; read no further */
@@ -51,14 +54,45 @@ static int open_regular(int lower, const char *path, off_t *size) {
   return fd;
 }
 
-/* Reads the file through the page cache, up to MAX_FILE bytes. */
-static void read_ahead(int lower, const char *path, char *buf) {
+/* Reads the open file through the page cache, up to max bytes, and closes it. */
+static void read_fd(int fd, char *buf, off_t max) {
   off_t done = 0;
-  int fd = open_regular(lower, path, NULL);
-  if (fd < 0) return;
   ssize_t n;
-  while (done < MAX_FILE && (n = read(fd, buf, CHUNK)) > 0) done += n;
+  while (done < max && (n = read(fd, buf, CHUNK)) > 0) done += n;
   close(fd);
+}
+
+/* The payload's program, as the child's exec will find it (payload.c): the image's
+   env-script shell for Apptainer-built images, else argv[0] along PATH. Relative
+   names and PATH entries are skipped (they depend on the container's cwd). */
+static int open_program(int lower, const struct plan *pl) {
+  char path[4096];
+  if (pl->shim_test) {
+    int t = open_in(lower, pl->shim_test, O_PATH);
+    if (t >= 0) {
+      close(t);
+      return open_regular(lower, pl->shim_shell, NULL);
+    }
+  }
+  const char *cmd = pl->argv[0];
+  if (strchr(cmd, '/')) return cmd[0] == '/' ? open_regular(lower, cmd, NULL) : -1;
+  for (const char *p = payload_search_path(pl);; p++) {
+    const char *colon = strchrnul(p, ':');
+    int len = (int)(colon - p);
+    if (*p == '/' && snprintf(path, sizeof path, "%.*s/%s", len, p, cmd) < (int)sizeof path) {
+      int fd = open_regular(lower, path, NULL);
+      if (fd >= 0) return fd;
+    }
+    if (!*colon) return -1;
+    p = colon;
+  }
+}
+
+#ifdef LOADER
+/* Reads the image's regular file at path through the page cache (MAX_FILE at most). */
+static void read_ahead(int lower, const char *path, char *buf) {
+  int fd = open_regular(lower, path, NULL);
+  if (fd >= 0) read_fd(fd, buf, MAX_FILE);
 }
 
 /* Reads ld.so.cache whole, and returns where it places the C library, or NULL. */
@@ -73,19 +107,19 @@ static const char *libc_path(int lower, char **cache) {
   return *cache && done == size ? ld_cache_find(*cache, (size_t)size, "libc.so.6", LIBC_FLAGS) : NULL;
 }
 
-void prefetch_startup_files(int lower) {
-  char *buf = malloc(CHUNK), *cache = NULL;
+#endif
+
+void prefetch_startup_files(int lower, const struct plan *plan) {
+  char *buf = malloc(CHUNK);
   if (!buf) return;
+  int program = open_program(lower, plan);
+  if (program >= 0) read_fd(program, buf, MAX_FILE);
+#ifdef LOADER
+  char *cache = NULL;
   read_ahead(lower, LOADER, buf);
   const char *libc = libc_path(lower, &cache);
   if (libc) read_ahead(lower, libc, buf);
   free(cache);
+#endif
   free(buf);
 }
-
-#else
-
-/* No loader path known for this architecture: nothing to read ahead. */
-void prefetch_startup_files(int lower) { (void)lower; }
-
-#endif
