@@ -104,13 +104,17 @@ __attribute__((noreturn)) static void container_main(const struct plan *plan) {
   _exit(supervise(payload));
 }
 
-__attribute__((noreturn)) static void child_main(const struct plan *plan, pid_t server, int fuse_fd, int image_fd,
-                                                int keeper_fd) {
+/* The files the parent holds, which the child must close. */
+struct server_fds {
+  int fuse, image, keeper, host, lower;
+};
+
+__attribute__((noreturn)) static void child_main(const struct plan *plan, pid_t server, const struct server_fds *fds) {
   /* Holding the FUSE device would keep the mount alive if the server died, and
      our own requests to it would then wait forever. */
-  close(fuse_fd);
-  close(image_fd);
-  if (keeper_fd >= 0) close(keeper_fd);
+  const int held[] = {fds->fuse, fds->image, fds->keeper, fds->host, fds->lower};
+  for (size_t i = 0; i < sizeof held / sizeof *held; i++)
+    if (held[i] >= 0) close(held[i]);
   /* Without the FUSE server the image is gone; do not outlive it. */
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die_errno("PR_SET_PDEATHSIG");
   if (getppid() != server) _exit(EXIT_RUNTIME);
@@ -148,32 +152,37 @@ int main(int argc, char **argv) {
   plan_read(plan_fd, &plan);
   close(plan_fd);
 
-  int image_fd = open(plan.image, O_RDONLY | O_CLOEXEC);
-  if (image_fd < 0) die_errno("open %s", plan.image);
-  squash_pool_init(image_fd, plan.offset, fuse_threads(), getuid(), getgid());
+  struct server_fds fds = {.keeper = keeper_fd};
+  fds.image = open(plan.image, O_RDONLY | O_CLOEXEC);
+  if (fds.image < 0) die_errno("open %s", plan.image);
+  squash_pool_init(fds.image, plan.offset, fuse_threads(), getuid(), getgid());
 
   userns_enter(getuid(), getgid());
   /* The kernel wants the device opened by the namespace that mounts it. */
-  int fuse_fd = fuse_device_open();
+  fds.fuse = fuse_device_open();
   rootfs_stage();
-  fuse_mount_image(fuse_fd, STAGE_LOWER);
+  fuse_mount_image(fds.fuse, STAGE_LOWER);
+  /* Opened before the fork: once the child has called pivot_root, these paths
+     would name places in the container. lower is for the read-ahead only. */
+  fds.host = open(STAGE_OLDROOT, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fds.host < 0) die_errno("open %s", STAGE_OLDROOT);
+  fds.lower = open(STAGE_LOWER, O_PATH | O_DIRECTORY | O_CLOEXEC);
 
   signals_block();
   pid_t self = getpid(), child = fork();
   if (child < 0) die_errno("fork");
-  if (child == 0) child_main(&plan, self, fuse_fd, image_fd, keeper_fd);
-  /* For the read-ahead below, which may read the image only through this fd. */
-  int lower = open(STAGE_LOWER, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (child == 0) child_main(&plan, self, &fds);
   /* The child's pivot_root would move us into the container too, whose files we
      serve: any file our threads open there (glibc reads /sys lazily, for one)
      would wait on ourselves. Stay in the host's root instead. */
-  if (chroot(STAGE_OLDROOT) < 0 || chdir("/") < 0) die_errno("chroot to the host's root");
+  if (fchdir(fds.host) < 0 || chroot(".") < 0 || chdir("/") < 0) die_errno("chroot to the host's root");
+  close(fds.host);
   /* Serve first: the child is already waiting for its first answers. */
   fuse_serve_in_background(fuse_threads());
   heap_prefault();
-  if (lower >= 0) {
-    prefetch_startup_files(lower, &plan);
-    close(lower);
+  if (fds.lower >= 0) {
+    prefetch_startup_files(fds.lower, &plan);
+    close(fds.lower);
   }
   if (keeper_fd >= 0) close(keeper_fd);
   ns_holder_start();
