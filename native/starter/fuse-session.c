@@ -33,7 +33,8 @@ static struct fuse_session *session;
 static struct {
   pthread_mutex_t lock;
   unsigned workers, idle, max, waits;
-} pool = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 1, 0};
+  unsigned long served;
+} pool = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 1, 0, 0};
 
 /* Per worker: the request being served, and whether another one waited meanwhile. */
 static __thread unsigned serving;
@@ -124,6 +125,7 @@ static void *worker(void *unused) {
     serving = (buf.flags & FUSE_BUF_IS_FD) || n < (int)sizeof(struct fuse_in_header) ? 0 : ((struct fuse_in_header *)buf.mem)->opcode;
     fuse_session_process_buf(session, &buf);
     pthread_mutex_lock(&pool.lock);
+    pool.served++;
     /* If a worker cannot be made, the ones we have go on serving. */
     if (saw_waiting && ++pool.waits > 1 && pool.workers < pool.max) (void)add_worker();
     pool.idle++;
@@ -146,6 +148,13 @@ void fuse_serve_in_background(unsigned max_threads) {
     errno = err;
     die_errno("cannot start the FUSE server thread");
   }
+}
+
+unsigned long fuse_requests_served(void) {
+  pthread_mutex_lock(&pool.lock);
+  unsigned long n = pool.served;
+  pthread_mutex_unlock(&pool.lock);
+  return n;
 }
 
 /* Linked with -Wl,--wrap=dlopen: squashfuse's command-line helpers, never called

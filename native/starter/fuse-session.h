@@ -8,5 +8,7 @@ int fuse_device_open(void);
 void fuse_mount_image(int fuse_fd, const char *mountpoint);
 /* Starts serving requests on background threads (call after fork). */
 void fuse_serve_in_background(unsigned max_threads);
+/* How many requests have been served so far. */
+unsigned long fuse_requests_served(void);
 
 #endif

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -95,31 +96,36 @@ static void read_ahead(int lower, const char *path, char *buf) {
   if (fd >= 0) read_fd(fd, buf, MAX_FILE);
 }
 
-/* Reads ld.so.cache whole, and returns where it places the C library, or NULL. */
-static const char *libc_path(int lower, char **cache) {
-  off_t size, done = 0;
-  ssize_t n;
-  int fd = open_regular(lower, "/etc/ld.so.cache", &size);
-  if (fd < 0) return NULL;
-  *cache = size > 0 && size <= MAX_LD_CACHE ? malloc((size_t)size) : NULL;
-  while (*cache && done < size && (n = read(fd, *cache + done, (size_t)(size - done))) > 0) done += n;
+/* Where the image's ld.so.cache places the C library, copied to out; 0 if nowhere.
+   The cache is mapped, not read into our heap, which would keep it resident. */
+static int libc_path(int lower, char *out, size_t size) {
+  off_t len;
+  int fd = open_regular(lower, "/etc/ld.so.cache", &len), found = 0;
+  if (fd < 0) return 0;
+  void *cache = len > 0 && len <= MAX_LD_CACHE ? mmap(NULL, (size_t)len, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
   close(fd);
-  return *cache && done == size ? ld_cache_find(*cache, (size_t)size, "libc.so.6", LIBC_FLAGS) : NULL;
+  if (cache == MAP_FAILED) return 0;
+  const char *path = ld_cache_find(cache, (size_t)len, "libc.so.6", LIBC_FLAGS);
+  if (path && strlen(path) < size) {
+    strcpy(out, path);
+    found = 1;
+  }
+  munmap(cache, (size_t)len);
+  return found;
 }
 
 #endif
 
 void prefetch_startup_files(int lower, const struct plan *plan) {
-  char *buf = malloc(CHUNK);
-  if (!buf) return;
+  /* Mapped for this call only: a heap buffer would stay in the server's memory. */
+  char *buf = mmap(NULL, CHUNK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (buf == MAP_FAILED) return;
   int program = open_program(lower, plan);
   if (program >= 0) read_fd(program, buf, MAX_FILE);
 #ifdef LOADER
-  char *cache = NULL;
+  char libc[4096];
   read_ahead(lower, LOADER, buf);
-  const char *libc = libc_path(lower, &cache);
-  if (libc) read_ahead(lower, libc, buf);
-  free(cache);
+  if (libc_path(lower, libc, sizeof libc)) read_ahead(lower, libc, buf);
 #endif
-  free(buf);
+  munmap(buf, CHUNK);
 }
