@@ -55,6 +55,13 @@ static int open_regular(int lower, const char *path, off_t *size) {
   return fd;
 }
 
+/* Scratch memory for this call only: the heap would keep it in the server's memory.
+   Populated at once: faulting it in a page at a time costs more (see main.c). */
+static char *map_buffer(size_t size) {
+  void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
 /* Reads the open file through the page cache, up to max bytes, and closes it. */
 static void read_fd(int fd, char *buf, off_t max) {
   off_t done = 0;
@@ -97,29 +104,29 @@ static void read_ahead(int lower, const char *path, char *buf) {
 }
 
 /* Where the image's ld.so.cache places the C library, copied to out; 0 if nowhere.
-   The cache is mapped, not read into our heap, which would keep it resident. */
+   Read, not mapped: a fault on a block the image fails to give would be SIGBUS. */
 static int libc_path(int lower, char *out, size_t size) {
-  off_t len;
+  off_t len, done = 0;
+  ssize_t n;
   int fd = open_regular(lower, "/etc/ld.so.cache", &len), found = 0;
   if (fd < 0) return 0;
-  void *cache = len > 0 && len <= MAX_LD_CACHE ? mmap(NULL, (size_t)len, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+  char *cache = len > 0 && len <= MAX_LD_CACHE ? map_buffer((size_t)len) : NULL;
+  while (cache && done < len && (n = read(fd, cache + done, (size_t)(len - done))) > 0) done += n;
   close(fd);
-  if (cache == MAP_FAILED) return 0;
-  const char *path = ld_cache_find(cache, (size_t)len, "libc.so.6", LIBC_FLAGS);
+  const char *path = cache && done == len ? ld_cache_find(cache, (size_t)len, "libc.so.6", LIBC_FLAGS) : NULL;
   if (path && strlen(path) < size) {
     strcpy(out, path);
     found = 1;
   }
-  munmap(cache, (size_t)len);
+  if (cache) munmap(cache, (size_t)len);
   return found;
 }
 
 #endif
 
 void prefetch_startup_files(int lower, const struct plan *plan) {
-  /* Mapped for this call only: a heap buffer would stay in the server's memory. */
-  char *buf = mmap(NULL, CHUNK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (buf == MAP_FAILED) return;
+  char *buf = map_buffer(CHUNK);
+  if (!buf) return;
   int program = open_program(lower, plan);
   if (program >= 0) read_fd(program, buf, MAX_FILE);
 #ifdef LOADER
