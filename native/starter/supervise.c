@@ -75,14 +75,14 @@ static int status_code(int status) {
   return EXIT_RUNTIME;
 }
 
-int supervise(pid_t child, void (*tick)(void)) {
+int supervise(pid_t child, int (*tick)(void)) {
   sigset_t set = handled_set();
   const struct timespec interval = {.tv_sec = 0, .tv_nsec = TICK_MS * 1000000L};
   for (;;) {
     siginfo_t si;
     int sig = tick ? sigtimedwait(&set, &si, &interval) : sigwaitinfo(&set, &si);
     if (sig < 0 && errno == EAGAIN) {
-      tick();
+      if (!tick()) tick = NULL;
       continue;
     }
     if (sig < 0) {
