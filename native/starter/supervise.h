@@ -11,6 +11,7 @@ void signals_block(void);
 void signals_reset(void);
 /* Unblocks all signals (dispositions are already the defaults after signals_reset). */
 void signals_unblock(void);
+
 #define TICK_MS 50
 
 /* Forwards signals to child and reaps every child until this one ends;
