@@ -16,6 +16,7 @@
 #include "prefetch.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +46,7 @@
    FIFO must not block us: O_NONBLOCK). Sets *size when size is not NULL. */
 static int open_regular(int lower, const char *path, off_t *size) {
   struct stat st;
-  int fd = open_in(lower, path, O_RDONLY | O_NONBLOCK);
+  int fd = open_in(lower, path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) return -1;
   if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
     close(fd);
@@ -62,11 +63,18 @@ static char *map_buffer(size_t size) {
   return p == MAP_FAILED ? NULL : p;
 }
 
+/* Whether a signal waits for the supervisor (all are blocked until it runs): the
+   payload has ended, say, or is to be told to stop. Then the read-ahead stops. */
+static int signal_waiting(void) {
+  sigset_t pending;
+  return sigpending(&pending) == 0 && !sigisemptyset(&pending);
+}
+
 /* Reads the open file through the page cache, up to max bytes, and closes it. */
 static void read_fd(int fd, char *buf, off_t max) {
   off_t done = 0;
   ssize_t n;
-  while (done < max && (n = read(fd, buf, CHUNK)) > 0) done += n;
+  while (done < max && !signal_waiting() && (n = read(fd, buf, CHUNK)) > 0) done += n;
   close(fd);
 }
 
@@ -75,22 +83,19 @@ static void read_fd(int fd, char *buf, off_t max) {
    names and PATH entries are skipped (they depend on the container's cwd). */
 static int open_program(int lower, const struct plan *pl) {
   char path[4096];
-  if (pl->shim_test) {
-    int t = open_in(lower, pl->shim_test, O_PATH);
-    if (t >= 0) {
-      close(t);
-      return open_regular(lower, pl->shim_shell, NULL);
-    }
+  int fd = -1;
+  if (pl->shim_test && (fd = open_in(lower, pl->shim_test, O_PATH)) >= 0) {
+    close(fd);
+    if ((fd = open_regular(lower, pl->shim_shell, NULL)) >= 0) return fd;
   }
   const char *cmd = pl->argv[0];
   if (strchr(cmd, '/')) return cmd[0] == '/' ? open_regular(lower, cmd, NULL) : -1;
   for (const char *p = payload_search_path(pl);; p++) {
     const char *colon = strchrnul(p, ':');
     int len = (int)(colon - p);
-    if (*p == '/' && snprintf(path, sizeof path, "%.*s/%s", len, p, cmd) < (int)sizeof path) {
-      int fd = open_regular(lower, path, NULL);
-      if (fd >= 0) return fd;
-    }
+    if (*p == '/' && snprintf(path, sizeof path, "%.*s/%s", len, p, cmd) < (int)sizeof path &&
+        (fd = open_regular(lower, path, NULL)) >= 0)
+      return fd;
     if (!*colon) return -1;
     p = colon;
   }
@@ -131,8 +136,8 @@ void prefetch_startup_files(int lower, const struct plan *plan) {
   if (program >= 0) read_fd(program, buf, MAX_FILE);
 #ifdef LOADER
   char libc[4096];
-  read_ahead(lower, LOADER, buf);
-  if (libc_path(lower, libc, sizeof libc)) read_ahead(lower, libc, buf);
+  if (!signal_waiting()) read_ahead(lower, LOADER, buf);
+  if (!signal_waiting() && libc_path(lower, libc, sizeof libc)) read_ahead(lower, libc, buf);
 #endif
   munmap(buf, CHUNK);
 }

@@ -77,7 +77,7 @@ static int status_code(int status) {
 
 int supervise(pid_t child, int (*tick)(void)) {
   sigset_t set = handled_set();
-  const struct timespec interval = {.tv_sec = 0, .tv_nsec = TICK_MS * 1000000L};
+  const struct timespec interval = {.tv_sec = 0, .tv_nsec = 50 * 1000000L};
   for (;;) {
     siginfo_t si;
     int sig = tick ? sigtimedwait(&set, &si, &interval) : sigwaitinfo(&set, &si);
@@ -87,7 +87,7 @@ int supervise(pid_t child, int (*tick)(void)) {
     }
     if (sig < 0) {
       if (errno == EINTR) continue;
-      die_errno("sigwaitinfo");
+      die_errno("waiting for signals");
     }
     if (sig == SIGCHLD) {
       int status;

@@ -5,33 +5,9 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { ldCache } from '../support/ld-cache.js';
 import { makeBusyboxRootfs, makeSquashfs } from '../support/squashfs.js';
 import { requireHost, sifAsUser, testImagesDir, userTempDir } from '../support/unprivileged.js';
-
-/** An ld.so.cache in glibc's "1.1" format with the given (name, path, flags) entries. */
-function ldCache(entries: [string, string, number][]): Buffer {
-  const header = 48;
-  const table = Buffer.alloc(header + entries.length * 24);
-  const strings: Buffer[] = [];
-  let next = table.length;
-  const place = (s: string): number => {
-    const b = Buffer.from(`${s}\0`);
-    strings.push(b);
-    next += b.length;
-    return next - b.length;
-  };
-  table.write('glibc-ld.so.cache1.1', 0, 'latin1');
-  table.writeUInt32LE(entries.length, 20);
-  entries.forEach(([name, path, flags], i) => {
-    const e = header + i * 24;
-    table.writeInt32LE(flags, e);
-    table.writeUInt32LE(place(name), e + 4);
-    table.writeUInt32LE(place(path), e + 8);
-  });
-  const all = Buffer.concat([table, ...strings]);
-  all.writeUInt32LE(all.length - table.length, 24);
-  return all;
-}
 
 /** A busybox image whose loader and ld.so.cache are laid out by lay(root). */
 async function hostileImage(name: string, lay: (root: string) => Promise<void>): Promise<string> {
@@ -49,7 +25,10 @@ const X86_64_LIBC6 = 0x0303;
 
 beforeAll(() => requireHost());
 
-describe('reading ahead at start-up', () => {
+// The paths and flags below are x86-64's (Debian's multiarch layout).
+const onX64 = process.arch === 'x64' ? describe : describe.skip;
+
+onX64('reading ahead at start-up', () => {
   it("the payload's program and the C library are wholly in the page cache soon after it starts", async () => {
     const image = join(testImagesDir(), 'python.sqfs');
     if (!existsSync(image)) throw new Error(`${image} is missing: scripts/test.sh builds it (scripts/base-rootfs.sh)`);
@@ -82,12 +61,11 @@ describe('reading ahead at start-up', () => {
       },
     ],
     [
-      'a directory as the loader, and a cache whose entry count and offsets lie',
+      'a directory as the loader, and a cache whose entry count lies',
       async (root: string) => {
         mkdirSync(join(root, 'lib64', 'ld-linux-x86-64.so.2'));
         const cache = ldCache([['libc.so.6', '/bin/busybox', X86_64_LIBC6]]);
-        cache.writeUInt32LE(0xffffffff, 20); // entries
-        cache.writeUInt32LE(0xfffffff0, 48 + 8); // the path's offset
+        cache.writeUInt32LE(0xffffffff, 20); // entries (ld-cache.test.ts covers the reader itself)
         writeFileSync(join(root, 'etc', 'ld.so.cache'), cache);
       },
     ],
