@@ -94,8 +94,8 @@ static void heap_prefault(void) {
 
 /*
  * Gives the heap's free memory back to the system whenever the FUSE server has gone
- * quiet (a tick, 50 ms, in which it served nothing) after serving, during the first
- * 5 s: the start-up, however slow the machine makes it. Freed image blocks stay in
+ * quiet (a tick of supervise() in which it served nothing) after serving, during
+ * the first 5 s: the start-up, however slow the machine makes it. Freed image blocks stay in
  * malloc between requests (M_TRIM_THRESHOLD, in main()), which is what keeps the
  * start and busy periods fast; a container that then sits idle for hours need not
  * hold them (measured: 1.4 of the server's 4.1 MiB). Returns 0 when done.
@@ -111,7 +111,7 @@ static int trim_after_start(void) {
     malloc_trim(0);
     dirty = 0;
   }
-  if (++ticks < 100) return 1;
+  if (++ticks < 5000 / SUPERVISE_TICK_MS) return 1;
   if (dirty) malloc_trim(0);
   return 0;
 }
@@ -162,8 +162,9 @@ int main(int argc, char **argv) {
   /* No privilege may come from this binary: it is never installed setuid. */
   if (getauxval(AT_SECURE) || getuid() != geteuid() || getgid() != getegid())
     die("sif-starter must not be setuid or setgid: remove the bit (chmod u-s,g-s)");
-  int plan_fd, keeper_fd;
-  parse_args(argc, argv, &plan_fd, &keeper_fd);
+  int plan_fd;
+  struct server_fds fds;
+  parse_args(argc, argv, &plan_fd, &fds.keeper);
   /* One malloc arena for all threads: making a new one for each FUSE worker cost
      about 4 ms of every start (measured), more than their lock contention costs. */
   if (!mallopt(M_ARENA_MAX, 1)) die("mallopt(M_ARENA_MAX) failed");
@@ -177,7 +178,6 @@ int main(int argc, char **argv) {
   plan_read(plan_fd, &plan);
   close(plan_fd);
 
-  struct server_fds fds = {.keeper = keeper_fd};
   fds.image = open(plan.image, O_RDONLY | O_CLOEXEC);
   if (fds.image < 0) die_errno("open %s", plan.image);
   squash_pool_init(fds.image, plan.offset, fuse_threads(), getuid(), getgid());
@@ -210,7 +210,7 @@ int main(int argc, char **argv) {
     prefetch_startup_files(fds.lower, &plan);
     close(fds.lower);
   }
-  if (keeper_fd >= 0) close(keeper_fd);
+  if (fds.keeper >= 0) close(fds.keeper);
   ns_holder_start();
   _exit(supervise(child, trim_after_start));
 }

@@ -77,7 +77,7 @@ static int status_code(int status) {
 
 int supervise(pid_t child, int (*tick)(void)) {
   sigset_t set = handled_set();
-  const struct timespec interval = {.tv_sec = 0, .tv_nsec = 50 * 1000000L};
+  const struct timespec interval = {.tv_sec = 0, .tv_nsec = SUPERVISE_TICK_MS * 1000000L};
   for (;;) {
     siginfo_t si;
     int sig = tick ? sigtimedwait(&set, &si, &interval) : sigwaitinfo(&set, &si);

@@ -12,10 +12,12 @@ void signals_reset(void);
 /* Unblocks all signals (dispositions are already the defaults after signals_reset). */
 void signals_unblock(void);
 
+#define SUPERVISE_TICK_MS 50
+
 /* Forwards signals to child and reaps every child until this one ends;
    returns its exit status, or 128+n for death by signal n. Calls tick, when
-   not NULL, whenever 50 ms pass without a signal, until it returns 0 (no timer
-   is left running then: periodic wake-ups disturb the jobs on the node). */
+   not NULL, whenever SUPERVISE_TICK_MS pass without a signal, until it returns 0
+   (no timer is left running then: periodic wake-ups disturb the jobs on the node). */
 int supervise(pid_t child, int (*tick)(void));
 
 #endif
