@@ -6,7 +6,6 @@ set -euo pipefail
 
 TEST_USER=sif-test
 repo=$(cd "$(dirname "$0")/.." && pwd -P)
-shared=$(cd "$repo/.." && pwd -P)/shared
 
 if [ "$(id -u)" != 0 ]; then
   echo "setup-host: error: must run as root (it installs packages and creates a user)" >&2
@@ -48,13 +47,10 @@ while [ "$dir" != / ]; do
   fi
   dir=$(dirname "$dir")
 done
-for d in "$repo" "$shared"; do
-  [ -d "$d" ] || continue
-  if [ "$(( 0$(stat -c %a "$d") & 05 ))" != 5 ]; then
-    chmod o+rx "$d"
-    echo "setup-host: chmod o+rx $d (so $TEST_USER can read it)"
-  fi
-done
+if [ "$(( 0$(stat -c %a "$repo") & 05 ))" != 5 ]; then
+  chmod o+rx "$repo"
+  echo "setup-host: chmod o+rx $repo (so $TEST_USER can read it)"
+fi
 if ! runuser -u "$TEST_USER" -- test -r "$repo/package.json"; then
   echo "setup-host: error: $TEST_USER cannot read $repo/package.json" >&2
   echo "hint: the checkout was made with a restrictive umask; run: chmod -R o+rX $repo" >&2

@@ -1,6 +1,6 @@
 /**
  * SIF on-disk constants (apptainer/sif pkg/sif). All integers are little endian and
- * packed; see ../shared/reference/apptainer.md section 2 for the full layout.
+ * packed; docs/design.md describes the layout.
  */
 import type { SifDescriptor } from './sif-reader.js';
 

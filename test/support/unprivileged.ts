@@ -9,7 +9,7 @@ import { execa, type Options, type ResultPromise } from 'execa';
 export const TEST_USER = 'sif-test';
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const SIF_BIN = join(REPO_ROOT, 'bin', 'sif');
-export const FIXTURES = join(REPO_ROOT, '..', 'shared', 'fixtures');
+export const FIXTURES = join(REPO_ROOT, 'test', 'fixtures');
 
 const SETUP_HINT = 'run scripts/setup-host.sh as root';
 

@@ -7,7 +7,7 @@ import { expect } from '@jest/globals';
 import { SifError, type SifErrorCode } from '../../../src/errors.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-export const fixtureDir = resolve(repoRoot, '../shared/fixtures/sif');
+export const fixtureDir = resolve(repoRoot, 'test/fixtures/sif');
 export const fixture = (name: string): string => join(fixtureDir, name);
 
 export async function makeTmpDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
