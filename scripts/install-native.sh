@@ -35,6 +35,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
+# node-gyp: npm puts its own on PATH while it runs an install script (an installed
+# package has no devDependencies); in the checkout, the dev dependency.
+gyp=(npx --no-install node-gyp)
+command -v node-gyp >/dev/null && gyp=(node-gyp)
+# Node's headers: those installed beside this node (Debian's nodejs, the official
+# tarballs) when present, so that no build needs to download them.
+prefix=$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")
+[ -z "${npm_config_nodedir:-}" ] && [ -f "$prefix/include/node/node_api.h" ] && gyp+=(--nodedir="$prefix")
+
 make -s -C native/starter
-npx --no-install node-gyp rebuild --silent --directory native/handoff >/dev/null
-npx --no-install node-gyp rebuild --silent --directory native/squashfs >/dev/null
+"${gyp[@]}" rebuild --silent --directory native/handoff >/dev/null
+"${gyp[@]}" rebuild --silent --directory native/squashfs >/dev/null
