@@ -181,5 +181,5 @@ describe('platforms and media types', () => {
     const ref = `${env.basic.host}/sif/python:latest`;
     const img = await pull(`${env.basic.host}/sif/python@${pushed(ref).digest}`, { credentials: creds(), concurrency: 2 });
     expect(img.manifestDigest).toBe(pushed(ref).digest);
-  });
+  }, 120_000);
 });
