@@ -1,14 +1,12 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, copyFile, mkdir, open, readFile, stat, truncate, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, open, readFile, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { checkArch, goArchFromNodeArch, openImage } from '../../../src/image/open-image.js';
 import { SIF_DESCRIPTOR_SIZE } from '../../../src/image/sif-format.js';
+import { SquashfsWriter, type SquashfsCompressor } from '../../../src/image/squashfs-writer.js';
 import { expectSifErrorSync, fixture, makeTmpDir } from './support.js';
 
-const run = promisify(execFile);
 let tmp: Awaited<ReturnType<typeof makeTmpDir>>;
 beforeAll(async () => {
   tmp = await makeTmpDir();
@@ -42,12 +40,14 @@ async function truncatedCopy(src: string, out: string, len: number): Promise<str
   return p;
 }
 
-async function mksquashfs(out: string, comp: string, files: Record<string, Buffer | string>): Promise<string> {
-  const dir = join(tmp.dir, `${out}.d`);
-  await mkdir(dir);
-  for (const [name, data] of Object.entries(files)) await writeFile(join(dir, name), data);
+/** A plain squashfs written by sif's own writer (the unit tier runs no external tool). */
+async function squashfs(out: string, compressor: SquashfsCompressor, files: Record<string, Buffer | string>): Promise<string> {
   const p = join(tmp.dir, out);
-  await run('mksquashfs', [dir, p, '-noappend', '-quiet', '-no-progress', '-comp', comp]);
+  const w = await SquashfsWriter.create(p, { compressor });
+  const meta = { mode: 0o644, uid: 0, gid: 0, mtime: 0 };
+  await w.addDirectory('/', { ...meta, mode: 0o755 });
+  for (const [name, data] of Object.entries(files)) await w.addFile(name, meta, Buffer.from(data));
+  await w.finish();
   return p;
 }
 
@@ -171,8 +171,8 @@ describe('openImage on other files', () => {
     expectSifErrorSync(() => openImage(p), 'SIF_E_IMAGE_NOT_AN_IMAGE', p, 'empty');
   });
 
-  it('opens a plain squashfs made by mksquashfs', async () => {
-    const p = await mksquashfs('plain.sqfs', 'xz', { 'hello.txt': 'hello\n' });
+  it('opens a plain squashfs', async () => {
+    const p = await squashfs('plain.sqfs', 'xz', { 'hello.txt': 'hello\n' });
     const info = await openImage(p);
     expect(info).toMatchObject({ path: p, format: 'squashfs', rootfsOffset: 0, arch: null, compression: 'xz' });
     expect(info.rootfsSize).toBe((await stat(p)).size);
@@ -182,14 +182,14 @@ describe('openImage on other files', () => {
   });
 
   it('reports a truncated squashfs as truncated', async () => {
-    const src = await mksquashfs('big.sqfs', 'gzip', { 'random.bin': randomBytes(256 * 1024) });
+    const src = await squashfs('big.sqfs', 'gzip', { 'random.bin': randomBytes(256 * 1024) });
     const len = Math.floor((await stat(src)).size / 2);
     const p = await truncatedCopy(src, 'big-cut.sqfs', len);
     expectSifErrorSync(() => openImage(p), 'SIF_E_IMAGE_TRUNCATED', p);
   });
 
   it('reports a squashfs with a bad version as corrupt', async () => {
-    const src = await mksquashfs('v3.sqfs', 'gzip', { a: 'a' });
+    const src = await squashfs('v3.sqfs', 'gzip', { a: 'a' });
     const buf = await readFile(src);
     buf.writeUInt16LE(3, 28);
     await writeFile(src, buf);
@@ -197,7 +197,7 @@ describe('openImage on other files', () => {
   });
 
   it('reports an unknown squashfs compressor as unsupported', async () => {
-    const src = await mksquashfs('c7.sqfs', 'gzip', { a: 'a' });
+    const src = await squashfs('c7.sqfs', 'gzip', { a: 'a' });
     const buf = await readFile(src);
     buf.writeUInt16LE(7, 20);
     await writeFile(src, buf);

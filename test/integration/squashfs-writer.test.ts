@@ -1,17 +1,17 @@
 // The squashfs writer (native/squashfs over libsquashfs), checked with independent
 // readers: unsquashfs (squashfs-tools), rdsquashfs and sqfsdiff (squashfs-tools-ng),
 // and the kernel's view of the files unsquashfs extracts (lstat, xattrs).
-// Needs the addon built (npx node-gyp rebuild --directory native/squashfs) and root
-// (device nodes, owners and security.* xattrs are restored on extraction).
+// An integration test: it needs those tools, root (device nodes, owners and security.*
+// xattrs are restored on extraction; the kernel mount) and squashfuse_ll, all installed
+// by scripts/setup-host.sh.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { lstat, mkdir, readFile, readdir, readlink, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { SifError } from '../../../src/errors.js';
-import { SquashfsWriter, type EntryMeta, type SquashfsCompressor, type SquashfsWriterOptions } from '../../../src/image/squashfs-writer.js';
-import { expectSifError, makeTmpDir } from './support.js';
+import { SifError } from '../../src/errors.js';
+import { SquashfsWriter, type EntryMeta, type SquashfsCompressor, type SquashfsWriterOptions } from '../../src/image/squashfs-writer.js';
+import { expectSifError, makeTmpDir } from '../unit/image/support.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -172,14 +172,12 @@ describe('SquashfsWriter: one image with every kind of entry', () => {
   }, 60_000);
 });
 
-/** Mounts `img` (with squashfuse_ll, as the starter does, or the kernel), runs `fn` on the mount point, unmounts.
- *  Where this host cannot mount, says so and skips `fn`. */
+/** Mounts `img` (with squashfuse_ll, as the starter does, or the kernel), runs `fn` on the mount point, unmounts. */
 async function withMount(img: string, how: 'squashfuse_ll' | 'kernel', fn: (mnt: string) => Promise<void>): Promise<void> {
-  if (how === 'squashfuse_ll' && !existsSync('/dev/fuse')) return console.warn('skipped the squashfuse_ll mount: no /dev/fuse');
   const mnt = join(dir, `mnt-${how}`);
   await mkdir(mnt);
-  const r = how === 'squashfuse_ll' ? spawnSync('squashfuse_ll', [img, mnt]) : spawnSync('mount', ['-t', 'squashfs', '-o', 'loop,ro', img, mnt]);
-  if (r.error || r.status !== 0) return console.warn(`skipped the ${how} mount: ${r.error?.message ?? r.stderr.toString().trim()}`);
+  if (how === 'squashfuse_ll') run('squashfuse_ll', [img, mnt]);
+  else run('mount', ['-t', 'squashfs', '-o', 'loop,ro', img, mnt]);
   try {
     await fn(mnt);
   } finally {
