@@ -149,11 +149,22 @@ static int has_key(const char *data, size_t len, const char *line, size_t line_l
   return 0;
 }
 
-/* Appends the image's lines at op->dst that op->data does not replace. */
+/*
+ * Appends the image's lines at op->dst that op->data does not replace. Only from a
+ * regular file, opened without waiting (a FIFO) or gaining a terminal: anything else
+ * could block the start for good, with every signal blocked (this runs before the exec).
+ */
 static void merge_image_lines(int out, const struct op *op) {
   static char buf[1 << 20];
-  int in = open_in(root_fd, op->dst, O_RDONLY);
+  struct stat st;
+  int in = open_in(root_fd, op->dst, O_RDONLY | O_NONBLOCK | O_NOCTTY);
   if (in < 0) return; /* the image has no such file: ours is all there is */
+  if (fstat(in, &st) < 0) die_errno("stat %s in the image", op->dst);
+  if (!S_ISREG(st.st_mode)) {
+    warn("%s in the image is not a regular file: its lines are left out", op->dst);
+    close(in);
+    return;
+  }
   ssize_t n = read(in, buf, sizeof buf - 1);
   close(in);
   if (n <= 0) return;
