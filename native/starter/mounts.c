@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "die.h"
+#include "own-fs.h"
 #include "resolve.h"
 #include "rootfs.h"
 
@@ -23,6 +25,23 @@ static const char *split(const char *path, char **parent) {
   *parent = strndup(path, slash == path ? 1 : (size_t)(slash - path));
   if (!*parent) die_errno("split %s", path);
   return slash + 1;
+}
+
+/*
+ * Dies unless directory fd (where path's last part is to be made) is on the container's
+ * own filesystem: never create a file on the host (own-fs.h).
+ */
+static void check_own(int fd, const char *path) {
+  char link[64], where[PATH_MAX];
+  if (own_fs_holds(fd)) return;
+  snprintf(link, sizeof link, STAGE_OLDROOT "/proc/self/fd/%d", fd);
+  ssize_t n = readlink(link, where, sizeof where - 1);
+  where[n < 0 ? 0 : n] = '\0';
+  size_t prefix = strlen(STAGE_ROOT);
+  const char *shown = strncmp(where, STAGE_ROOT, prefix) ? where : where[prefix] ? where + prefix : "/";
+  die("cannot make the mount point %s: it would be made in %s, outside the container's own filesystem "
+      "(in a host directory bound in, or the read-only image), reached through a symbolic link or below "
+      "another bind; sif creates nothing on the host: create it there first, or choose another destination", path, shown);
 }
 
 /*
@@ -39,6 +58,7 @@ static int mountpoint_in_root(const char *path, int want_dir, mode_t mode) {
   char *parent;
   const char *name = split(path, &parent);
   int pfd = mountpoint_in_root(parent, 1, 0755);
+  check_own(pfd, path);
   int made = want_dir ? mkdirat(pfd, name, mode) : openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
   if (made < 0) {
     /* EEXIST for a name we could not open: a dangling symlink. We do not create
@@ -111,6 +131,7 @@ static void do_tmpfs(const struct op *op) {
   snprintf(mode, sizeof mode, "%o", op->mode);
   int m = new_fs("tmpfs", mode, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
   if (m < 0) die_errno("creating a tmpfs for %s", op->dst);
+  own_fs_add(m, "");
   attach(m, op->dst, 1);
 }
 
@@ -205,6 +226,7 @@ static void do_symlink(const struct op *op) {
   char *parent;
   const char *name = split(op->dst, &parent);
   int pfd = mountpoint_in_root(parent, 1, 0755);
+  check_own(pfd, op->dst);
   if (symlinkat(op->src, pfd, name) < 0) die_errno("creating the symlink %s in the container", op->dst);
   close(pfd);
   free(parent);

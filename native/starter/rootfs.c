@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "die.h"
+#include "own-fs.h"
 #include "resolve.h"
 
 #define STAGE_BASE "/tmp" /* any host directory will do: it is covered only in our namespace */
@@ -285,10 +286,13 @@ void rootfs_assemble(const struct plan *plan) {
       snprintf(target, sizeof target, STAGE_ROOT "%s", grow[i]);
       snprintf(lower, sizeof lower, STAGE_LOWER "%s", grow[i]);
       overlay(target, lower, i, MS_RDONLY);
+      own_fs_add(AT_FDCWD, target);
     }
   }
   root_fd = open(STAGE_ROOT, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (root_fd < 0) die_errno("open %s", STAGE_ROOT);
+  /* Mount points may be made in the root when it is a tmpfs or overlay, not the image itself. */
+  if (plan->writable || top_missing) own_fs_add(root_fd, "");
   host_fd = open(STAGE_OLDROOT, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (host_fd < 0) die_errno("open %s", STAGE_OLDROOT);
 }

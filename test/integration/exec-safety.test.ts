@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { STARTER_PATH } from '../../src/exec/handoff.js';
 import { requireHost, runAsUser, sifAsUser, userId, userTempDir } from '../support/unprivileged.js';
@@ -63,4 +63,43 @@ describe('a hostile image', () => {
     // The caller's own line is there all the same.
     expect(r.stdout).toMatch(new RegExp(`^[^:]+:x:${file === '/etc/passwd' ? userId().uid : userId().gid}:`));
   }, 40_000);
+
+  it('cannot make sif create files in a host directory bound into the container', async () => {
+    // /etc -> /tmp: the mount points for /etc/hosts, /etc/passwd, ... would be made in
+    // the container's /tmp, the host directory bound there (--workdir's tmp/ here).
+    const hostile = await makeEditedImage((root) => {
+      rmSync(join(root, 'etc'), { recursive: true });
+      symlinkSync('/tmp', join(root, 'etc'));
+    });
+    const workdir = userTempDir('sif-wd-');
+    const r = await sifAsUser(['exec', '--workdir', workdir, hostile, 'true'], { timeoutMs: 15_000 });
+    expect(readdirSync(join(workdir, 'tmp'))).toEqual([]);
+    expect(r.exitCode).toBe(125);
+    expect(r.stderr).toMatch(/^sif: error: cannot make the mount point \/etc\/\w+: it would be made in \/tmp, outside the container's own filesystem/m);
+  }, 30_000);
+
+  it('no mount point is made below a host directory bound earlier: the bind fails instead', async () => {
+    const outer = userTempDir('sif-outer-');
+    const inner = userTempDir('sif-inner-');
+    const r = await sifAsUser(['exec', '-B', `${outer}:/mnt/outer`, '-B', `${inner}:/mnt/outer/inner`, image, 'true'], { timeoutMs: 15_000 });
+    expect(existsSync(join(outer, 'inner'))).toBe(false);
+    expect(r.exitCode).toBe(125);
+    expect(r.stderr).toMatch(/cannot make the mount point \/mnt\/outer\/inner: /);
+  });
+
+  it("ordinary symlinks in the image still lead to mount points in the image's own tree", async () => {
+    // As in Debian: /var/run -> /run, /lib -> usr/lib.
+    const usual = await makeEditedImage((root) => {
+      mkdirSync(join(root, 'run'));
+      mkdirSync(join(root, 'var'));
+      symlinkSync('/run', join(root, 'var', 'run'));
+      mkdirSync(join(root, 'usr', 'lib'), { recursive: true });
+      symlinkSync('usr/lib', join(root, 'lib'));
+    });
+    const dir = userTempDir('sif-src-');
+    writeFileSync(join(dir, 'marker'), 'here\n', { mode: 0o644 });
+    const r = await sifAsUser(['exec', '-B', `${dir}:/var/run/a`, '-B', `${dir}:/lib/b`, usual, 'cat', '/run/a/marker', '/usr/lib/b/marker'], { timeoutMs: 15_000 });
+    expect([r.exitCode, r.stderr]).toEqual([0, '']);
+    expect(r.stdout).toBe('here\nhere\n');
+  });
 });
