@@ -183,6 +183,12 @@ int main(int argc, char **argv) {
   squash_pool_init(fds.image, plan.offset, fuse_threads(), getuid(), getgid());
 
   userns_enter(getuid(), getgid());
+  /* Not dumpable: no process of the caller's, the payload included, may reach into
+     ours through /proc/<pid> (root, fd, mem); the server's root is the host's. Only
+     after the id maps are written: our /proc/self files now belong to root. Inherited
+     by the child and the holder; the payload's exec makes it dumpable again (its
+     /proc/self stays its own). */
+  if (prctl(PR_SET_DUMPABLE, 0) < 0) die_errno("PR_SET_DUMPABLE");
   /* The kernel wants the device opened by the namespace that mounts it. */
   fds.fuse = fuse_device_open();
   rootfs_stage();

@@ -301,6 +301,9 @@ int rootfs_fd(void) { return root_fd; }
 int hostfs_fd(void) { return host_fd; }
 
 void rootfs_enter(const struct plan *plan) {
+  /* The working directory is looked up inside the container, and not through a magic
+     link of /proc: /proc/<pid>/root of a process of sif's would lead to the host's root. */
+  int cwd = open_in(root_fd, plan->cwd, O_PATH | O_DIRECTORY), cwd_err = errno;
   if (!plan->writable) {
     struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
     if (mount_setattr(root_fd, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0) die_errno("making the container's root read-only");
@@ -312,8 +315,7 @@ void rootfs_enter(const struct plan *plan) {
   if (chdir("/") < 0) die_errno("chdir /");
   close(root_fd);
   close(host_fd);
-  if (chdir(plan->cwd) < 0) {
-    warn("cannot enter the working directory %s in the container (%s); using /", plan->cwd, strerror(errno));
-    if (chdir("/") < 0) die_errno("chdir /");
-  }
+  if (cwd < 0 || fchdir(cwd) < 0)
+    warn("cannot enter the working directory %s in the container (%s); using /", plan->cwd, strerror(cwd < 0 ? cwd_err : errno));
+  if (cwd >= 0) close(cwd);
 }

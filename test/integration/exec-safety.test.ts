@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { STARTER_PATH } from '../../src/exec/handoff.js';
-import { requireHost, runAsUser, sifAsUser, userId, userTempDir } from '../support/unprivileged.js';
+import { requireHost, runAsUser, SIF_BIN, sifAsUser, spawnAsUser, userId, userTempDir } from '../support/unprivileged.js';
 import { makeEditedImage, makeTestImage } from './images.js';
 
 let image: string;
@@ -101,5 +101,37 @@ describe('a hostile image', () => {
     const r = await sifAsUser(['exec', '-B', `${dir}:/var/run/a`, '-B', `${dir}:/lib/b`, usual, 'cat', '/run/a/marker', '/usr/lib/b/marker'], { timeoutMs: 15_000 });
     expect([r.exitCode, r.stderr]).toEqual([0, '']);
     expect(r.stdout).toBe('here\nhere\n');
+  });
+});
+
+describe("sif's own processes", () => {
+  it('--pwd cannot lead through /proc into the root of a process of sif', async () => {
+    // $$ is sif's pid (the shell execs sif, which becomes the starter): its
+    // /proc entry's root is the host's.
+    const r = await runAsUser('sh', ['-c', `exec "${SIF_BIN}" exec --pwd /proc/$$/root "${image}" ls`], { timeoutMs: 15_000 });
+    expect(r.exitCode).toBe(0);
+    expect(r.stderr).toMatch(/cannot enter the working directory \/proc\/\d+\/root/);
+    // The container's root instead: the image's own entries.
+    expect(r.stdout.split('\n')).toContain('escape-abs');
+  });
+
+  it('are not dumpable, while the payload is', async () => {
+    // A process that is not dumpable has the files in its /proc/<pid> owned by root: no process of
+    // the caller's can look into it (root, fd, mem). The payload prints its pid, then
+    // waits for us to look; the spawned process is sif, that is the FUSE server.
+    const sif = spawnAsUser(['exec', image, 'sh', '-c', 'echo $$; read x'], { timeoutMs: 15_000 });
+    const line = await new Promise<string>((resolve) => sif.stdout?.once('data', (d: Buffer) => resolve(String(d))));
+    const owner = (pid: number | string | undefined) => statSync(`/proc/${pid}/status`).uid;
+    try {
+      expect([owner(sif.pid), owner(line.trim())]).toEqual([0, userId().uid]);
+    } finally {
+      sif.stdin?.end();
+      await sif;
+    }
+  });
+
+  it.each([[[]], [['--pid']]])('the payload stays dumpable (its /proc entries are its own) %j', async (flags) => {
+    const r = await sifAsUser(['exec', ...flags, image, 'stat', '-c', '%u', '/proc/self/status']);
+    expect([r.exitCode, r.stdout]).toEqual([0, `${userId().uid}\n`]);
   });
 });
