@@ -26,6 +26,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "bind-sources.h"
 #include "die.h"
 #include "fuse-session.h"
 #include "mounts.h"
@@ -118,6 +119,7 @@ static int trim_after_start(void) {
 
 /* Builds the container and runs the payload in it (as PID 1's child with --pid). */
 __attribute__((noreturn)) static void container_main(const struct plan *plan) {
+  bind_sources_open(plan);
   rootfs_prepare(plan);
   rootfs_assemble(plan);
   ops_apply(plan, rootfs_fd(), hostfs_fd());

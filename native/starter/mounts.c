@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bind-sources.h"
 #include "die.h"
 #include "own-fs.h"
 #include "resolve.h"
@@ -95,18 +96,14 @@ static int clone_tree(int src_fd, const char *what) {
   return m;
 }
 
-static void do_bind(const struct op *op) {
-  struct stat st;
-  int sfd = open_in(host_fd, op->src, O_PATH);
-  if (sfd < 0) {
-    if (errno == ENOENT && (op->flags & BIND_OPTIONAL)) return;
-    die_errno("bind source %s", op->src);
-  }
-  if (fstat(sfd, &st) < 0) die_errno("stat %s", op->src);
+/* Binds the source opened for op i (bind-sources.h). */
+static void do_bind(const struct op *op, size_t i) {
+  int sfd = bind_source_fd(i);
+  if (sfd < 0) return; /* optional and absent */
   int m = clone_tree(sfd, op->src);
   close(sfd);
   if (op->flags & BIND_RO) set_readonly(m, AT_RECURSIVE, op->src);
-  attach(m, op->dst, S_ISDIR(st.st_mode));
+  attach(m, op->dst, bind_source_is_dir(i));
 }
 
 static int new_fs(const char *type, const char *mode, unsigned attrs) {
@@ -239,7 +236,7 @@ void ops_apply(const struct plan *plan, int new_root_fd, int host_root_fd) {
     const struct op *op = &plan->ops[i];
     switch (op->kind) {
       case OP_MKDIR: close(mountpoint_in_root(op->dst, 1, op->mode)); break;
-      case OP_BIND: do_bind(op); break;
+      case OP_BIND: do_bind(op, i); break;
       case OP_PROC: do_proc(op); break;
       case OP_TMPFS: do_tmpfs(op); break;
       case OP_FILE: case OP_MERGE: do_file(op, (unsigned)i); break;

@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "bind-sources.h"
 #include "die.h"
 #include "own-fs.h"
 #include "resolve.h"
@@ -130,22 +131,14 @@ static void note(int lower, const char *dst, int dir) {
 
 /* Notes the destination of every operation that needs a mount point. */
 static void note_mountpoints(const struct plan *plan) {
-  int host = open(STAGE_OLDROOT, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (host < 0) die_errno("open %s", STAGE_OLDROOT);
   int lower = open(STAGE_LOWER, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (lower < 0) die_errno("open %s", STAGE_LOWER);
   for (size_t i = 0; i < plan->nops; i++) {
     const struct op *op = &plan->ops[i];
-    struct stat st;
-    int src;
     switch (op->kind) {
       case OP_BIND:
-        /* Resolved as on the host (its absolute symlinks too); a missing optional source needs no mount point. */
-        src = open_in(host, op->src, O_PATH);
-        if (src < 0) break;
-        if (fstat(src, &st) < 0) die_errno("stat %s", op->src);
-        close(src);
-        note(lower, op->dst, S_ISDIR(st.st_mode));
+        /* A missing optional source needs no mount point. */
+        if (bind_source_fd(i) >= 0) note(lower, op->dst, bind_source_is_dir(i));
         break;
       case OP_FILE: case OP_MERGE: note(lower, op->dst, 0); break;
       case OP_MKDIR: case OP_PROC: case OP_TMPFS: note(lower, op->dst, 1); break;
@@ -160,7 +153,6 @@ static void note_mountpoints(const struct plan *plan) {
     }
   }
   close(lower);
-  close(host);
 }
 
 static void grow_add(const char *canon) {

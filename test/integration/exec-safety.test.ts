@@ -104,6 +104,19 @@ describe('a hostile image', () => {
   });
 });
 
+describe('bind sources', () => {
+  it("are resolved by sif before the start: symbolic links in -B's source and in the default binds", async () => {
+    // The starter follows no link in a source: sif must give it every one resolved, its
+    // own default binds too (/etc/localtime is a link on most hosts, to the zone file).
+    const dir = userTempDir('sif-src-');
+    mkdirSync(join(dir, 'real'));
+    writeFileSync(join(dir, 'real', 'marker'), 'here\n', { mode: 0o644 });
+    symlinkSync('real', join(dir, 'link'));
+    const r = await sifAsUser(['exec', '-B', `${join(dir, 'link')}:/mnt`, image, 'cat', '/mnt/marker']);
+    expect([r.exitCode, r.stderr, r.stdout]).toEqual([0, '', 'here\n']);
+  });
+});
+
 describe("sif's own processes", () => {
   it('--pwd cannot lead through /proc into the root of a process of sif', async () => {
     // $$ is sif's pid (the shell execs sif, which becomes the starter): its
