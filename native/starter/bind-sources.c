@@ -15,7 +15,8 @@ static int *fds;
 static unsigned char *dirs;
 
 void bind_sources_open(const struct plan *plan) {
-  if (!(fds = calloc(plan->nops, sizeof *fds)) || !(dirs = calloc(plan->nops, 1))) die_errno("calloc");
+  size_t n = plan->nops ? plan->nops : 1; /* calloc(0) may give NULL */
+  if (!(fds = calloc(n, sizeof *fds)) || !(dirs = calloc(n, 1))) die_errno("calloc");
   int host = open(STAGE_OLDROOT, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (host < 0) die_errno("open %s", STAGE_OLDROOT);
   for (size_t i = 0; i < plan->nops; i++) {

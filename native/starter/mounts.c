@@ -37,7 +37,8 @@ static void check_own(int fd, const char *path) {
   if (own_fs_holds(fd)) return;
   snprintf(link, sizeof link, STAGE_OLDROOT "/proc/self/fd/%d", fd);
   ssize_t n = readlink(link, where, sizeof where - 1);
-  where[n < 0 ? 0 : n] = '\0';
+  if (n < 0) n = snprintf(where, sizeof where, "its directory");
+  where[n] = '\0';
   size_t prefix = strlen(STAGE_ROOT);
   const char *shown = strncmp(where, STAGE_ROOT, prefix) ? where : where[prefix] ? where + prefix : "/";
   die("cannot make the mount point %s: it would be made in %s, outside the container's own filesystem "
