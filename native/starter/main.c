@@ -26,6 +26,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "bind-sources.h"
 #include "die.h"
 #include "fuse-session.h"
 #include "mounts.h"
@@ -118,6 +119,7 @@ static int trim_after_start(void) {
 
 /* Builds the container and runs the payload in it (as PID 1's child with --pid). */
 __attribute__((noreturn)) static void container_main(const struct plan *plan) {
+  bind_sources_open(plan);
   rootfs_prepare(plan);
   rootfs_assemble(plan);
   ops_apply(plan, rootfs_fd(), hostfs_fd());
@@ -183,6 +185,12 @@ int main(int argc, char **argv) {
   squash_pool_init(fds.image, plan.offset, fuse_threads(), getuid(), getgid());
 
   userns_enter(getuid(), getgid());
+  /* Not dumpable: no process of the caller's, the payload included, may reach into
+     ours through /proc/<pid> (root, fd, mem); the server's root is the host's. Only
+     after the id maps are written: our /proc/self files now belong to root. Inherited
+     by the child and the holder; the payload's exec makes it dumpable again (its
+     /proc/self stays its own). */
+  if (prctl(PR_SET_DUMPABLE, 0) < 0) die_errno("PR_SET_DUMPABLE");
   /* The kernel wants the device opened by the namespace that mounts it. */
   fds.fuse = fuse_device_open();
   rootfs_stage();

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bind-sources.h"
 #include "die.h"
+#include "own-fs.h"
 #include "resolve.h"
 #include "rootfs.h"
 
@@ -23,6 +26,24 @@ static const char *split(const char *path, char **parent) {
   *parent = strndup(path, slash == path ? 1 : (size_t)(slash - path));
   if (!*parent) die_errno("split %s", path);
   return slash + 1;
+}
+
+/*
+ * Dies unless directory fd (where path's last part is to be made) is on the container's
+ * own filesystem: never create a file on the host (own-fs.h).
+ */
+static void check_own(int fd, const char *path) {
+  char link[64], where[PATH_MAX];
+  if (own_fs_holds(fd)) return;
+  snprintf(link, sizeof link, STAGE_OLDROOT "/proc/self/fd/%d", fd);
+  ssize_t n = readlink(link, where, sizeof where - 1);
+  if (n < 0) n = snprintf(where, sizeof where, "its directory");
+  where[n] = '\0';
+  size_t prefix = strlen(STAGE_ROOT);
+  const char *shown = strncmp(where, STAGE_ROOT, prefix) ? where : where[prefix] ? where + prefix : "/";
+  die("cannot make the mount point %s: it would be made in %s, outside the container's own filesystem "
+      "(in a host directory bound in, or the read-only image), reached through a symbolic link or below "
+      "another bind; sif creates nothing on the host: create it there first, or choose another destination", path, shown);
 }
 
 /*
@@ -39,6 +60,7 @@ static int mountpoint_in_root(const char *path, int want_dir, mode_t mode) {
   char *parent;
   const char *name = split(path, &parent);
   int pfd = mountpoint_in_root(parent, 1, 0755);
+  check_own(pfd, path);
   int made = want_dir ? mkdirat(pfd, name, mode) : openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
   if (made < 0) {
     /* EEXIST for a name we could not open: a dangling symlink. We do not create
@@ -75,18 +97,14 @@ static int clone_tree(int src_fd, const char *what) {
   return m;
 }
 
-static void do_bind(const struct op *op) {
-  struct stat st;
-  int sfd = open_in(host_fd, op->src, O_PATH);
-  if (sfd < 0) {
-    if (errno == ENOENT && (op->flags & BIND_OPTIONAL)) return;
-    die_errno("bind source %s", op->src);
-  }
-  if (fstat(sfd, &st) < 0) die_errno("stat %s", op->src);
+/* Binds the source opened for op i (bind-sources.h). */
+static void do_bind(const struct op *op, size_t i) {
+  int sfd = bind_source_fd(i);
+  if (sfd < 0) return; /* optional and absent */
   int m = clone_tree(sfd, op->src);
   close(sfd);
   if (op->flags & BIND_RO) set_readonly(m, AT_RECURSIVE, op->src);
-  attach(m, op->dst, S_ISDIR(st.st_mode));
+  attach(m, op->dst, bind_source_is_dir(i));
 }
 
 static int new_fs(const char *type, const char *mode, unsigned attrs) {
@@ -111,6 +129,7 @@ static void do_tmpfs(const struct op *op) {
   snprintf(mode, sizeof mode, "%o", op->mode);
   int m = new_fs("tmpfs", mode, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
   if (m < 0) die_errno("creating a tmpfs for %s", op->dst);
+  own_fs_add(m, "");
   attach(m, op->dst, 1);
 }
 
@@ -149,11 +168,22 @@ static int has_key(const char *data, size_t len, const char *line, size_t line_l
   return 0;
 }
 
-/* Appends the image's lines at op->dst that op->data does not replace. */
+/*
+ * Appends the image's lines at op->dst that op->data does not replace. Only from a
+ * regular file, opened without waiting (a FIFO) or gaining a terminal: anything else
+ * could block the start for good, with every signal blocked (this runs before the exec).
+ */
 static void merge_image_lines(int out, const struct op *op) {
   static char buf[1 << 20];
-  int in = open_in(root_fd, op->dst, O_RDONLY);
+  struct stat st;
+  int in = open_in(root_fd, op->dst, O_RDONLY | O_NONBLOCK | O_NOCTTY);
   if (in < 0) return; /* the image has no such file: ours is all there is */
+  if (fstat(in, &st) < 0) die_errno("stat %s in the image", op->dst);
+  if (!S_ISREG(st.st_mode)) {
+    warn("%s in the image is not a regular file: its lines are left out", op->dst);
+    close(in);
+    return;
+  }
   ssize_t n = read(in, buf, sizeof buf - 1);
   close(in);
   if (n <= 0) return;
@@ -194,6 +224,7 @@ static void do_symlink(const struct op *op) {
   char *parent;
   const char *name = split(op->dst, &parent);
   int pfd = mountpoint_in_root(parent, 1, 0755);
+  check_own(pfd, op->dst);
   if (symlinkat(op->src, pfd, name) < 0) die_errno("creating the symlink %s in the container", op->dst);
   close(pfd);
   free(parent);
@@ -206,7 +237,7 @@ void ops_apply(const struct plan *plan, int new_root_fd, int host_root_fd) {
     const struct op *op = &plan->ops[i];
     switch (op->kind) {
       case OP_MKDIR: close(mountpoint_in_root(op->dst, 1, op->mode)); break;
-      case OP_BIND: do_bind(op); break;
+      case OP_BIND: do_bind(op, i); break;
       case OP_PROC: do_proc(op); break;
       case OP_TMPFS: do_tmpfs(op); break;
       case OP_FILE: case OP_MERGE: do_file(op, (unsigned)i); break;

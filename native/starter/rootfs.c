@@ -13,7 +13,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "bind-sources.h"
 #include "die.h"
+#include "own-fs.h"
 #include "resolve.h"
 
 #define STAGE_BASE "/tmp" /* any host directory will do: it is covered only in our namespace */
@@ -129,22 +131,14 @@ static void note(int lower, const char *dst, int dir) {
 
 /* Notes the destination of every operation that needs a mount point. */
 static void note_mountpoints(const struct plan *plan) {
-  int host = open(STAGE_OLDROOT, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (host < 0) die_errno("open %s", STAGE_OLDROOT);
   int lower = open(STAGE_LOWER, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (lower < 0) die_errno("open %s", STAGE_LOWER);
   for (size_t i = 0; i < plan->nops; i++) {
     const struct op *op = &plan->ops[i];
-    struct stat st;
-    int src;
     switch (op->kind) {
       case OP_BIND:
-        /* Resolved as on the host (its absolute symlinks too); a missing optional source needs no mount point. */
-        src = open_in(host, op->src, O_PATH);
-        if (src < 0) break;
-        if (fstat(src, &st) < 0) die_errno("stat %s", op->src);
-        close(src);
-        note(lower, op->dst, S_ISDIR(st.st_mode));
+        /* A missing optional source needs no mount point. */
+        if (bind_source_fd(i) >= 0) note(lower, op->dst, bind_source_is_dir(i));
         break;
       case OP_FILE: case OP_MERGE: note(lower, op->dst, 0); break;
       case OP_MKDIR: case OP_PROC: case OP_TMPFS: note(lower, op->dst, 1); break;
@@ -159,7 +153,6 @@ static void note_mountpoints(const struct plan *plan) {
     }
   }
   close(lower);
-  close(host);
 }
 
 static void grow_add(const char *canon) {
@@ -285,10 +278,13 @@ void rootfs_assemble(const struct plan *plan) {
       snprintf(target, sizeof target, STAGE_ROOT "%s", grow[i]);
       snprintf(lower, sizeof lower, STAGE_LOWER "%s", grow[i]);
       overlay(target, lower, i, MS_RDONLY);
+      own_fs_add(AT_FDCWD, target);
     }
   }
   root_fd = open(STAGE_ROOT, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (root_fd < 0) die_errno("open %s", STAGE_ROOT);
+  /* Mount points may be made in the root when it is a tmpfs or overlay, not the image itself. */
+  if (plan->writable || top_missing) own_fs_add(root_fd, "");
   host_fd = open(STAGE_OLDROOT, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (host_fd < 0) die_errno("open %s", STAGE_OLDROOT);
 }
@@ -297,6 +293,9 @@ int rootfs_fd(void) { return root_fd; }
 int hostfs_fd(void) { return host_fd; }
 
 void rootfs_enter(const struct plan *plan) {
+  /* The working directory is looked up inside the container, and not through a magic
+     link of /proc: /proc/<pid>/root of a process of sif's would lead to the host's root. */
+  int cwd = open_in(root_fd, plan->cwd, O_PATH | O_DIRECTORY), cwd_err = errno;
   if (!plan->writable) {
     struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
     if (mount_setattr(root_fd, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0) die_errno("making the container's root read-only");
@@ -308,8 +307,7 @@ void rootfs_enter(const struct plan *plan) {
   if (chdir("/") < 0) die_errno("chdir /");
   close(root_fd);
   close(host_fd);
-  if (chdir(plan->cwd) < 0) {
-    warn("cannot enter the working directory %s in the container (%s); using /", plan->cwd, strerror(errno));
-    if (chdir("/") < 0) die_errno("chdir /");
-  }
+  if (cwd < 0 || fchdir(cwd) < 0)
+    warn("cannot enter the working directory %s in the container (%s); using /", plan->cwd, strerror(cwd < 0 ? cwd_err : errno));
+  if (cwd >= 0) close(cwd);
 }

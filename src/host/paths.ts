@@ -15,6 +15,18 @@ export function existingHostPath(path: string, what: string): string {
   }
 }
 
+/**
+ * path with symlinks resolved, or path itself when it cannot be (absent: an optional
+ * source; the starter then says why). The starter follows no symlink in a bind source.
+ */
+export function canonicalHostPath(path: string): string {
+  try {
+    return realpathSync.native(path);
+  } catch {
+    return path;
+  }
+}
+
 /** Creates directories (the --workdir layout) owned by the caller. */
 export function ensureDirs(dirs: readonly string[]): void {
   for (const d of dirs) mkdirSync(d, { recursive: true, mode: 0o700 });

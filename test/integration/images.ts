@@ -37,3 +37,16 @@ export function copyTo(src: string, dir: string, name: string): string {
   chmodSync(dst, 0o644);
   return dst;
 }
+
+/** A busybox image changed by edit(root) before packing: for images that try to harm the host. */
+export async function makeEditedImage(edit: (root: string) => void): Promise<string> {
+  const dir = await userTempDir('sif-img-');
+  const root = join(dir, 'root');
+  mkdirSync(root);
+  await makeBusyboxRootfs(root);
+  edit(root);
+  const out = join(dir, 'edited.sqfs');
+  await makeSquashfs(root, out);
+  chmodSync(out, 0o644);
+  return out;
+}

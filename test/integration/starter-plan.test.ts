@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { STARTER_PATH } from '../../src/exec/handoff.js';
 
@@ -66,4 +66,25 @@ describe('starter with a minimal plan', () => {
       expect([r.exitCode, r.stderr]).toEqual([0, '']);
     }
   }, 120_000);
+
+  it('binds a source from the path it was given, following no symbolic link (Node resolved it)', async () => {
+    // A link on the way means the path changed after sif resolved it: a swap between the
+    // two look-ups would otherwise bind whatever the link names.
+    const { FIXTURES, runAsUser, userTempDir } = await import('../support/unprivileged.js');
+    const dir = userTempDir('sif-plan-');
+    mkdirSync(join(dir, 'real'));
+    writeFileSync(join(dir, 'real', 'marker'), 'here\n', { mode: 0o644 });
+    symlinkSync('real', join(dir, 'link'));
+    const run = async (src: string) => {
+      const planFile = join(dir, 'plan');
+      writeFileSync(planFile, ns('SIFPLAN/1', 'image', join(FIXTURES, 'sif', 'busybox_amd64.sif'), '45056', 'bind', src, '/mnt', '', 'cwd', '/', 'arg', '/bin/cat', 'arg', '/mnt/marker', 'env', 'PATH=/bin', 'end'), { mode: 0o644 });
+      return runAsUser('sh', ['-c', `exec ${STARTER_PATH} --plan-fd 3 3<${planFile}`], { timeoutMs: 15_000 });
+    };
+    expect(await run(join(dir, 'real'))).toMatchObject({ exitCode: 0, stdout: 'here\n' });
+    for (const src of [join(dir, 'link'), join(dir, 'link', 'marker')]) {
+      const r = await run(src);
+      expect(r.exitCode).toBe(125);
+      expect(r.stderr).toMatch(new RegExp(`^sif: error: bind source ${src}: a symbolic link now stands on its path`));
+    }
+  }, 60_000);
 });

@@ -1,0 +1,24 @@
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { canonicalHostPath } from '../../../src/host/paths.js';
+
+describe('canonicalHostPath', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'sif-paths-'));
+    mkdirSync(join(dir, 'real'));
+    symlinkSync('real', join(dir, 'link'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('resolves every symbolic link on the path (the starter follows none)', () => {
+    const real = canonicalHostPath(join(dir, 'real'));
+    expect(canonicalHostPath(join(dir, 'link'))).toBe(real);
+    expect(canonicalHostPath(`${join(dir, 'link')}/`)).toBe(real);
+  });
+
+  it('gives a path that does not exist back unchanged (an optional source)', () => {
+    expect(canonicalHostPath(join(dir, 'link', 'missing'))).toBe(join(dir, 'link', 'missing'));
+  });
+});
