@@ -1,5 +1,5 @@
 /**
- * SIF writer, following apptainer/sif's writer rules (reference/apptainer.md 2.5):
+ * SIF writer, following apptainer/sif's writer rules (docs/design.md, "Images: opening and the SIF layout"):
  * header at 0, 48 descriptors at 4096, data from 32176, partitions aligned to 4096,
  * other objects unaligned, IDs = index+1, group 1. The output appears atomically:
  * written to `.NAME.tmp-XXXXXXXX` beside it, fsynced, renamed; on failure nothing is left.
