@@ -56,8 +56,19 @@ describe('planLaunch', () => {
     const custom = planLaunch(request({ home: { src: '/data/h', dst: '/home/me' } }), host);
     expect(at(custom.ops, '/home/me')[0]).toMatchObject({ op: 'bind', src: '/data/h' });
     expect(at(custom.ops, '/home/alice')).toEqual([]);
+  });
+
+  it('--no-home mounts or makes nothing at the home directory; the cwd is still bound', () => {
     const none = planLaunch(request({ noHome: true }), host);
-    expect(at(none.ops, '/home/alice')[0]).toMatchObject({ op: 'mkdir' });
+    expect(at(none.ops, '/home/alice')).toEqual([]);
+    expect(none.cwd).toBe('/scratch/alice/run1');
+    const fromHome = planLaunch(request({ noHome: true }), { ...host, cwd: '/home/alice/proj' });
+    expect(at(fromHome.ops, '/home/alice/proj')).toEqual([{ op: 'bind', src: '/home/alice/proj', dst: '/home/alice/proj' }]);
+    expect(at(fromHome.ops, '/home/alice')).toEqual([]);
+    // A system directory is not bound: the image's own is the working directory, as with Apptainer.
+    const sys = planLaunch(request({ noHome: true }), { ...host, cwd: '/usr' });
+    expect(sys.cwd).toBe('/usr');
+    expect(planLaunch(request({ noHome: true, home: { src: '/data/h', dst: '/home/me' } }), host).ops.filter((o) => o.dst.startsWith('/home/'))).toEqual([]);
   });
 
   it("user binds come last and replace a default mount at the same destination", () => {
