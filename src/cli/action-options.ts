@@ -7,7 +7,7 @@ export const ACTION_FLAGS = {
   contain: { alias: 'c', type: 'boolean', describe: 'use minimal /dev and private /tmp, /var/tmp and home' },
   cleanenv: { alias: 'e', type: 'boolean', describe: 'do not pass the host environment (TERM and proxies still pass)' },
   env: { type: 'string', describe: 'set KEY=VALUE in the container (comma-separated, repeatable)' },
-  'env-file': { type: 'string', describe: 'read KEY=VALUE lines from this file' },
+  'env-file': { type: 'string', describe: 'read KEY=VALUE lines from this file (repeatable, later files win)' },
   pwd: { type: 'string', describe: 'initial working directory in the container' },
   home: { alias: 'H', type: 'string', describe: 'home directory to bind: SRC[:DST]' },
   'no-home': { type: 'boolean', describe: 'do not bind the home directory' },
@@ -51,11 +51,12 @@ export function actionOptions(a: Record<string, unknown>): ActionOptions {
     contain: a.contain === true,
     cleanenv: a.cleanenv === true,
     env: list('env'),
+    envFiles: list('env-file'),
     noHome: a['no-home'] === true || a.home === false,
     writableTmpfs: a['writable-tmpfs'] === true,
     pid: a.pid === true,
   };
-  for (const [key, flag] of [['envFile', 'env-file'], ['pwd', 'pwd'], ['home', 'home'], ['workdir', 'workdir']] as const) {
+  for (const [key, flag] of [['pwd', 'pwd'], ['home', 'home'], ['workdir', 'workdir']] as const) {
     const v = str(flag);
     if (v !== undefined) opts[key] = v;
   }

@@ -1,5 +1,5 @@
 import type { HostFacts } from '../host/host-facts.js';
-import { type ContainerEnv, envScriptShim } from './environment.js';
+import { type ContainerEnv, envScriptShim, evaluatesValues } from './environment.js';
 import type { LaunchPlan, MountOp } from './mount-ops.js';
 
 export interface ResolvedBind {
@@ -125,6 +125,7 @@ export function planLaunch(req: LaunchRequest, host: HostFacts): LaunchPlan {
     cwd,
     argv: req.argv,
     env: req.env.env,
-    shim: { test: '/.singularity.d/env', shell: '/bin/sh', script: envScriptShim(req.env) },
+    // Apptainer-built images need their env scripts run; values to evaluate need a shell anyway.
+    shim: { test: evaluatesValues(req.env) ? '/' : '/.singularity.d/env', shell: '/bin/sh', script: envScriptShim(req.env) },
   };
 }

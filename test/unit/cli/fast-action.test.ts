@@ -8,7 +8,7 @@ describe('parseActionFast', () => {
     const a = parseActionFast(['-B', '/a:/b', '--bind', '/c', '--contain', '-e', '--env', 'X=1', '--env-file', '/f', '--pwd', '/w', '-H', '/h:/home/me', '-W', '/wd', '--writable-tmpfs', '-p', '-d', 'img.sif']);
     expect(a?.image).toBe('img.sif');
     expect(actionOptions(a!)).toEqual({
-      bind: ['/a:/b', '/c'], contain: true, cleanenv: true, env: ['X=1'], envFile: '/f', pwd: '/w',
+      bind: ['/a:/b', '/c'], contain: true, cleanenv: true, env: ['X=1'], envFiles: ['/f'], pwd: '/w',
       home: '/h:/home/me', workdir: '/wd', noHome: false, writableTmpfs: true, pid: true,
     });
     expect(a?.debug).toBe(true);
@@ -25,6 +25,10 @@ describe('parseActionFast', () => {
     [['--log-format', 'xml', 'i']],
   ])('leaves %j to the full CLI (help, unknown options, no image, bad choices)', (tokens) => {
     expect(parseActionFast(tokens)).toBeUndefined();
+  });
+
+  it('takes two --env-file options, in order', () => {
+    expect(actionOptions(parseActionFast(['--env-file', '/a', '--env-file=/b', 'i'])!).envFiles).toEqual(['/a', '/b']);
   });
 
   it('takes defaults from SIF_<FLAG> variables', () => {
