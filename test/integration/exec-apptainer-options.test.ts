@@ -42,15 +42,19 @@ describe('binds', () => {
     expect(r).toMatchObject({ exitCode: 0, stdout: 'a,b\n' });
   });
 
-  it('APPTAINER_BIND, SINGULARITY_BIND and SIF_BIND inside hold the destinations of flag and variable binds', async () => {
-    const r = await run(
-      ['-B', `${dir}/plain:/mnt/p`, '-B', `${dir}/a\\,b:/mnt/x\\,y`, image, 'sh', '-c', 'echo "$APPTAINER_BIND|$SINGULARITY_BIND|$SIF_BIND"; cat /mnt/e/here'],
-      { APPTAINER_BIND: `${dir}/envbind:/mnt/e` },
-    );
-    expect(r.exitCode).toBe(0);
-    const binds = '/mnt/p,/mnt/x\\,y,/mnt/e';
-    expect(r.stdout).toBe(`${binds}|${binds}|${binds}\nenvbind\n`);
-  });
+  // --writable-tmpfs=true is left to the full CLI: both command-line paths must agree.
+  it.each([[[]], [['--writable-tmpfs=true']]])(
+    'APPTAINER_BIND, SINGULARITY_BIND and SIF_BIND inside hold the destinations of flag and variable binds (%j)',
+    async (extra) => {
+      const r = await run(
+        [...extra, '-B', `${dir}/plain:/mnt/p`, '-B', `${dir}/a\\,b:/mnt/x\\,y`, image, 'sh', '-c', 'echo "$APPTAINER_BIND|$SINGULARITY_BIND|$SIF_BIND"; cat /mnt/e/here'],
+        { APPTAINER_BIND: `${dir}/envbind:/mnt/e` },
+      );
+      expect(r.exitCode).toBe(0);
+      const binds = '/mnt/p,/mnt/x\\,y,/mnt/e';
+      expect(r.stdout).toBe(`${binds}|${binds}|${binds}\nenvbind\n`);
+    },
+  );
 });
 
 describe('--no-home', () => {
