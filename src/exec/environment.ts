@@ -80,24 +80,11 @@ function prefixedVariables(hostEnv: Record<string, string>, warnings: string[]):
 /**
  * Apptainer's precedence: host, image, then SIFENV_ (and APPTAINERENV_, SINGULARITYENV_),
  * each --env-file in turn, --env. User values are evaluated in the container, as
- * Apptainer evaluates them, by the env script (envScriptShim); the starting
- * environment holds them as written, for images without a shell.
+ * Apptainer evaluates them, by the env script (envScriptShim); literal ones are in
+ * the starting environment too, for images without a shell.
  */
 export function buildEnvironment(req: EnvRequest): ContainerEnv {
   const warnings: string[] = [];
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(req.hostEnv)) {
-    if (req.cleanenv ? !ALWAYS_PASS_SET.has(k) : HOST_KEYS_DROPPED.has(k) || HOST_PREFIXES_DROPPED.some((p) => k.startsWith(p))) continue;
-    env[k] = v;
-  }
-  if (req.cleanenv) env.LANG = 'C';
-  env.PATH = DEFAULT_PATH;
-  for (const entry of req.imageEnv) {
-    const eq = entry.indexOf('=');
-    if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
-  }
-  const basePath = env.PATH;
-
   const asked = new Map<string, { value: string; from: string }>(prefixedVariables(req.hostEnv, warnings));
   for (const file of req.envFiles) for (const [k, v] of Object.entries(file)) (checkName(k, '--env-file'), asked.set(k, { value: v, from: '--env-file' }));
   for (const [k, v] of Object.entries(req.envFlags)) (checkName(k, '--env'), asked.set(k, { value: v, from: '--env' }));
@@ -114,6 +101,22 @@ export function buildEnvironment(req: EnvRequest): ContainerEnv {
     }
   }
 
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.hostEnv)) {
+    if (req.cleanenv ? !ALWAYS_PASS_SET.has(k) : HOST_KEYS_DROPPED.has(k) || HOST_PREFIXES_DROPPED.some((p) => k.startsWith(p))) continue;
+    // A variable the user sets is not taken from the host (Apptainer's rule): `$FOO` in
+    // SIFENV_FOO='$FOO:x' is the image's FOO, if any.
+    if (k in user) continue;
+    env[k] = v;
+  }
+  if (req.cleanenv) env.LANG = 'C';
+  env.PATH = DEFAULT_PATH;
+  for (const entry of req.imageEnv) {
+    const eq = entry.indexOf('=');
+    if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
+  }
+  const basePath = env.PATH;
+
   const name = req.imagePath.slice(req.imagePath.lastIndexOf('/') + 1);
   for (const prefix of ['SIF', 'APPTAINER', 'SINGULARITY']) {
     env[`${prefix}_CONTAINER`] = req.imagePath;
@@ -121,8 +124,8 @@ export function buildEnvironment(req: EnvRequest): ContainerEnv {
     env[`${prefix}_BIND`] = req.bindDsts.map(escapeBindPath).join(',');
   }
   env.HOME = req.home;
-  Object.assign(env, user);
-  // Without a shell to evaluate them, only literal PATH changes apply.
+  // A value to evaluate is left to the env script: before it, `$FOO` must still be the image's FOO.
+  for (const [k, v] of Object.entries(user)) if (!needsEvaluation(v)) env[k] = v;
   const literal = (v: string | undefined): v is string => v !== undefined && v !== '' && !needsEvaluation(v);
   if (literal(paths.PREPEND_PATH)) env.PATH = `${paths.PREPEND_PATH}:${env.PATH}`;
   if (literal(paths.APPEND_PATH)) env.PATH = `${env.PATH}:${paths.APPEND_PATH}`;

@@ -105,6 +105,14 @@ describe('buildEnvironment', () => {
     expect(env.Q).toBe('"$HOME"');
   });
 
+  it("evaluates $FOO in a user FOO as the image's FOO, never the host's or the value itself", () => {
+    const ce = build({ hostEnv: { FOO: 'host', BAR: 'host' }, imageEnv: ['BAR=image'], envFlags: { FOO: '$FOO:x', BAR: '$BAR:x', LD_LIBRARY_PATH: '$LD_LIBRARY_PATH:/x' } });
+    expect(ce.env).not.toHaveProperty('FOO');
+    expect(ce.env.BAR).toBe('image');
+    const env = runShim(ce);
+    expect([env.FOO, env.BAR, env.LD_LIBRARY_PATH]).toEqual([':x', 'image:x', ':/x:/.singularity.d/libs']);
+  });
+
   it('adds /.singularity.d/libs after a user LD_LIBRARY_PATH, as Apptainer does', () => {
     expect(build({ envFlags: { LD_LIBRARY_PATH: '/foo' } }).env.LD_LIBRARY_PATH).toBe('/foo:/.singularity.d/libs');
     expect(build({ hostEnv: { SIFENV_LD_LIBRARY_PATH: '' } }).env.LD_LIBRARY_PATH).toBe('');
