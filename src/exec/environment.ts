@@ -196,9 +196,12 @@ export function envScriptShim(ce: ContainerEnv): string {
     if (!NAME.test(k)) throw new Error(`internal: unchecked variable name '${k}'`);
     lines.push(`export ${k}=${doubleQuoted(v)}`);
   }
-  if (ce.prependPath) lines.push(`PATH=${doubleQuoted(ce.prependPath)}:"$PATH"`);
-  if (ce.appendPath) lines.push(`PATH="$PATH":${doubleQuoted(ce.appendPath)}`);
+  // A PATH of the user's replaces the image's, PREPEND_PATH and APPEND_PATH included (Apptainer's order).
   if (ce.path) lines.push(`PATH=${doubleQuoted(ce.path)}`);
+  else {
+    if (ce.prependPath) lines.push(`PATH=${doubleQuoted(ce.prependPath)}:"$PATH"`);
+    if (ce.appendPath) lines.push(`PATH="$PATH":${doubleQuoted(ce.appendPath)}`);
+  }
   lines.push('export PATH', 'exec "$@"');
   return lines.join('\n');
 }

@@ -93,6 +93,8 @@ describe('buildEnvironment', () => {
     const replaced = build({ envFlags: { PATH: '/only', PREPEND_PATH: '/pre' } });
     expect(replaced.env.PATH).toBe('/only');
     expect(runShim(replaced).PATH).toBe('/only');
+    // Evaluated, PATH still replaces PREPEND_PATH: $PATH is the image's PATH.
+    expect(runShim(build({ envFlags: { PATH: '$PATH:/x', PREPEND_PATH: '/pre' } })).PATH).toBe(`${DEFAULT_PATH}:/x`);
   });
 
   it('evaluates values in the env script: $PATH is the image PATH, $(...) runs there', () => {
