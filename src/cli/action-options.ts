@@ -1,13 +1,17 @@
 import type { Argv } from 'yargs';
 import type { ActionOptions } from '../exec/launch.js';
 
-/** Options of exec, run and shell. Each also reads SIF_<NAME> (e.g. SIF_BIND, SIF_CLEANENV). */
+/**
+ * Options of exec, run and shell. Each also reads SIF_<NAME> (e.g. SIF_CLEANENV), or
+ * Apptainer's APPTAINER_<NAME> and SINGULARITY_<NAME>, in that order of precedence;
+ * binds from these variables are added to those of --bind (see envBinds).
+ */
 export const ACTION_FLAGS = {
-  bind: { alias: 'B', type: 'string', describe: 'bind a host path: SRC[:DST[:ro|rw]], comma-separated, repeatable' },
+  bind: { alias: 'B', type: 'string', describe: 'bind a host path: SRC[:DST[:ro|rw]], comma-separated, repeatable; $SIF_BIND adds more' },
   contain: { alias: 'c', type: 'boolean', describe: 'use minimal /dev and private /tmp, /var/tmp and home' },
   cleanenv: { alias: 'e', type: 'boolean', describe: 'do not pass the host environment (TERM and proxies still pass)' },
   env: { type: 'string', describe: 'set KEY=VALUE in the container (comma-separated, repeatable)' },
-  'env-file': { type: 'string', describe: 'read KEY=VALUE lines from this file' },
+  'env-file': { type: 'string', describe: 'read KEY=VALUE lines from this file (repeatable, later files win)' },
   pwd: { type: 'string', describe: 'initial working directory in the container' },
   home: { alias: 'H', type: 'string', describe: 'home directory to bind: SRC[:DST]' },
   'no-home': { type: 'boolean', describe: 'do not bind the home directory' },
@@ -21,41 +25,66 @@ export const VALUE_OPTIONS: ReadonlySet<string> = new Set(
   Object.entries(ACTION_FLAGS).flatMap(([name, f]) => (f.type === 'string' ? [name, ...('alias' in f ? [f.alias] : [])] : [])),
 );
 
-/** The SIF_<NAME> variable that gives a flag its default. */
-export function envName(flag: string): string {
-  return `SIF_${flag.toUpperCase().replace(/-/g, '_')}`;
+/** The variable that gives a flag its default: SIF_<NAME>, or with another prefix. */
+export function envName(flag: string, prefix = 'SIF_'): string {
+  return `${prefix}${flag.toUpperCase().replace(/-/g, '_')}`;
 }
 
-/** A flag's default from SIF_<NAME>: booleans are false for 0, false or no. */
-export function envDefault(flag: string, type: string): string | boolean | string[] | undefined {
-  const v = process.env[envName(flag)];
+/** Prefixes of an action option's variables, strongest first (Apptainer's own, then its legacy one). */
+const ACTION_PREFIXES = ['SIF_', 'APPTAINER_', 'SINGULARITY_'];
+
+/**
+ * A flag's default from the first of `prefixes` whose <PREFIX><NAME> is set and not
+ * empty: booleans are false for 0, false or no.
+ */
+export function envDefault(flag: string, type: string, prefixes: readonly string[] = ['SIF_']): string | boolean | string[] | undefined {
+  let v: string | undefined;
+  for (const prefix of prefixes) if ((v = process.env[envName(flag, prefix)])) break;
   if (v === undefined || v === '') return undefined;
   if (type === 'boolean') return !/^(0|false|no)$/i.test(v);
   return flag === 'bind' || flag === 'env' ? [v] : v;
 }
 
+/** An action option's default from its variables; none for --bind, whose variables add to it. */
+export function actionEnvDefault(flag: string, type: string): string | boolean | string[] | undefined {
+  return flag === 'bind' ? undefined : envDefault(flag, type, ACTION_PREFIXES);
+}
+
+/**
+ * Binds from the environment, added after --bind's as Apptainer does: SIF_BIND,
+ * APPTAINER_BIND, SINGULARITY_BIND and their *_BINDPATH forms. A value repeated under
+ * another name counts once (inside a container all three hold the same binds).
+ */
+export function envBinds(env: NodeJS.ProcessEnv = process.env): string[] {
+  const values = ACTION_PREFIXES.flatMap((p) => [env[`${p}BIND`], env[`${p}BINDPATH`]]);
+  return [...new Set(values.filter((v): v is string => !!v))];
+}
+
 export function withActionOptions<T>(y: Argv<T>): Argv<T> {
   for (const [name, f] of Object.entries(ACTION_FLAGS)) {
-    const def = envDefault(name, f.type);
-    y.option(name, { ...f, ...(def !== undefined ? { default: def, defaultDescription: `$${envName(name)}` } : {}) });
+    const def = actionEnvDefault(name, f.type);
+    const from = ACTION_PREFIXES.map((p) => envName(name, p)).find((k) => process.env[k]);
+    y.option(name, { ...f, ...(def !== undefined ? { default: def, defaultDescription: `$${from}` } : {}) });
   }
   return y;
 }
 
-export function actionOptions(a: Record<string, unknown>): ActionOptions {
+/** What the command line and the environment ask of exec, run and shell. */
+export function actionOptions(a: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): ActionOptions {
   const str = (k: string) => (typeof a[k] === 'string' ? (a[k] as string) : undefined);
   // Repeated options arrive as arrays, single ones as strings.
   const list = (k: string) => [a[k] ?? []].flat().filter((s): s is string => typeof s === 'string');
   const opts: ActionOptions = {
-    bind: list('bind'),
+    bind: [...list('bind'), ...envBinds(env)],
     contain: a.contain === true,
     cleanenv: a.cleanenv === true,
     env: list('env'),
+    envFiles: list('env-file'),
     noHome: a['no-home'] === true || a.home === false,
     writableTmpfs: a['writable-tmpfs'] === true,
     pid: a.pid === true,
   };
-  for (const [key, flag] of [['envFile', 'env-file'], ['pwd', 'pwd'], ['home', 'home'], ['workdir', 'workdir']] as const) {
+  for (const [key, flag] of [['pwd', 'pwd'], ['home', 'home'], ['workdir', 'workdir']] as const) {
     const v = str(flag);
     if (v !== undefined) opts[key] = v;
   }

@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { ACTION_FLAGS, envDefault, VALUE_OPTIONS } from './action-options.js';
+import { ACTION_FLAGS, actionEnvDefault, VALUE_OPTIONS } from './action-options.js';
 import { setPayloadArgs } from './commands/action.js';
 import { execCommand } from './commands/exec.js';
 import { runCommand } from './commands/run.js';
@@ -95,7 +95,7 @@ export function parseActionFast(tokens: readonly string[]): Record<string, unkno
   }
   if (positionals.length !== 1) return undefined;
   for (const [name, f] of Object.entries(ACTION_FLAGS)) {
-    const def = envDefault(name, f.type);
+    const def = actionEnvDefault(name, f.type);
     if (def !== undefined && out[name] === undefined) out[name] = def;
   }
   out['log-format'] ??= 'pretty';

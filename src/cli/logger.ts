@@ -22,7 +22,8 @@ export function logger(): Logger {
   // node:module on first use only: loading it costs every `sif exec` ~0.5 ms (measured).
   const { createRequire } = process.getBuiltinModule('node:module');
   const pino = createRequire(import.meta.url)('pino') as (opts: LoggerOptions, dest: unknown) => Logger;
-  const dest = (pino as unknown as { destination(fd: number): unknown }).destination(2);
+  // Synchronous: exec replaces this process right after its warnings, and buffered lines would be lost.
+  const dest = (pino as unknown as { destination(opts: { dest: number; sync: boolean }): unknown }).destination({ dest: 2, sync: true });
   instance = pino({ level: settings.level, base: undefined, ...(settings.json ? {} : { timestamp: false }) }, dest);
   return instance;
 }

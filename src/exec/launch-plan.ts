@@ -1,5 +1,5 @@
 import type { HostFacts } from '../host/host-facts.js';
-import { type ContainerEnv, envScriptShim } from './environment.js';
+import { type ContainerEnv, envScriptShim, evaluatesValues } from './environment.js';
 import type { LaunchPlan, MountOp } from './mount-ops.js';
 
 export interface ResolvedBind {
@@ -78,12 +78,17 @@ export function planLaunch(req: LaunchRequest, host: HostFacts): LaunchPlan {
   add({ op: 'bind', src: '/sys', dst: '/sys' });
   for (const o of devOps(req.contain)) add(o);
 
-  // Home: the host's, --home's, a private one (--contain), or none (--no-home).
+  // Home: the host's, --home's, a private one (--contain), or none (--no-home: the
+  // image's own directory if it has one, nothing made in its place).
   const homeDst = req.home?.dst ?? host.home;
-  if (req.home && !req.noHome) add({ op: 'bind', src: req.home.src, dst: homeDst });
-  else if (req.noHome) add({ op: 'mkdir', dst: homeDst, mode: 0o755 });
-  else if (req.contain) add(wd ? { op: 'bind', src: wd.home, dst: homeDst } : { op: 'tmpfs', dst: homeDst, mode: 0o700 });
-  else add({ op: 'bind', src: host.home, dst: homeDst });
+  const homeOp: MountOp | undefined = req.noHome
+    ? undefined
+    : req.home
+      ? { op: 'bind', src: req.home.src, dst: homeDst }
+      : req.contain
+        ? wd ? { op: 'bind', src: wd.home, dst: homeDst } : { op: 'tmpfs', dst: homeDst, mode: 0o700 }
+        : { op: 'bind', src: host.home, dst: homeDst };
+  if (homeOp) add(homeOp);
 
   if (wd) {
     add({ op: 'bind', src: wd.tmp, dst: '/tmp' });
@@ -107,7 +112,10 @@ export function planLaunch(req: LaunchRequest, host: HostFacts): LaunchPlan {
 
   for (const b of req.binds) ops.push({ op: 'bind', src: b.src, dst: b.dst, readonly: b.readonly });
 
-  const cwd = req.pwd ?? (req.contain ? homeDst : covered || bindCwd ? host.cwd : homeDst);
+  // Without a home, a cwd that is not mounted is looked for in the image, as Apptainer
+  // does (the starter falls back to / if the image lacks it).
+  const fallback = req.noHome ? host.cwd : homeDst;
+  const cwd = req.pwd ?? (req.contain ? homeDst : covered || bindCwd ? host.cwd : fallback);
   return {
     image: req.image.path,
     offset: req.image.offset,
@@ -117,6 +125,7 @@ export function planLaunch(req: LaunchRequest, host: HostFacts): LaunchPlan {
     cwd,
     argv: req.argv,
     env: req.env.env,
-    shim: { test: '/.singularity.d/env', shell: '/bin/sh', script: envScriptShim(req.env) },
+    // Apptainer-built images need their env scripts run; values to evaluate need a shell anyway.
+    shim: { test: evaluatesValues(req.env) ? '/' : '/.singularity.d/env', shell: '/bin/sh', script: envScriptShim(req.env) },
   };
 }

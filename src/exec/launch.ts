@@ -18,7 +18,8 @@ export interface ActionOptions {
   contain: boolean;
   cleanenv: boolean;
   env: string[];
-  envFile?: string;
+  /** --env-file options, in order: later files win. */
+  envFiles: string[];
   pwd?: string;
   home?: string;
   noHome: boolean;
@@ -64,8 +65,11 @@ function readEnvFile(path: string): Record<string, string> {
   return parseEnvFile(text, path);
 }
 
-/** Turns options into a plan, touching the host only to check paths and make --workdir. */
-export function prepareLaunch(image: OpenedImage, argv: string[], opts: ActionOptions, host: HostFacts): LaunchPlan {
+/**
+ * Turns options into a plan, touching the host only to check paths and make --workdir;
+ * `warn` hears what was asked and ignored.
+ */
+export function prepareLaunch(image: OpenedImage, argv: string[], opts: ActionOptions, host: HostFacts, warn: (message: string) => void = () => {}): LaunchPlan {
   const binds = parseBinds(opts.bind, host.cwd).map((b) => ({ ...b, src: existingHostPath(b.src, 'bind source') }));
   let home: LaunchRequest['home'];
   if (opts.home) {
@@ -81,12 +85,14 @@ export function prepareLaunch(image: OpenedImage, argv: string[], opts: ActionOp
   const env = buildEnvironment({
     hostEnv: host.env,
     cleanenv: opts.cleanenv,
-    envFile: opts.envFile ? readEnvFile(opts.envFile) : {},
+    envFiles: opts.envFiles.map(readEnvFile),
     envFlags: parseEnvFlags(opts.env),
     imageEnv: image.ociConfig?.Env ?? [],
     home: home?.dst ?? host.home,
     imagePath: image.info.path,
+    bindDsts: binds.map((b) => b.dst),
   });
+  for (const w of env.warnings) warn(w);
   const plan = planLaunch(
     {
       image: { path: image.info.path, offset: image.info.rootfsOffset },

@@ -26,7 +26,7 @@ export function actionCommand(command: string, describe: string, argvFor: ArgvFo
     handler: async (a) => {
       const image = openForLaunch(String(a.image));
       const argv = argvFor(image, payloadArgs, a);
-      const plan = prepareLaunch(image, argv, actionOptions(a), probeHost());
+      const plan = prepareLaunch(image, argv, actionOptions(a), probeHost(), (m) => logger().warn(m));
       if (logs('debug')) logger().debug({ plan: { ...plan, env: Object.keys(plan.env) } }, 'launch plan');
       // For benchmarks and debugging: keep the plan the starter would read, run nothing.
       const dump = process.env.SIF_DUMP_PLAN;

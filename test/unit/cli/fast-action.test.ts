@@ -1,5 +1,5 @@
 import yargsParser from 'yargs-parser';
-import { ACTION_FLAGS, actionOptions, envDefault } from '../../../src/cli/action-options.js';
+import { ACTION_FLAGS, actionEnvDefault, actionOptions } from '../../../src/cli/action-options.js';
 import { parseActionFast } from '../../../src/cli/fast-action.js';
 import { GLOBAL_FLAGS } from '../../../src/cli/global-options.js';
 
@@ -8,7 +8,7 @@ describe('parseActionFast', () => {
     const a = parseActionFast(['-B', '/a:/b', '--bind', '/c', '--contain', '-e', '--env', 'X=1', '--env-file', '/f', '--pwd', '/w', '-H', '/h:/home/me', '-W', '/wd', '--writable-tmpfs', '-p', '-d', 'img.sif']);
     expect(a?.image).toBe('img.sif');
     expect(actionOptions(a!)).toEqual({
-      bind: ['/a:/b', '/c'], contain: true, cleanenv: true, env: ['X=1'], envFile: '/f', pwd: '/w',
+      bind: ['/a:/b', '/c'], contain: true, cleanenv: true, env: ['X=1'], envFiles: ['/f'], pwd: '/w',
       home: '/h:/home/me', workdir: '/wd', noHome: false, writableTmpfs: true, pid: true,
     });
     expect(a?.debug).toBe(true);
@@ -27,16 +27,37 @@ describe('parseActionFast', () => {
     expect(parseActionFast(tokens)).toBeUndefined();
   });
 
-  it('takes defaults from SIF_<FLAG> variables', () => {
-    process.env.SIF_BIND = '/from/env';
-    process.env.SIF_CONTAIN = '1';
+  it('takes two --env-file options, in order', () => {
+    expect(actionOptions(parseActionFast(['--env-file', '/a', '--env-file=/b', 'i'])!).envFiles).toEqual(['/a', '/b']);
+  });
+
+  const withEnv = (vars: Record<string, string>, fn: () => void) => {
+    Object.assign(process.env, vars);
     try {
-      expect(actionOptions(parseActionFast(['i'])!)).toMatchObject({ bind: ['/from/env'], contain: true });
-      expect(actionOptions(parseActionFast(['-B', '/flag', 'i'])!).bind).toEqual(['/flag']);
+      fn();
     } finally {
-      delete process.env.SIF_BIND;
-      delete process.env.SIF_CONTAIN;
+      for (const k of Object.keys(vars)) delete process.env[k];
     }
+  };
+
+  it('takes defaults from SIF_<FLAG> variables; binds from variables add to --bind', () => {
+    withEnv({ SIF_BIND: '/from/env', SIF_CONTAIN: '1' }, () => {
+      expect(actionOptions(parseActionFast(['i'])!)).toMatchObject({ bind: ['/from/env'], contain: true });
+      expect(actionOptions(parseActionFast(['-B', '/flag', 'i'])!).bind).toEqual(['/flag', '/from/env']);
+    });
+  });
+
+  it("reads Apptainer's APPTAINER_<FLAG> and SINGULARITY_<FLAG>, SIF_ first, then APPTAINER_", () => {
+    withEnv({ APPTAINER_CONTAIN: '1', SINGULARITY_PWD: '/s', APPTAINER_HOME: '/a', SIF_HOME: '/sif', SINGULARITY_HOME: '/s' }, () => {
+      expect(actionOptions(parseActionFast(['i'])!)).toMatchObject({ contain: true, pwd: '/s', home: '/sif' });
+    });
+    withEnv({ APPTAINER_HOME: '/a', SINGULARITY_HOME: '/s', SINGULARITY_CLEANENV: 'no' }, () => {
+      expect(actionOptions(parseActionFast(['i'])!)).toMatchObject({ home: '/a', cleanenv: false });
+    });
+    // Each name once: inside a container SIF_BIND, APPTAINER_BIND and SINGULARITY_BIND hold the same binds.
+    withEnv({ SIF_BIND: '/x', APPTAINER_BIND: '/x', SINGULARITY_BIND: '/x', APPTAINER_BINDPATH: '/y', SINGULARITY_BINDPATH: '/z' }, () => {
+      expect(actionOptions(parseActionFast(['-B', '/f', 'i'])!).bind).toEqual(['/f', '/x', '/y', '/z']);
+    });
   });
 });
 
@@ -48,7 +69,7 @@ function parseWithYargs(tokens: readonly string[]): Record<string, unknown> | un
   if (tokens.some((t) => t === '--help' || t === '-h' || t === '--version')) return undefined;
   const defaults: Record<string, unknown> = { 'log-format': 'pretty' };
   for (const [name, f] of Object.entries(ACTION_FLAGS)) {
-    const def = envDefault(name, f.type);
+    const def = actionEnvDefault(name, f.type);
     if (def !== undefined) defaults[name] = def;
   }
   const parsed = yargsParser([...tokens], {
@@ -107,7 +128,13 @@ describe('parseActionFast against yargs-parser', () => {
       seed ^= seed << 5;
       return (seed >>> 0) % n;
     };
-    const envs = [{}, { SIF_BIND: '/from/env' }, { SIF_CONTAIN: '1', SIF_HOME: '/eh', SIF_ENV: 'E=1' }, { SIF_NO_HOME: 'yes' }];
+    const envs = [
+      {},
+      { SIF_BIND: '/from/env' },
+      { SIF_CONTAIN: '1', SIF_HOME: '/eh', SIF_ENV: 'E=1' },
+      { SIF_NO_HOME: 'yes' },
+      { APPTAINER_CONTAIN: 'no', SINGULARITY_HOME: '/sh', APPTAINER_ENV_FILE: '/ef', APPTAINER_BIND: '/ab' },
+    ];
     let answered = 0;
     for (let i = 0; i < 20_000; i++) {
       const tokens = Array.from({ length: next(7) }, () => words[next(words.length)]!);

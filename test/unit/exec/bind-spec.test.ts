@@ -11,6 +11,25 @@ describe('parseBinds', () => {
     ]);
   });
 
+  it('reads \\, and \\: as a comma and a colon inside paths', () => {
+    expect(parseBinds(['/data/a\\,b:/in\\:c,/x'], '/')).toEqual([
+      { src: '/data/a,b', dst: '/in:c', readonly: false },
+      { src: '/x', dst: '/x', readonly: false },
+    ]);
+    expect(parseBinds(['/p\\,q'], '/')).toEqual([{ src: '/p,q', dst: '/p,q', readonly: false }]);
+    // Other backslashes are part of the path.
+    expect(parseBinds(['/w\\x'], '/')[0]?.src).toBe('/w\\x');
+  });
+
+  it('attaches an option after a comma to the bind before it, as Apptainer does', () => {
+    expect(parseBinds(['/a:/b:rw,ro,/c'], '/')).toEqual([
+      { src: '/a', dst: '/b', readonly: true },
+      { src: '/c', dst: '/c', readonly: false },
+    ]);
+    // Only after src:dst:option; elsewhere 'ro' is a (relative) path.
+    expect(() => parseBinds(['/a:/b,ro'], '/work')).toThrow(/'ro' in 'ro' is not an absolute path/);
+  });
+
   it('normalises destinations', () => {
     expect(parseBinds(['/a:/x//y/'], '/')[0]?.dst).toBe('/x/y');
   });

@@ -3,7 +3,8 @@ import { type LaunchRequest, planLaunch } from '../../../src/exec/launch-plan.js
 import type { MountOp } from '../../../src/exec/mount-ops.js';
 import { host } from './fixtures.js';
 
-const env = buildEnvironment({ hostEnv: host.env, cleanenv: false, envFile: {}, envFlags: {}, imageEnv: [], home: host.home, imagePath: '/img/a.sif' });
+const envRequest = { hostEnv: host.env, cleanenv: false, envFiles: [], envFlags: {}, imageEnv: [], home: host.home, imagePath: '/img/a.sif', bindDsts: [] };
+const env = buildEnvironment(envRequest);
 
 function request(over: Partial<LaunchRequest> = {}): LaunchRequest {
   return { image: { path: '/img/a.sif', offset: 32768 }, argv: ['python3'], binds: [], contain: false, noHome: false, writableTmpfs: false, pid: false, env, ...over };
@@ -56,8 +57,27 @@ describe('planLaunch', () => {
     const custom = planLaunch(request({ home: { src: '/data/h', dst: '/home/me' } }), host);
     expect(at(custom.ops, '/home/me')[0]).toMatchObject({ op: 'bind', src: '/data/h' });
     expect(at(custom.ops, '/home/alice')).toEqual([]);
+  });
+
+  it('--no-home mounts or makes nothing at the home directory; the cwd is still bound', () => {
     const none = planLaunch(request({ noHome: true }), host);
-    expect(at(none.ops, '/home/alice')[0]).toMatchObject({ op: 'mkdir' });
+    expect(at(none.ops, '/home/alice')).toEqual([]);
+    expect(none.cwd).toBe('/scratch/alice/run1');
+    const fromHome = planLaunch(request({ noHome: true }), { ...host, cwd: '/home/alice/proj' });
+    expect(at(fromHome.ops, '/home/alice/proj')).toEqual([{ op: 'bind', src: '/home/alice/proj', dst: '/home/alice/proj' }]);
+    expect(at(fromHome.ops, '/home/alice')).toEqual([]);
+    // A system directory is not bound: the image's own is the working directory, as with Apptainer.
+    const sys = planLaunch(request({ noHome: true }), { ...host, cwd: '/usr' });
+    expect(sys.cwd).toBe('/usr');
+    expect(planLaunch(request({ noHome: true, home: { src: '/data/h', dst: '/home/me' } }), host).ops.filter((o) => o.dst.startsWith('/home/'))).toEqual([]);
+  });
+
+  it('runs the env script wherever a value needs the shell, else only in Apptainer-built images', () => {
+    expect(planLaunch(request(), host).shim?.test).toBe('/.singularity.d/env');
+    const evaluated = buildEnvironment({ ...envRequest, envFlags: { WHO: '$(id -u)' } });
+    expect(planLaunch(request({ env: evaluated }), host).shim?.test).toBe('/');
+    const prepend = buildEnvironment({ ...envRequest, hostEnv: { SIFENV_PREPEND_PATH: '$HOME/bin' } });
+    expect(planLaunch(request({ env: prepend }), host).shim?.test).toBe('/');
   });
 
   it("user binds come last and replace a default mount at the same destination", () => {
