@@ -71,6 +71,7 @@ interface NativeWriter {
   addHardlink(h: NativeHandle, parent: number, name: Uint8Array, target: number): number;
   setAttrs(h: NativeHandle, id: number, perm: number, uid: number, gid: number, mtime: number): void;
   addXattr(h: NativeHandle, id: number, key: string, value: Uint8Array): void;
+  remove(h: NativeHandle, id: number): void;
   append(h: NativeHandle, id: number, data: Uint8Array, last: boolean): Promise<void>;
   endFile(h: NativeHandle, id: number): Promise<void>;
   finish(h: NativeHandle): Promise<SquashfsStats>;
@@ -261,6 +262,28 @@ export class SquashfsWriter {
       const [parent, name, k] = this.place(parts, path);
       const id = this.call(path, () => this.native.addHardlink(this.handle, parent, name, tgt.id));
       this.known.set(k, { id, dir: false, explicit: true });
+    });
+  }
+
+  /**
+   * Unlinks `path` and, for a directory, everything below it (as `rm -r`), so that a
+   * later entry can take its place; false when nothing is there. Data already written
+   * stays in the image, unreferenced, unless another name (a hard link) still shares
+   * the inode: that name keeps it.
+   */
+  remove(path: EntryPath): Promise<boolean> {
+    return this.run(async () => {
+      const k = key(components(path));
+      if (k === '') throw usage('the root directory cannot be removed');
+      const known = this.known.get(k);
+      if (!known) return false;
+      this.call(path, () => this.native.remove(this.handle, known.id));
+      this.known.delete(k);
+      if (known.dir) {
+        const below = `${k}/`;
+        for (const other of this.known.keys()) if (other.startsWith(below)) this.known.delete(other);
+      }
+      return true;
     });
   }
 
