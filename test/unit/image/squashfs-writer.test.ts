@@ -280,6 +280,22 @@ describe('SquashfsWriter: compressors', () => {
   }, 60_000);
 });
 
+describe('SquashfsWriter: the default compression', () => {
+  it('is zstd at level 3 (fast); a level given wins', async () => {
+    const level = async (options: SquashfsWriterOptions): Promise<string> => {
+      const img = join(dir, `level-${options.level ?? 'default'}.sqfs`);
+      const w = await SquashfsWriter.create(img, options);
+      await w.addFile('x', meta(0o644), Buffer.alloc(100_000, 'ab'));
+      await w.finish();
+      const out = run('unsquashfs', ['-s', img]).toString();
+      expect(out).toContain('Compression zstd');
+      return /compression-level (\d+)/.exec(out)?.[1] ?? out;
+    };
+    expect(await level({})).toBe('3');
+    expect(await level({ level: 19 })).toBe('19');
+  }, 60_000);
+});
+
 describe('SquashfsWriter: off the main thread', () => {
   it('keeps the event loop responsive during a large write', async () => {
     const img = join(dir, 'large.sqfs');
