@@ -34,6 +34,7 @@ import { LayerDataError, openLayerData, type LayerData } from './layer-stream.js
 import { SinkQueue } from './sink-queue.js';
 import { TarFormatError, TarReader, type TarEntry } from './tar-reader.js';
 import { Visibility, type Verdict } from './visibility.js';
+import { buildTimings } from '../build-timings.js';
 
 export type MergeSink = Pick<SquashfsWriter, 'addDirectory' | 'addFile' | 'addSymlink' | 'addDevice' | 'addFifo' | 'addHardlink' | 'remove'>;
 
@@ -144,7 +145,9 @@ class Merge {
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       this.checkAbort();
+      const t0 = performance.now();
       raw = await untilAborted(layer.open(), signal);
+      if (buildTimings.on) buildTimings.add('blobs', t0);
       const onRaw = progress && this.opts.onProgress ? (n: number) => this.opts.onProgress?.(pos, n) : undefined;
       data = await openLayerData(raw, onRaw);
       const tar = new TarReader(new ByteReader(data.chunks));
@@ -304,7 +307,11 @@ class Merge {
         // Big: streamed, so the next entry waits until the writer has taken all of it.
         const done = this.sink.addFile(p, meta, this.guarded(tar.body()));
         await this.call(done);
+        const t0 = buildTimings.on ? performance.now() : 0;
+        const inflating = buildTimings.on ? buildTimings.spent('inflate') : 0;
         await done;
+        // The wait for the writer, less the reads of the file's data (counted as inflate).
+        if (t0) buildTimings.add('compress', t0 + (buildTimings.spent('inflate') - inflating));
         return;
       }
       case 'symlink': {
