@@ -177,9 +177,9 @@ function build() {
     stages.get(name).push(row);
   }
   if (stages.size) {
-    console.log("where sif's time goes (medians, s; the merge thread's wall time = blobs + inflate + compress + merge;");
-    console.log('  download runs beside it, digest inside it, finish after it):');
-    const keys = ['total', 'download', 'blobs', 'inflate', 'compress', 'merge', 'digest', 'finish'];
+    console.log("where sif's time goes (medians, s): source (manifest, config) first; then the merge thread's wall time =");
+    console.log('  blobs + inflate + compress + merge, the download beside it and the digests inside it; finish last:');
+    const keys = ['total', 'source', 'download', 'blobs', 'inflate', 'compress', 'merge', 'digest', 'finish'];
     table(['build', ...keys], [...stages].map(([n, rows]) => [n, ...keys.map((k) => median(rows.map((r) => r[k] ?? 0)).toFixed(2))]));
   }
   const sizes = lines(sizesFile).map((l) => {

@@ -1,6 +1,6 @@
 /**
  * Where a build's time goes, for `SIF_BUILD_TIMINGS=1 sif build ...` and the build
- * benchmark. The stages overlap (downloads run beside the merge, compression on the
+ * benchmark. First the source is opened (manifest and config). The stages overlap (downloads run beside the merge, compression on the
  * writer's threads), so the merge's thread is the reference: its wall time splits into
  * waiting for a layer's blob (its download, or the digest check of a cached copy),
  * waiting for layer bytes (file reads and inflating), waiting for the squashfs writer
@@ -9,9 +9,11 @@
  *
  * Off by default: then each probe costs one property read.
  */
-export type Stage = 'blobs' | 'inflate' | 'compress' | 'merge' | 'digest' | 'finish';
+export type Stage = 'source' | 'blobs' | 'inflate' | 'compress' | 'merge' | 'digest' | 'finish';
 
 export interface StageTotals {
+  /** Opening the source: the registry's manifest and config (or the layout's, the archive's). */
+  source: number;
   /** First request to last byte, beside the merge (0: every blob was cached). */
   download: number;
   /** Merge thread: waiting for layer blobs. */
@@ -54,6 +56,7 @@ export class BuildTimings {
   totals(): StageTotals {
     const get = (s: Stage): number => this.ms.get(s) ?? 0;
     return {
+      source: get('source'),
       download: this.downloadTo > 0 ? this.downloadTo - this.downloadFrom : 0,
       blobs: get('blobs'),
       inflate: get('inflate'),
@@ -64,7 +67,7 @@ export class BuildTimings {
     };
   }
 
-  /** One line, seconds: `download 1.20, blobs 0.10, inflate 0.90, ...`. */
+  /** One line, seconds: `source 0.20, download 1.20, blobs 0.10, ...`. */
   report(): string {
     return Object.entries(this.totals()).map(([s, ms]) => `${s} ${(ms / 1000).toFixed(2)}`).join(', ');
   }

@@ -20,10 +20,10 @@ describe('BuildTimings', () => {
     expect(s.download).toBeGreaterThanOrEqual(2000);
     expect(s.download).toBeLessThan(2020);
     expect(s.digest).toBeGreaterThanOrEqual(50);
-    expect(t.report()).toMatch(/^download 2\.0\d, blobs 0\.1\d, inflate 0\.3\d, compress 0\.2\d, merge 0\.[34]\d, digest 0\.0\d, finish 0\.00$/);
+    expect(t.report()).toMatch(/^source 0\.00, download 2\.0\d, blobs 0\.1\d, inflate 0\.3\d, compress 0\.2\d, merge 0\.[34]\d, digest 0\.0\d, finish 0\.00$/);
   });
 
   it('reports no download when every blob was cached', () => {
-    expect(new BuildTimings().totals()).toEqual({ download: 0, blobs: 0, inflate: 0, compress: 0, merge: 0, digest: 0, finish: 0 });
+    expect(new BuildTimings().totals()).toEqual({ source: 0, download: 0, blobs: 0, inflate: 0, compress: 0, merge: 0, digest: 0, finish: 0 });
   });
 });
