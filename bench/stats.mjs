@@ -2,6 +2,7 @@
 // Usage: node stats.mjs startup ROUND.json...   (rounds are pooled per command name)
 //        node stats.mjs read BYTES.txt COMMAND.json...
 //        node stats.mjs memory SAMPLES.txt
+//        node stats.mjs build RESULTS.txt TIMINGS.txt SIZES.txt
 // Ratios are taken between commands of the same run only: the machine is shared and
 // noisy, so absolute times say little, ratios say how sif compares.
 import { readFileSync } from 'node:fs';
@@ -137,9 +138,11 @@ function memory() {
 }
 
 function build() {
+  const [resultsFile, timingsFile, sizesFile] = files;
+  const lines = (f) => (f ? readFileSync(f, 'utf8').trim().split('\n').filter(Boolean) : []);
   // Lines: NAME SECONDS PEAK_KB, one per run.
   const runs = new Map();
-  for (const l of readFileSync(files[0], 'utf8').trim().split('\n').filter(Boolean)) {
+  for (const l of lines(resultsFile)) {
     const [name, secs, kb] = l.split(/\s+/);
     if (!runs.has(name)) runs.set(name, []);
     runs.get(name).push({ secs: +secs, kb: +kb });
@@ -150,10 +153,45 @@ function build() {
   if (ch) med.set('charliecloud (pull + convert)', ch);
   table(['command', 'median s', 'peak RSS MiB', 'runs'],
     [...med].map(([n, m]) => [n, m.secs.toFixed(2), (m.kb / 1024).toFixed(1), runs.get(n)?.length ?? '-']));
-  const sif = med.get('sif'), floor = med.get('floor');
-  console.log('ratios (time; < 1 means sif is faster):');
-  if (sif && floor) console.log(`  sif / floor: ${(sif.secs / floor.secs).toFixed(2)} (target <= 1.3)`);
-  if (sif && ch) console.log(`  sif / charliecloud: ${(sif.secs / ch.secs).toFixed(2)}`);
+  const floor = med.get('floor');
+  const ratio = (label, a, target) => {
+    if (!a || !floor) return console.log(`  ${label}: n/a (a command failed, see above)`);
+    const r = a.secs / floor.secs;
+    console.log(`  ${label}: ${r.toFixed(2)}${target === undefined ? '' : `   target <= ${target}: ${r <= target ? 'OK' : 'MISSED'}`}`);
+  };
+  console.log('ratios to the floor (medians, time; this run only):');
+  ratio('sif, cold cache / floor', med.get('sif-cold'), 1.3);
+  ratio('sif, warm cache / floor', med.get('sif-warm'), 1.15);
+  ratio('charliecloud / floor', ch);
+  // SIF_BUILD_TIMINGS lines: NAME total T; download D, blobs B, ...
+  const stages = new Map();
+  for (const l of lines(timingsFile)) {
+    const [name, rest] = l.split(/ total /);
+    const [total, parts] = rest.split('; ');
+    const row = { total: +total };
+    for (const p of parts.split(', ')) {
+      const [k, v] = p.split(' ');
+      row[k] = +v;
+    }
+    if (!stages.has(name)) stages.set(name, []);
+    stages.get(name).push(row);
+  }
+  if (stages.size) {
+    console.log("where sif's time goes (medians, s): source (manifest, config) first; then the merge thread's wall time =");
+    console.log('  blobs + inflate + compress + merge, the download beside it and the digests inside it; finish last:');
+    const keys = ['total', 'source', 'download', 'blobs', 'inflate', 'compress', 'merge', 'digest', 'finish'];
+    table(['build', ...keys], [...stages].map(([n, rows]) => [n, ...keys.map((k) => median(rows.map((r) => r[k] ?? 0)).toFixed(2))]));
+  }
+  const sizes = lines(sizesFile).map((l) => {
+    const i = l.lastIndexOf(' ');
+    return [l.slice(0, i), +l.slice(i + 1)];
+  });
+  if (sizes.length) {
+    console.log('compression (warm cache: time; size of the file):');
+    const warm = (c) => med.get(c === 'default' ? 'sif-warm' : `sif-warm-${c}`);
+    table(['compression', 'median s', 'MiB'], sizes.map(([c, bytes]) => [c === 'default' ? 'zstd:3 (default)' : c,
+      warm(c) ? warm(c).secs.toFixed(2) : '-', (bytes / 1048576).toFixed(1)]));
+  }
 }
 
 ({ startup, read, memory, build })[mode]();

@@ -10,6 +10,7 @@
  * addHardlink(h, parent, name, targetId) -> id
  * setAttrs(h, id, perm, uid, gid, mtime)
  * addXattr(h, id, key, value)
+ * remove(h, id)                            (unlinks the node and all below it)
  * append(h, id, data, last) -> Promise<void>  (data must not change until it settles;
  *                                            last: also end the file, saving a round trip)
  * endFile(h, id) -> Promise<void>
@@ -414,6 +415,19 @@ static napi_value js_set_attrs(napi_env env, napi_callback_info info) {
   return undef;
 }
 
+static napi_value js_remove(napi_env env, napi_callback_info info) {
+  napi_value args[2], undef;
+  handle_t *h;
+  uint32_t id;
+  sqw_error_t err = {0};
+
+  if (!get_args(env, info, 2, args) || !(h = get_handle(env, args[0], true))) return NULL;
+  if (!get_u32(env, args[1], &id, "id")) return NULL;
+  if (sqw_remove(h->w, id, &err)) return throw_sqw(env, &err);
+  NAPI_CALL(env, napi_get_undefined(env, &undef));
+  return undef;
+}
+
 static napi_value js_add_xattr(napi_env env, napi_callback_info info) {
   napi_value args[4], undef;
   handle_t *h;
@@ -501,7 +515,7 @@ static napi_value init(napi_env env, napi_value exports) {
   } fns[] = {
       {"create", js_create},   {"open", js_open},         {"addNode", js_add_node}, {"addHardlink", js_add_hardlink},
       {"setAttrs", js_set_attrs}, {"addXattr", js_add_xattr}, {"append", js_append}, {"endFile", js_end_file},
-      {"finish", js_finish},   {"close", js_close},
+      {"finish", js_finish},   {"close", js_close},         {"remove", js_remove},
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value fn;

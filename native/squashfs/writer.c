@@ -64,6 +64,7 @@ typedef struct node {
   uint32_t subdirs;
   uint32_t inode_num;
   sqfs_u64 inode_ref;
+  bool detached; /* unlinked by sqw_remove: in no directory */
 } node_t;
 
 struct sqw {
@@ -309,7 +310,7 @@ static int new_node(sqw_t *w, node_t *parent, const uint8_t *name, size_t len, n
 
 static node_t *checked_dir(sqw_t *w, uint32_t id, sqw_error_t *err) {
   node_t *p = lookup(w, id);
-  if (!p || p->link || !S_ISDIR(p->mode)) {
+  if (!p || p->link || !S_ISDIR(p->mode) || p->detached) {
     fail(err, SQFS_ERROR_NOT_DIR, 0, "parent node %u is not a directory", id);
     return NULL;
   }
@@ -373,7 +374,7 @@ int sqw_add_hardlink(sqw_t *w, uint32_t parent, const uint8_t *name, size_t name
   if ((ret = check_usable(w, err, "adding a hard link"))) return ret;
   if (!(p = checked_dir(w, parent, err))) return err->code;
   if ((ret = check_name(name, name_len, err))) return ret;
-  if (!(t = lookup(w, target))) return fail(err, SQFS_ERROR_NO_ENTRY, 0, "hard link target %u", target);
+  if (!(t = lookup(w, target)) || t->detached) return fail(err, SQFS_ERROR_NO_ENTRY, 0, "hard link target %u", target);
   if (t->link) t = t->link;
   if (S_ISDIR(t->mode)) return fail(err, SQFS_ERROR_ARG_INVALID, 0, "hard link to a directory");
   if (t->nlink == UINT32_MAX) return fail(err, SQFS_ERROR_OVERFLOW, 0, "too many hard links");
@@ -427,6 +428,47 @@ int sqw_add_xattr(sqw_t *w, uint32_t id, const char *key, const void *value, siz
   }
   n->xattrs = xs;
   n->xattrs[n->nxattrs++] = (xattr_t){.key = k, .value = v, .len = len};
+  return 0;
+}
+
+/* Marks `n` and all below it detached; each name of a shared inode drops its count. */
+static void release(node_t *n) {
+  n->detached = true;
+  if (n->link) {
+    n->link->nlink--;
+    return;
+  }
+  if (!S_ISDIR(n->mode)) {
+    n->nlink--; /* the inode lives on, unnamed here, while links to it remain */
+    return;
+  }
+  for (size_t i = 0; i < n->nchildren; i++) release(n->children[i]);
+}
+
+int sqw_remove(sqw_t *w, uint32_t id, sqw_error_t *err) {
+  node_t *n, *p;
+  char path[128];
+  int ret;
+
+  if ((ret = check_usable(w, err, "removing a node"))) return ret;
+  if (id == SQW_ROOT || !(n = lookup(w, id)) || n->detached)
+    return fail(err, SQFS_ERROR_NO_ENTRY, 0, "removing node %u: not in the tree", id);
+  for (const node_t *o = w->open_file; o; o = o->parent) {
+    if (o == n) {
+      node_path(n, path, sizeof path);
+      return fail(err, SQFS_ERROR_SEQUENCE, 0, "removing %s: the data of a file there is still open", path);
+    }
+  }
+  p = n->parent;
+  for (size_t i = 0; i < p->nchildren; i++) {
+    if (p->children[i] == n) {
+      memmove(&p->children[i], &p->children[i + 1], (p->nchildren - i - 1) * sizeof *p->children);
+      p->nchildren--;
+      break;
+    }
+  }
+  if (S_ISDIR(n->mode) && !n->link) p->subdirs--;
+  release(n);
   return 0;
 }
 
@@ -494,7 +536,7 @@ static int sort_dirs(sqw_t *w, sqw_error_t *err) {
   char path[128];
   for (size_t i = 0; i < w->nnodes; i++) {
     node_t *d = w->nodes[i];
-    if (d->nchildren < 2) continue;
+    if (d->nchildren < 2 || d->detached) continue;
     qsort(d->children, d->nchildren, sizeof *d->children, cmp_names);
     for (size_t j = 1; j < d->nchildren; j++) {
       if (strcmp(d->children[j - 1]->name, d->children[j]->name) == 0) {
@@ -638,7 +680,7 @@ static int write_tables(sqw_t *w, uint32_t inode_count, sqw_error_t *err) {
 
   if (!by_ino) return fail(err, SQFS_ERROR_ALLOC, 0, "allocating the inode order");
   for (size_t i = 0; i < w->nnodes; i++)
-    if (!w->nodes[i]->link) by_ino[w->nodes[i]->inode_num] = w->nodes[i];
+    if (!w->nodes[i]->link && w->nodes[i]->inode_num) by_ino[w->nodes[i]->inode_num] = w->nodes[i];
   w->super.inode_table_start = w->file->get_size(w->file);
   ret = 0;
   for (uint32_t i = 1; !ret && i <= inode_count; i++) ret = write_node(w, by_ino[i], inode_count, err);
@@ -687,6 +729,11 @@ int sqw_finish(sqw_t *w, sqw_stats_t *stats, sqw_error_t *err) {
 
   if ((ret = sort_dirs(w, err))) return ret;
   number_files(w->nodes[SQW_ROOT], &next);
+  /* Unlinked files that other names still share, in id order (reproducible). */
+  for (size_t i = 0; i < w->nnodes; i++) {
+    node_t *n = w->nodes[i];
+    if (n->detached && !n->link && !S_ISDIR(n->mode) && n->nlink > 0) n->inode_num = ++next;
+  }
   number_dirs(w->nodes[SQW_ROOT], &next);
   if ((ret = write_tables(w, next, err))) return ret;
 

@@ -63,6 +63,10 @@ int sqw_add_hardlink(sqw_t *w, uint32_t parent, const uint8_t *name, size_t name
 int sqw_set_attrs(sqw_t *w, uint32_t id, uint32_t perm, uint32_t uid, uint32_t gid, uint32_t mtime,
                   sqw_error_t *err);
 int sqw_add_xattr(sqw_t *w, uint32_t id, const char *key, const void *value, size_t len, sqw_error_t *err);
+/* Unlinks node `id` (not the root) and, for a directory, everything below it, as
+   `rm -r` would: the names are gone, but a file's inode (its data already written)
+   stays in the image while another name links to it. */
+int sqw_remove(sqw_t *w, uint32_t id, sqw_error_t *err);
 
 /* Blocking (may wait for the compression workers). Data of one regular file at a
    time: append chunks, then end it. A file never written is stored empty. */

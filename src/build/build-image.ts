@@ -13,6 +13,7 @@ import { buildApptainerObjects, writeSif, type SifObjectInput } from '../image/s
 import type { SquashfsCompressor } from '../image/squashfs-writer.js';
 import { tarDirectory } from '../host/tar-directory.js';
 import { buildSif, type SifBuildResult } from './build-sif.js';
+import { buildTimings } from './build-timings.js';
 import type { Platform, ResolvedImage } from './image-source.js';
 import { openRegistryImage, type RegistryImageOptions } from './registry/registry-source.js';
 import { checkImagePlatform, choosePlatform, formatPlatform, hostPlatform, parsePlatform } from './registry/platform.js';
@@ -90,7 +91,9 @@ export async function openSource(req: BuildImageRequest, want: Platform): Promis
 export async function buildImage(req: BuildImageRequest): Promise<BuildImageResult> {
   if (req.source.kind === 'image') return rewrapImage(req);
   const want = wantedPlatform(req.arch);
+  const opened = performance.now();
   const image = await openSource(req, want);
+  if (buildTimings.on) buildTimings.add('source', opened);
   try {
     const warning = checkImagePlatform(image.config, want, req.arch !== undefined, req.sourceText);
     if (warning) req.warn(warning);

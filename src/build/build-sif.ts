@@ -15,6 +15,7 @@ import type { OciConfigFile } from './image-source.js';
 import { mergeLayers, type MergeLayer, type MergeStats } from './merge/merge-layers.js';
 import { inspectMetadata, type SyntheticEntry } from './singularity-d.js';
 import { syntheticLayer } from './synthetic-layer.js';
+import { buildTimings } from './build-timings.js';
 
 export interface SifBuildInput {
   output: string;
@@ -61,12 +62,15 @@ export async function buildSif(input: SifBuildInput): Promise<SifBuildResult> {
     mtime: mtime.getTime() / 1000,
   });
   try {
+    const merged = performance.now();
     const merge = await mergeLayers([under, ...input.layers, over], writer, {
       ...(input.signal ? { signal: input.signal } : {}),
       ...(input.warn ? { warn: input.warn } : {}),
       ...(input.onLayer ? { onProgress: (i: number, n: number) => input.onLayer!(i - 1, n) } : {}),
     });
+    if (buildTimings.on) buildTimings.add('merge', merged);
     input.signal?.throwIfAborted();
+    const finished = performance.now();
     const squashfs = await writer.finish();
     input.signal?.throwIfAborted();
     const objects = buildApptainerObjects({
@@ -79,6 +83,7 @@ export async function buildSif(input: SifBuildInput): Promise<SifBuildResult> {
       arch: input.arch,
     });
     const sif = await writeSif(input.output, objects, input.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: input.sourceDateEpoch });
+    if (buildTimings.on) buildTimings.add('finish', finished);
     return { path: sif.path, fileSize: sif.fileSize, merge, squashfs };
   } catch (e) {
     await writer.abort();

@@ -113,6 +113,9 @@ export const SIF_PART_TYPE_NAMES: Readonly<Record<number, string>> = {
   4: 'Overlay',
 };
 
+export const SifHashType = { SHA256: 1, SHA384: 2, SHA512: 3, BLAKE2s256: 4, BLAKE2b256: 5 } as const;
+
+/** Go's crypto.Hash names, as siftool prints them. */
 export const SIF_HASH_TYPE_NAMES: Readonly<Record<number, string>> = {
   1: 'SHA-256',
   2: 'SHA-384',
@@ -121,16 +124,41 @@ export const SIF_HASH_TYPE_NAMES: Readonly<Record<number, string>> = {
   5: 'BLAKE2b-256',
 };
 
+export const SifFormatType = { OpenPGP: 1, PEM: 2 } as const;
+export const SifMessageType = { ClearSignature: 0x100, RSAOAEP: 0x200 } as const;
+
 export const SIF_FORMAT_TYPE_NAMES: Readonly<Record<number, string>> = { 1: 'OpenPGP', 2: 'PEM' };
 export const SIF_MESSAGE_TYPE_NAMES: Readonly<Record<number, string>> = {
   0x100: 'Clear Signature',
   0x200: 'RSA-OAEP',
 };
 
+export const SifSbomFormat = {
+  CycloneDXJSON: 1, CycloneDXXML: 2, GitHubJSON: 3, SPDXJSON: 4, SPDXRDF: 5, SPDXTagValue: 6, SPDXYAML: 7, SyftJSON: 8,
+} as const;
+
+/** SBOM Extra `Format` names (pkg/sif SBOMFormat); an unknown code prints as "unknown", lower case. */
+export const SIF_SBOM_FORMAT_NAMES: Readonly<Record<number, string>> = {
+  1: 'cyclonedx-json',
+  2: 'cyclonedx-xml',
+  3: 'github-json',
+  4: 'spdx-json',
+  5: 'spdx-rdf',
+  6: 'spdx-tag-value',
+  7: 'spdx-yaml',
+  8: 'syft-json',
+};
+
 /** Partition Extra layout: Fstype i32, Parttype i32, Arch [3]byte, relative to Extra. */
 export const SIF_PARTITION_EXTRA = { fsType: 0, partType: 4, arch: 8 } as const;
-/** Signature Extra layout: Hashtype i32, Entity [256]byte. */
-export const SIF_SIGNATURE_EXTRA = { hashType: 0, entity: 4 } as const;
+/** Signature Extra layout: Hashtype i32, Entity [256]byte (an OpenPGP fingerprint in its first 20). */
+export const SIF_SIGNATURE_EXTRA = { hashType: 0, entity: 4, entityLen: 256, fingerprintLen: 20 } as const;
+/** Cryptographic message Extra layout: Formattype i32, Messagetype i32. */
+export const SIF_CRYPTO_EXTRA = { formatType: 0, messageType: 4 } as const;
+/** SBOM Extra layout: Format i32. */
+export const SIF_SBOM_EXTRA = { format: 0 } as const;
+/** OCI root index and blob Extra: the digest as text ("sha256:<hex>"), NUL-padded. */
+export const SIF_OCI_EXTRA = { digest: 0 } as const;
 
 /** Two-digit SIF arch code -> Go GOARCH name. "00" is unknown and deliberately absent. */
 export const SIF_ARCH_TO_GO: Readonly<Record<string, string>> = {
@@ -173,9 +201,12 @@ export function describeDescriptor(d: SifDescriptor): string {
     return `${d.dataTypeName} (${SIF_HASH_TYPE_NAMES[d.hashType ?? 0] ?? 'Unknown'})`;
   }
   if (d.dataType === SifDataType.CryptoMessage) {
-    const ft = SIF_FORMAT_TYPE_NAMES[d.extra.readInt32LE(0)] ?? 'Unknown';
-    const mt = SIF_MESSAGE_TYPE_NAMES[d.extra.readInt32LE(4)] ?? 'Unknown';
+    const ft = SIF_FORMAT_TYPE_NAMES[d.extra.readInt32LE(SIF_CRYPTO_EXTRA.formatType)] ?? 'Unknown';
+    const mt = SIF_MESSAGE_TYPE_NAMES[d.extra.readInt32LE(SIF_CRYPTO_EXTRA.messageType)] ?? 'Unknown';
     return `${d.dataTypeName} (${ft}/${mt})`;
+  }
+  if (d.dataType === SifDataType.SBOM) {
+    return `${d.dataTypeName} (${SIF_SBOM_FORMAT_NAMES[d.extra.readInt32LE(SIF_SBOM_EXTRA.format)] ?? 'unknown'})`;
   }
   return d.dataTypeName;
 }

@@ -1,7 +1,9 @@
 /**
  * SIF writer, following apptainer/sif's writer rules (docs/design.md, "Images: opening and the SIF layout"):
  * header at 0, 48 descriptors at 4096, data from 32176, partitions aligned to 4096,
- * other objects unaligned, IDs = index+1, group 1. The output appears atomically:
+ * other objects unaligned, IDs = index+1, group 1 unless given. Every data type pkg/sif
+ * defines can be written, with its Extra (partition, signature, cryptographic message,
+ * SBOM, OCI digest), so the readers are tested on SIFs made here. The output appears atomically:
  * written to `.NAME.tmp-XXXXXXXX` beside it, fsynced, renamed; on failure nothing is left.
  *
  * Time and ID (documented choice):
@@ -12,15 +14,15 @@
  *   that epoch; a content-derived UUID would mean hashing the whole partition for nothing.
  * - `id` forces a UUID in any mode.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { SifError } from '../errors.js';
 import { syncDir } from '../host/sync-dir.js';
 import {
-  SIF_ARCH_UNKNOWN, SIF_DESC, SIF_DESCRIPTOR_SIZE, SIF_EXTRA_LEN, SIF_GROUP_MASK, SIF_HEADER, SIF_HEADER_SIZE,
-  SIF_LAUNCH_SCRIPT_LEN, SIF_MAGIC, SIF_NAME_LEN, SIF_PARTITION_EXTRA, SIF_VERSION, SIF_ZERO_TIME, SifDataType,
-  SifFsType, SifPartType, sifArchFromGoArch,
+  SIF_ARCH_UNKNOWN, SIF_CRYPTO_EXTRA, SIF_DESC, SIF_DESCRIPTOR_SIZE, SIF_EXTRA_LEN, SIF_GROUP_MASK, SIF_HEADER,
+  SIF_HEADER_SIZE, SIF_LAUNCH_SCRIPT_LEN, SIF_MAGIC, SIF_NAME_LEN, SIF_OCI_EXTRA, SIF_PARTITION_EXTRA, SIF_SBOM_EXTRA,
+  SIF_SIGNATURE_EXTRA, SIF_VERSION, SIF_ZERO_TIME, SifDataType, SifFsType, SifPartType, sifArchFromGoArch,
 } from './sif-format.js';
 
 export const SIF_DEFAULT_LAUNCH_SCRIPT = '#!/usr/bin/env run-singularity\n';
@@ -36,12 +38,29 @@ const COPY_CHUNK = 4 * 1024 * 1024;
  */
 export interface SifFileSource { path: string; size?: number; offset?: number }
 
-export type SifObjectInput =
-  | { type: 'deffile'; name?: string; data: Buffer; groupId?: number }
-  | { type: 'generic-json'; name: string; data: Buffer; groupId?: number }
+/** What every object may have. */
+export interface SifObjectCommon {
+  name?: string;
+  /** Default 1; null: in no group (as Apptainer's signatures are). */
+  groupId?: number | null;
+  /** The object (by ID) or group this one refers to: a signature links to the group it signs. */
+  link?: { id: number } | { group: number };
+}
+
+export type SifObjectInput = SifObjectCommon & (
+  | { type: 'deffile'; data: Buffer }
+  | { type: 'generic-json'; name: string; data: Buffer }
+  | { type: 'generic'; data: Buffer }
+  /** `format`: a SifSbomFormat code. */
+  | { type: 'sbom'; format: number; data: Buffer }
+  /** `hashType`: a SifHashType code; `fingerprint`: the signing key's (OpenPGP: 20 bytes), none for X.509 signatures. */
+  | { type: 'signature'; hashType: number; fingerprint?: Buffer; data: Buffer }
+  /** SifFormatType and SifMessageType codes. */
+  | { type: 'crypto-message'; formatType: number; messageType: number; data: Buffer }
+  /** The sha256 digest of `data` is recorded in the descriptor, as pkg/sif does. */
+  | { type: 'oci-root-index' | 'oci-blob'; data: Buffer }
   | {
       type: 'partition';
-      name?: string;
       data: Buffer | SifFileSource;
       /** SifFsType; default Squashfs. */
       fsType?: number;
@@ -49,8 +68,20 @@ export type SifObjectInput =
       partType?: number;
       /** Go arch name ("amd64", "arm64", ...); SIF cannot record an unknown arch here. */
       arch: string;
-      groupId?: number;
-    };
+    }
+);
+
+const DATA_TYPES: Record<SifObjectInput['type'], number> = {
+  deffile: SifDataType.Deffile,
+  'generic-json': SifDataType.GenericJSON,
+  generic: SifDataType.Generic,
+  sbom: SifDataType.SBOM,
+  signature: SifDataType.Signature,
+  'crypto-message': SifDataType.CryptoMessage,
+  'oci-root-index': SifDataType.OCIRootIndex,
+  'oci-blob': SifDataType.OCIBlob,
+  partition: SifDataType.Partition,
+};
 
 export interface WriteSifOptions {
   deterministic?: boolean;
@@ -113,8 +144,12 @@ function checkObjects(objects: SifObjectInput[]): void {
   let prim = 0;
   objects.forEach((o, i) => {
     if (o.name !== undefined && Buffer.byteLength(o.name) > SIF_NAME_LEN) throw badObject(`SIF object ${i + 1}: name longer than ${SIF_NAME_LEN} bytes`);
-    const g = o.groupId ?? 1;
-    if (!Number.isInteger(g) || g < 1 || g > ~SIF_GROUP_MASK >>> 0) throw badObject(`SIF object ${i + 1}: bad group ${g}`);
+    const id = (v: number): boolean => Number.isInteger(v) && v >= 1 && v <= ~SIF_GROUP_MASK >>> 0;
+    const g = o.groupId === undefined ? 1 : o.groupId;
+    if (g !== null && !id(g)) throw badObject(`SIF object ${i + 1}: bad group ${g}`);
+    if (o.link && !id('id' in o.link ? o.link.id : o.link.group)) throw badObject(`SIF object ${i + 1}: bad link ${JSON.stringify(o.link)}`);
+    if (o.type === 'signature' && o.fingerprint && o.fingerprint.length > SIF_SIGNATURE_EXTRA.entityLen)
+      throw badObject(`SIF object ${i + 1}: a signing key's fingerprint of ${o.fingerprint.length} bytes (at most ${SIF_SIGNATURE_EXTRA.entityLen})`);
     if (o.type !== 'partition') return;
     if (sifArchFromGoArch(o.arch) === null) throw badObject(`SIF object ${i + 1}: unknown architecture "${o.arch}"`);
     if ((o.partType ?? SifPartType.PrimSys) === SifPartType.PrimSys) prim++;
@@ -145,22 +180,39 @@ function uuidBytes(id: string): Buffer {
 function descriptor(p: Placed, index: number, time: number): Buffer {
   const d = Buffer.alloc(SIF_DESCRIPTOR_SIZE);
   const o = p.input;
-  const dataType = o.type === 'deffile' ? SifDataType.Deffile : o.type === 'generic-json' ? SifDataType.GenericJSON : SifDataType.Partition;
-  d.writeInt32LE(dataType, SIF_DESC.dataType);
+  d.writeInt32LE(DATA_TYPES[o.type], SIF_DESC.dataType);
   d.writeUInt8(1, SIF_DESC.used);
   d.writeUInt32LE(index + 1, SIF_DESC.id);
-  d.writeUInt32LE((SIF_GROUP_MASK | (o.groupId ?? 1)) >>> 0, SIF_DESC.groupId);
+  d.writeUInt32LE((SIF_GROUP_MASK | (o.groupId === undefined ? 1 : (o.groupId ?? 0))) >>> 0, SIF_DESC.groupId);
+  if (o.link) d.writeUInt32LE('id' in o.link ? o.link.id : (SIF_GROUP_MASK | o.link.group) >>> 0, SIF_DESC.linkedId);
   d.writeBigInt64LE(BigInt(p.offset), SIF_DESC.offset);
   d.writeBigInt64LE(BigInt(p.size), SIF_DESC.size);
   d.writeBigInt64LE(BigInt(p.sizeWithPadding), SIF_DESC.sizeWithPadding);
   d.writeBigInt64LE(BigInt(time), SIF_DESC.createdAt);
   d.writeBigInt64LE(BigInt(time), SIF_DESC.modifiedAt);
   if (o.name) d.write(o.name, SIF_DESC.name, SIF_NAME_LEN, 'utf8');
-  if (o.type === 'partition') {
-    const extra = d.subarray(SIF_DESC.extra, SIF_DESC.extra + SIF_EXTRA_LEN);
-    extra.writeInt32LE(o.fsType ?? SifFsType.Squashfs, SIF_PARTITION_EXTRA.fsType);
-    extra.writeInt32LE(o.partType ?? SifPartType.PrimSys, SIF_PARTITION_EXTRA.partType);
-    extra.write(sifArchFromGoArch(o.arch)!, SIF_PARTITION_EXTRA.arch, 2, 'latin1');
+  const extra = d.subarray(SIF_DESC.extra, SIF_DESC.extra + SIF_EXTRA_LEN);
+  switch (o.type) {
+    case 'partition':
+      extra.writeInt32LE(o.fsType ?? SifFsType.Squashfs, SIF_PARTITION_EXTRA.fsType);
+      extra.writeInt32LE(o.partType ?? SifPartType.PrimSys, SIF_PARTITION_EXTRA.partType);
+      extra.write(sifArchFromGoArch(o.arch)!, SIF_PARTITION_EXTRA.arch, 2, 'latin1');
+      break;
+    case 'signature':
+      extra.writeInt32LE(o.hashType, SIF_SIGNATURE_EXTRA.hashType);
+      o.fingerprint?.copy(extra, SIF_SIGNATURE_EXTRA.entity);
+      break;
+    case 'crypto-message':
+      extra.writeInt32LE(o.formatType, SIF_CRYPTO_EXTRA.formatType);
+      extra.writeInt32LE(o.messageType, SIF_CRYPTO_EXTRA.messageType);
+      break;
+    case 'sbom':
+      extra.writeInt32LE(o.format, SIF_SBOM_EXTRA.format);
+      break;
+    case 'oci-root-index':
+    case 'oci-blob':
+      extra.write(`sha256:${createHash('sha256').update(o.data).digest('hex')}`, SIF_OCI_EXTRA.digest, 'latin1');
+      break;
   }
   return d;
 }

@@ -6,22 +6,42 @@
 import { createReadStream } from 'node:fs';
 import { SifError } from '../errors.js';
 import {
-  SIF_FORMAT_TYPE_NAMES, SIF_FS_TYPE_NAMES, SIF_HASH_TYPE_NAMES, SIF_MESSAGE_TYPE_NAMES, SIF_PART_TYPE_NAMES,
-  SIF_SIGNATURE_EXTRA, SifDataType, describeDescriptor,
+  SIF_CRYPTO_EXTRA, SIF_DATA_TYPE_NAMES, SIF_FORMAT_TYPE_NAMES, SIF_FS_TYPE_NAMES, SIF_HASH_TYPE_NAMES, SIF_MESSAGE_TYPE_NAMES,
+  SIF_OCI_EXTRA, SIF_PART_TYPE_NAMES, SIF_SBOM_EXTRA, SIF_SBOM_FORMAT_NAMES, SIF_SIGNATURE_EXTRA, SifDataType,
 } from './sif-format.js';
 import type { SifDescriptor, SifFile, SifHeader } from './sif-reader.js';
 
-/** SBOM Extra `Format` codes (pkg/sif sbom.go). */
-const SBOM_FORMAT_NAMES: Readonly<Record<number, string>> = {
-  1: 'cyclonedx-json',
-  2: 'cyclonedx-xml',
-  3: 'github-json',
-  4: 'spdx-json',
-  5: 'spdx-rdf',
-  6: 'spdx-tag-value',
-  7: 'spdx-yaml',
-  8: 'syft-json',
-};
+/** pkg/sif DataType.String(): an unknown code is plain "Unknown". */
+const typeName = (d: SifDescriptor): string => SIF_DATA_TYPE_NAMES[d.dataType] ?? 'Unknown';
+const fsName = (d: SifDescriptor): string => SIF_FS_TYPE_NAMES[d.fsType ?? 0] ?? 'Unknown';
+const partName = (d: SifDescriptor): string => SIF_PART_TYPE_NAMES[d.partType ?? 0] ?? 'Unknown';
+const cryptoNames = (d: SifDescriptor): [string, string] => [
+  SIF_FORMAT_TYPE_NAMES[d.extra.readInt32LE(SIF_CRYPTO_EXTRA.formatType)] ?? 'Unknown',
+  SIF_MESSAGE_TYPE_NAMES[d.extra.readInt32LE(SIF_CRYPTO_EXTRA.messageType)] ?? 'Unknown',
+];
+const sbomName = (d: SifDescriptor): string => SIF_SBOM_FORMAT_NAMES[d.extra.readInt32LE(SIF_SBOM_EXTRA.format)] ?? 'unknown';
+/** Undefined for a hash type pkg/sif does not know (its SignatureMetadata fails). */
+const hashName = (d: SifDescriptor): string | undefined => SIF_HASH_TYPE_NAMES[d.hashType ?? 0];
+
+/** The signing key's fingerprint, or undefined when the Entity's first 20 bytes are zero (pkg/sif: "not present"). */
+function fingerprint(d: SifDescriptor): Buffer | undefined {
+  const fp = d.extra.subarray(SIF_SIGNATURE_EXTRA.entity, SIF_SIGNATURE_EXTRA.entity + SIF_SIGNATURE_EXTRA.fingerprintLen);
+  return fp.some((b) => b !== 0) ? fp : undefined;
+}
+
+/**
+ * The digest of an OCI root index or blob as pkg/sif reads it: the text up to the
+ * first NUL, which must parse as a go-containerregistry hash (sha256 and 64 hex
+ * digits); otherwise siftool fails, and so does this.
+ */
+function ociDigest(d: SifDescriptor): string {
+  const raw = d.extra.subarray(SIF_OCI_EXTRA.digest);
+  const nul = raw.indexOf(0);
+  const text = raw.subarray(0, nul < 0 ? raw.length : nul).toString('utf8');
+  if (!/^sha256:[0-9a-f]{64}$/.test(text))
+    throw new SifError('SIF_E_IMAGE_CORRUPT', `SIF object ${d.id} (${typeName(d)}): its digest ${JSON.stringify(text)} is not sha256:<64 hex digits>`);
+  return text;
+}
 
 /** siftool's readableSize: "%d B" under 1 KiB, else the value rounded (half away from zero) in K/M/G/T/P/E iB. */
 export function readableSize(size: number): string {
@@ -82,12 +102,36 @@ export function renderHeader(h: SifHeader): string {
 
 const RULE = `${'-'.repeat(78)}\n`;
 
+/**
+ * The TYPE column of `siftool list` with its line end: the data type, and for a
+ * partition, signature, cryptographic message or SBOM its Extra in parentheses. For a
+ * signature whose hash type pkg/sif does not know, siftool prints nothing at all, not
+ * even the line end (its metadata read fails and the row is left open); so does this.
+ */
+function typeColumn(d: SifDescriptor): string {
+  const dt = typeName(d);
+  switch (d.dataType) {
+    case SifDataType.Partition:
+      return `|${dt} (${fsName(d)}/${partName(d)}/${d.arch ?? 'unknown'})\n`;
+    case SifDataType.Signature: {
+      const ht = hashName(d);
+      return ht === undefined ? '' : `|${dt} (${ht})\n`;
+    }
+    case SifDataType.CryptoMessage:
+      return `|${dt} (${cryptoNames(d).join('/')})\n`;
+    case SifDataType.SBOM:
+      return `|${dt} (${sbomName(d)})\n`;
+    default:
+      return `|${dt}\n`;
+  }
+}
+
 /** One `siftool list` row: Go's "%-4d |%-7s |%-7s %-26s |TYPE", group links as "%-3d (G)". */
 export function renderListRow(d: SifDescriptor): string {
   const group = d.groupId === null ? 'NONE' : String(d.groupId);
   const link = d.linkedId === null ? 'NONE' : d.linkedIsGroup ? `${String(d.linkedId).padEnd(3)} (G)` : String(d.linkedId);
   const pos = `|${d.offset}-${d.offset + d.size} `;
-  return `${String(d.id).padEnd(4)} |${group.padEnd(7)} |${link.padEnd(7)} ${pos.padEnd(26)} |${describeDescriptor(d)}\n`;
+  return `${String(d.id).padEnd(4)} |${group.padEnd(7)} |${link.padEnd(7)} ${pos.padEnd(26)} ${typeColumn(d)}`;
 }
 
 /** `siftool list`: a ruled table of the used descriptors. */
@@ -96,15 +140,10 @@ export function renderList(sif: SifFile): string {
   return RULE + head + RULE + sif.descriptors.map(renderListRow).join('');
 }
 
-function cstr(b: Buffer): string {
-  const nul = b.indexOf(0);
-  return b.subarray(0, nul < 0 ? b.length : nul).toString('utf8');
-}
-
 /** `siftool info ID`: tabwriter padding 2 with an empty first column (the 2-space indent). */
 export function renderInfo(d: SifDescriptor): string {
   const rows: [string, string][] = [
-    ['Data Type:', d.dataTypeName],
+    ['Data Type:', typeName(d)],
     ['ID:', String(d.id)],
     ['Group ID:', d.groupId === null ? 'NONE' : String(d.groupId)],
     ['Linked ID:', d.linkedId === null ? 'NONE' : d.linkedIsGroup ? `${d.linkedId} (G)` : String(d.linkedId)],
@@ -116,30 +155,28 @@ export function renderInfo(d: SifDescriptor): string {
   if (d.name !== '') rows.push(['Name:', d.name]);
   switch (d.dataType) {
     case SifDataType.Partition:
-      rows.push(
-        ['Filesystem Type:', SIF_FS_TYPE_NAMES[d.fsType ?? 0] ?? 'Unknown'],
-        ['Partition Type:', SIF_PART_TYPE_NAMES[d.partType ?? 0] ?? 'Unknown'],
-        ['Architecture:', d.arch ?? 'unknown'],
-      );
+      rows.push(['Filesystem Type:', fsName(d)], ['Partition Type:', partName(d)], ['Architecture:', d.arch ?? 'unknown']);
       break;
     case SifDataType.Signature: {
-      // Entity holds a 20-byte OpenPGP fingerprint, printed as Go's %X.
-      const fp = d.extra.subarray(SIF_SIGNATURE_EXTRA.entity, SIF_SIGNATURE_EXTRA.entity + 20);
-      rows.push(['Hash Type:', SIF_HASH_TYPE_NAMES[d.hashType ?? 0] ?? 'Unknown'], ['Entity:', fp.toString('hex').toUpperCase()]);
+      const ht = hashName(d);
+      if (ht === undefined)
+        throw new SifError('SIF_E_IMAGE_CORRUPT', `SIF object ${d.id} (Signature): hash type ${d.hashType ?? 0} is not one SIF defines`);
+      rows.push(['Hash Type:', ht]);
+      const fp = fingerprint(d);
+      if (fp) rows.push(['Entity:', fp.toString('hex').toUpperCase()]); // Go's %X
       break;
     }
-    case SifDataType.CryptoMessage:
-      rows.push(
-        ['Format Type:', SIF_FORMAT_TYPE_NAMES[d.extra.readInt32LE(0)] ?? 'Unknown'],
-        ['Message Type:', SIF_MESSAGE_TYPE_NAMES[d.extra.readInt32LE(4)] ?? 'Unknown'],
-      );
+    case SifDataType.CryptoMessage: {
+      const [ft, mt] = cryptoNames(d);
+      rows.push(['Format Type:', ft], ['Message Type:', mt]);
       break;
+    }
     case SifDataType.SBOM:
-      rows.push(['Format:', SBOM_FORMAT_NAMES[d.extra.readInt32LE(0)] ?? 'Unknown']);
+      rows.push(['Format:', sbomName(d)]);
       break;
     case SifDataType.OCIRootIndex:
     case SifDataType.OCIBlob:
-      rows.push(['Digest:', cstr(d.extra)]);
+      rows.push(['Digest:', ociDigest(d)]);
       break;
   }
   return tabwrite(rows.map(([k, v]) => ['', k, v]), 2);

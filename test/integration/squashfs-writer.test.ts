@@ -172,6 +172,41 @@ describe('SquashfsWriter: one image with every kind of entry', () => {
   }, 60_000);
 });
 
+describe('SquashfsWriter: remove(), for an entry a later one replaces', () => {
+  it('unlinks names (a directory with all below it); an inode another name still shares stays', async () => {
+    const img = join(dir, 'rm.sqfs');
+    const w = await SquashfsWriter.create(img, { mtime: T });
+    await w.addFile('f', meta(0o600), Buffer.from('first'));
+    await w.addHardlink('keeps-first', 'f');
+    await w.addFile('d/sub/deep', meta(0o644), big);
+    await w.addHardlink('d/link-out', 'f');
+    await w.addHardlink('out-link', 'd/sub/deep');
+    await w.addDirectory('d', meta(0o700));
+    await w.addSymlink('s', 'f', meta(0o777));
+    expect(await w.remove('f')).toBe(true);
+    expect(await w.remove('d')).toBe(true);
+    expect(await w.remove('s')).toBe(true);
+    expect(await w.remove('s')).toBe(false);
+    expect(await w.remove('nothing/there')).toBe(false);
+    await expectSifError(w.remove('/'), 'SIF_E_IMAGE_WRITE', 'the root directory cannot be removed');
+    await w.addDirectory('f', meta(0o711)); // the names are free again, for any type
+    await w.addFile('f/x', meta(0o644), Buffer.from('x'));
+    await w.addFile('d', meta(0o640), Buffer.from('now a file'));
+    await w.addFile('s', meta(0o644), Buffer.from('s'));
+    await w.finish();
+    const ls = run('unsquashfs', ['-lln', img]).toString().split('\n').filter((l) => l.includes('squashfs-root/')).map((l) => l.replace(/^(\S+ \S+) +(\d+) .* squashfs-root\//, '$1 $2 '));
+    expect(ls.sort()).toEqual(['-rw------- 0/0 5 keeps-first', '-rw-r----- 0/0 10 d', '-rw-r--r-- 0/0 1 f/x', '-rw-r--r-- 0/0 1 s',
+      `-rw-r--r-- 0/0 ${big.length} out-link`, 'drwx--x--x 0/0 24 f'].sort());
+    expect(run('rdsquashfs', ['-c', '/out-link', img]).equals(big)).toBe(true);
+    expect(run('rdsquashfs', ['-c', '/keeps-first', img]).toString()).toBe('first');
+    for (const p of ['/keeps-first', '/out-link']) // one name left each: a plain inode, no link count of 2 or 3
+      expect(run('rdsquashfs', ['-s', p, img]).toString()).not.toMatch(/Hard link count/);
+    const x = join(dir, 'x');
+    run('unsquashfs', ['-q', '-n', '-d', x, img]); // the tables are consistent
+    expect((await readdir(x)).sort()).toEqual(['d', 'f', 'keeps-first', 'out-link', 's']);
+  }, 60_000);
+});
+
 /** Mounts `img` (with squashfuse_ll, as the starter does, or the kernel), runs `fn` on the mount point, unmounts. */
 async function withMount(img: string, how: 'squashfuse_ll' | 'kernel', fn: (mnt: string) => Promise<void>): Promise<void> {
   const mnt = join(dir, `mnt-${how}`);
@@ -240,6 +275,22 @@ describe('SquashfsWriter: compressors', () => {
     expect(run('unsquashfs', ['-s', img]).toString()).toContain(`Compression ${name}`);
     expect(run('unsquashfs', ['-cat', img, 'd/data']).equals(data)).toBe(true);
     expect(run('unsquashfs', ['-cat', img, 'd/text']).toString()).toBe('hello\n');
+  }, 60_000);
+});
+
+describe('SquashfsWriter: the default compression', () => {
+  it('is zstd at level 3 (fast); a level given wins', async () => {
+    const level = async (options: SquashfsWriterOptions): Promise<string> => {
+      const img = join(dir, `level-${options.level ?? 'default'}.sqfs`);
+      const w = await SquashfsWriter.create(img, options);
+      await w.addFile('x', meta(0o644), Buffer.alloc(100_000, 'ab'));
+      await w.finish();
+      const out = run('unsquashfs', ['-s', img]).toString();
+      expect(out).toContain('Compression zstd');
+      return /compression-level (\d+)/.exec(out)?.[1] ?? out;
+    };
+    expect(await level({})).toBe('3');
+    expect(await level({ level: 19 })).toBe('19');
   }, 60_000);
 });
 

@@ -18,6 +18,7 @@ import { acquireLock, lockIsLive, type HeldLock } from './file-lock.js';
 import { TagIndex, type TagRecord } from './tag-index.js';
 import { isTempName, tempIsLive, tempName } from './temp-files.js';
 import { syncDir } from '../../host/sync-dir.js';
+import { buildTimings } from '../build-timings.js';
 
 export interface IngestOptions {
   signal?: AbortSignal;
@@ -134,7 +135,9 @@ export class BlobCache {
       let done = 0;
       for await (const chunk of source) {
         if (opts.signal?.aborted) throw new SifError('SIF_E_BUILD_INTERRUPTED', `download of ${digest} interrupted`);
+        const t0 = buildTimings.on ? performance.now() : 0;
         hash.update(chunk);
+        if (t0) buildTimings.add('digest', t0);
         done += chunk.length;
         if (size !== undefined && done > size) throw digestMismatch(digest, `more than the ${size} bytes its descriptor says`);
         for (let off = 0; off < chunk.length; ) off += (await fh.write(chunk, off)).bytesWritten;
@@ -185,7 +188,9 @@ export class BlobCache {
       for (let pos = 0; pos < st.size; ) {
         const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
         if (bytesRead === 0) break;
+        const t0 = buildTimings.on ? performance.now() : 0;
         hash.update(buf.subarray(0, bytesRead));
+        if (t0) buildTimings.add('digest', t0);
         pos += bytesRead;
       }
       const got = `${algorithm}:${hash.digest('hex')}`;

@@ -4,6 +4,8 @@
  * Nothing is read ahead beyond the chunk in hand, so the producer's backpressure
  * (a decompressor's buffer) bounds the memory.
  */
+import { buildTimings } from '../build-timings.js';
+
 const EMPTY = Buffer.alloc(0);
 
 export class UnexpectedEnd extends Error {}
@@ -33,7 +35,9 @@ export class ByteReader {
     this.buf = EMPTY;
     this.pos = 0;
     while (!this.ended) {
+      const t0 = buildTimings.on ? performance.now() : 0;
       const r = await this.it.next();
+      if (t0) buildTimings.add('inflate', t0);
       if (r.done) {
         this.ended = true;
         break;

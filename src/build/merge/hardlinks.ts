@@ -13,6 +13,10 @@
  *   directories and non-directories met on the way (in layers between) mean the
  *   target does not exist, an error as in umoci and Docker.
  *
+ * - A later entry of the layer at a path replaces the earlier one (the last entry
+ *   wins): links made before keep the earlier inode, as in tar extraction; upper
+ *   layers' names that took the earlier one go back to waiting (untake()).
+ *
  * Pure bookkeeping: the caller does the emitting.
  */
 import { ancestors, showKey } from './entry-path.js';
@@ -46,6 +50,8 @@ export class HardLinks {
   private readonly waitingAncestors = new Map<string, number>();
   /** Non-directories of the current layer at waiting ancestors: the targets below them are gone. */
   private cut: string[] = [];
+  /** Groups of upper layers that entries of this layer took, by path (for untake()). */
+  private taken = new Map<string, LinkGroup[]>();
 
   beginLayer(name: string): void {
     this.layerName = name;
@@ -53,6 +59,7 @@ export class HardLinks {
     this.needs = new Map();
     this.fresh = [];
     this.cut = [];
+    this.taken = new Map();
   }
 
   /**
@@ -109,7 +116,60 @@ export class HardLinks {
     if (!groups) return undefined;
     this.waiting.delete(key);
     for (const _ of groups) this.forgetAncestors(key);
+    this.taken.set(key, groups);
     return groups.flatMap((g) => g.names);
+  }
+
+  /** Whether an entry of this layer at `key` took upper layers' names. */
+  took(key: string): boolean {
+    return this.taken.has(key);
+  }
+
+  /**
+   * The entry at `key` that took upper layers' names is replaced: they wait again
+   * (for the entry that replaces it) and are dropped from this layer's pending
+   * links. Returns those names, which the caller removes from the image.
+   */
+  untake(key: string): string[] {
+    const groups = this.taken.get(key);
+    if (!groups) return [];
+    this.taken.delete(key);
+    const list = this.waiting.get(key);
+    if (list) list.push(...groups);
+    else this.waiting.set(key, [...groups]);
+    for (const g of groups) for (const a of ancestors(g.target)) this.waitingAncestors.set(a, (this.waitingAncestors.get(a) ?? 0) + 1);
+    const names = new Set(groups.flatMap((g) => g.names));
+    this.dropPending((n) => names.has(n));
+    return [...names];
+  }
+
+  /**
+   * Forgets this layer's entries at `key` (and with `subtree` below it), which a later
+   * entry replaces: the inodes they named, and their names where they were still to
+   * be written (from a second read, or once a lower layer has the target).
+   */
+  replaced(key: string, subtree: boolean): void {
+    this.refs.delete(key);
+    const below = `${key}/`;
+    if (subtree) for (const k of this.refs.keys()) if (k.startsWith(below)) this.refs.delete(k);
+    this.dropPending((n) => n === key || (subtree && n.startsWith(below)));
+  }
+
+  private dropPending(drop: (name: string) => boolean): void {
+    for (const [index, list] of this.needs) {
+      const kept = list.filter((n) => !drop(n));
+      if (kept.length > 0) this.needs.set(index, kept);
+      else this.needs.delete(index);
+    }
+    // (A group left with no names stays: a later link of this layer may still join it.)
+    for (const g of this.fresh) g.names = g.names.filter((n) => !drop(n));
+  }
+
+  /** Paths of this layer where entries took upper layers' names: `key`, and with `subtree` those below it. */
+  takenAt(key: string, subtree: boolean): string[] {
+    if (!subtree) return this.taken.has(key) ? [key] : [];
+    const below = `${key}/`;
+    return [...this.taken.keys()].filter((k) => k === key || k.startsWith(below));
   }
 
   /** The first waiting group for `key`, for messages (a directory there is an error). */
@@ -137,6 +197,7 @@ export class HardLinks {
       }
     }
     for (const g of this.fresh) {
+      if (g.names.length === 0) continue; // its names were replaced
       const list = this.waiting.get(g.target);
       if (list) list.push(g);
       else this.waiting.set(g.target, [g]);

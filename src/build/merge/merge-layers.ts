@@ -9,10 +9,15 @@
  * links are in hardlinks.ts; a layer is read a second time only when a visible
  * link names an entry an upper layer hid.
  *
+ * A path given twice in one layer (`tar --append` makes such layers): the last entry
+ * wins, as in tar extraction, umoci and containerd. Two directories: the later
+ * entry's attributes, the contents of both. Otherwise the earlier entry (with all
+ * below it, for a directory) is removed from the image and the later one takes its
+ * place (the writer unlinks names; data it already wrote stays in the image,
+ * unreferenced, unless a hard link made in between still names it, as tar leaves it).
+ * So the merge stays one pass, and only layers with such duplicates cost space.
+ *
  * Choices where layers are ambiguous (the result otherwise matches `umoci unpack`):
- * - a path given twice in one layer: for two directories the later entry's
- *   attributes win (as tar would leave them); otherwise the first entry is kept,
- *   with a warning (tar would keep the later, which a one-pass merge cannot know of);
  * - a directory with no entry in any layer gets mode 0755, owner 0:0 and the
  *   writer's default mtime;
  * - unknown entry types and entries below a non-directory of the same layer are
@@ -28,9 +33,10 @@ import { HardLinks, LinkError } from './hardlinks.js';
 import { LayerDataError, openLayerData, type LayerData } from './layer-stream.js';
 import { SinkQueue } from './sink-queue.js';
 import { TarFormatError, TarReader, type TarEntry } from './tar-reader.js';
-import { Visibility } from './visibility.js';
+import { Visibility, type Verdict } from './visibility.js';
+import { buildTimings } from '../build-timings.js';
 
-export type MergeSink = Pick<SquashfsWriter, 'addDirectory' | 'addFile' | 'addSymlink' | 'addDevice' | 'addFifo' | 'addHardlink'>;
+export type MergeSink = Pick<SquashfsWriter, 'addDirectory' | 'addFile' | 'addSymlink' | 'addDevice' | 'addFifo' | 'addHardlink' | 'remove'>;
 
 export interface MergeLayer {
   /** For messages: the layer's digest. */
@@ -49,6 +55,8 @@ export interface MergeStats {
   bytes: number;
   /** Entries of lower layers that upper layers hid (replaced, whited out, below an opaque directory). */
   hidden: number;
+  /** Entries that a later entry of the same layer at the same path replaced. */
+  replaced: number;
 }
 
 export interface MergeOptions {
@@ -71,7 +79,7 @@ export async function mergeLayers(layers: MergeLayer[], sink: MergeSink, opts: M
 }
 
 class Merge {
-  private readonly stats: MergeStats = { layers: 0, entries: 0, files: 0, bytes: 0, hidden: 0 };
+  private readonly stats: MergeStats = { layers: 0, entries: 0, files: 0, bytes: 0, hidden: 0, replaced: 0 };
   private readonly vis = new Visibility();
   private readonly links = new HardLinks();
   private readonly queue = new SinkQueue();
@@ -137,7 +145,9 @@ class Merge {
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       this.checkAbort();
+      const t0 = performance.now();
       raw = await untilAborted(layer.open(), signal);
+      if (buildTimings.on) buildTimings.add('blobs', t0);
       const onRaw = progress && this.opts.onProgress ? (n: number) => this.opts.onProgress?.(pos, n) : undefined;
       data = await openLayerData(raw, onRaw);
       const tar = new TarReader(new ByteReader(data.chunks));
@@ -177,10 +187,12 @@ class Merge {
       this.warn(`layer ${this.layerName}: ignoring a ${e.type} entry for the root directory`);
       return;
     }
+    let v = this.vis.classify(key, false);
+    if (v === 'duplicate') v = await this.replace(key, false);
+    else if (v === 'hidden' && this.links.took(key)) await this.untake(key);
     if (!this.links.idle) this.links.nonDir(key);
-    const v = this.vis.classify(key, false);
-    if (v === 'duplicate' || v === 'under-nondir') {
-      this.warn(`layer ${this.layerName}: skipping ${showKey(key)}: ${v === 'duplicate' ? 'the layer has this path twice; the first entry is kept' : 'a parent is not a directory in this layer'}`);
+    if (v === 'under-nondir') {
+      this.warn(`layer ${this.layerName}: skipping ${showKey(key)}: a parent is not a directory in this layer`);
       return;
     }
     if (e.type === 'link') return this.link(key, e, v === 'visible');
@@ -203,10 +215,12 @@ class Merge {
     this.links.setRef(key, { kind: 'path', key: first });
   }
 
-  private dir(key: string, e: TarEntry): void {
+  private async dir(key: string, e: TarEntry): Promise<void> {
+    let v = this.vis.classify(key, true);
+    if (v === 'duplicate') v = await this.replace(key, true);
+    else if (v === 'hidden' && this.links.took(key)) await this.untake(key);
     const g = this.links.idle ? undefined : this.links.waitingFor(key);
     if (g) throw new LinkError(`layer ${g.layer}: hard link ${showKey(g.names[0] ?? '')} points to ${showKey(key)}, a directory in layer ${this.layerName}`);
-    const v = this.vis.classify(key, true);
     switch (v) {
       case 'visible':
       case 'attrs':
@@ -220,8 +234,35 @@ class Merge {
         this.stats.hidden++;
         return;
       default:
-        this.warn(`layer ${this.layerName}: skipping the directory ${showKey(key)}: ${v === 'duplicate' ? 'the layer has this path twice as different types; the first entry is kept' : 'a parent is not a directory in this layer'}`);
+        this.warn(`layer ${this.layerName}: skipping the directory ${showKey(key)}: a parent is not a directory in this layer`);
     }
+  }
+
+  /**
+   * A later entry of this layer at `key`, where this layer had a non-directory (or,
+   * for a non-directory `isDir` false, a directory): the earlier entry goes, with
+   * whatever this layer put below it, as tar extraction would remove it. Returns the
+   * verdict for the new entry.
+   */
+  private async replace(key: string, isDir: boolean): Promise<Verdict> {
+    this.stats.replaced++;
+    const subtree = this.vis.definedHere(key) === 'dir';
+    const roots = this.vis.forget(key);
+    if (subtree) {
+      const below = `${key}/`;
+      for (const k of [...this.dirs.keys()]) if (k === key || k.startsWith(below)) this.dirs.delete(k);
+    } else {
+      this.dirs.delete(key);
+    }
+    this.links.replaced(key, subtree);
+    // Names of upper layers' links that took the earlier inode: they wait again, for
+    // the new entry (a directory there is an error, as below).
+    for (const k of this.links.takenAt(key, subtree)) await this.untake(k);
+    for (const r of roots) await this.call(this.sink.remove(keyBytes(r)));
+    // The earlier non-directory removed what the layers below had here: a directory
+    // that replaces it starts empty.
+    if (isDir) this.vis.opaqueDir(key);
+    return this.vis.classify(key, isDir);
   }
 
   private async link(key: string, e: TarEntry, visible: boolean): Promise<void> {
@@ -242,6 +283,14 @@ class Merge {
     }
   }
 
+  /**
+   * Upper layers' names that an earlier entry of this layer at `key` took (hidden or
+   * not) wait again, for the entry that replaces it: out of the image until then.
+   */
+  private async untake(key: string): Promise<void> {
+    for (const n of this.links.untake(key)) await this.call(this.sink.remove(keyBytes(n)));
+  }
+
   /** Writes entry `e` (not a directory or link) at `path`, its data from `tar`. */
   private async emit(path: string, e: TarEntry, tar: TarReader): Promise<void> {
     const p = keyBytes(path);
@@ -258,7 +307,11 @@ class Merge {
         // Big: streamed, so the next entry waits until the writer has taken all of it.
         const done = this.sink.addFile(p, meta, this.guarded(tar.body()));
         await this.call(done);
+        const t0 = buildTimings.on ? performance.now() : 0;
+        const inflating = buildTimings.on ? buildTimings.spent('inflate') : 0;
         await done;
+        // The wait for the writer, less the reads of the file's data (counted as inflate).
+        if (t0) buildTimings.add('compress', t0 + (buildTimings.spent('inflate') - inflating));
         return;
       }
       case 'symlink': {

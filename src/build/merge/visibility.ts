@@ -12,6 +12,9 @@
  * Whiteouts and opaque markers of a layer hide only the layers below it (OCI
  * image-spec layer.md), so they are collected during a layer and applied by
  * endLayer(). The semantics follow `umoci unpack`, which applies layers bottom-up.
+ *
+ * A path given twice in one layer: the later entry replaces the earlier (as tar
+ * extraction does), so forget() undoes what the earlier one defined.
  */
 import { parentKey } from './entry-path.js';
 
@@ -34,7 +37,7 @@ export type Verdict =
   | 'dup-dir'
   /** Hidden by an upper layer. */
   | 'hidden'
-  /** The path appeared already in this layer (not both directories): the first one is kept. */
+  /** The path appeared already in this layer (not both directories): the caller replaces it (forget()). */
   | 'duplicate'
   /** A parent is a non-directory of this same layer: the archive is inconsistent. */
   | 'under-nondir';
@@ -50,6 +53,8 @@ export class Visibility {
   private dirCache = new Map<string, DirVerdict>();
   private whiteouts: string[] = [];
   private opaques: string[] = [];
+  /** States of upper layers that this layer's define() overwrote (a directory's attributes), for forget(). */
+  private upper = new Map<string, number>();
 
   /** Starts layer `index` (0 = the top one; each call goes one layer down). */
   beginLayer(index: number): void {
@@ -57,6 +62,7 @@ export class Visibility {
     this.dirCache.clear();
     this.whiteouts = [];
     this.opaques = [];
+    this.upper.clear();
   }
 
   /**
@@ -87,6 +93,8 @@ export class Visibility {
 
   /** Records an emitted entry of the current layer (and its implied parents). */
   define(key: string, isDir: boolean): void {
+    const s = this.state.get(key);
+    if (s !== undefined && s >>> 3 !== this.layer) this.upper.set(key, s);
     this.state.set(key, this.layer * 8 + (isDir ? Kind.DirExplicit : Kind.NonDir));
     if (!isDir) this.dirCache.delete(key);
     for (let p = key; p !== ''; ) {
@@ -94,6 +102,39 @@ export class Visibility {
       if (p === '' || this.state.has(p)) break;
       this.state.set(p, this.layer * 8 + Kind.DirImplied);
     }
+  }
+
+  /**
+   * Undoes what the current layer defined at `key` and, for a directory, below it, so
+   * that a later entry of the layer can replace it: upper layers' states come back.
+   * Returns the paths of this layer's entries to remove from the image, each with all
+   * below it (parents first; a directory that holds upper layers' entries stays, and
+   * only this layer's entries inside it are listed).
+   */
+  forget(key: string): string[] {
+    const s = this.state.get(key);
+    if (s === undefined || s >>> 3 !== this.layer) return [];
+    const keys = [key];
+    if ((s & 7) !== Kind.NonDir) {
+      const below = `${key}/`;
+      for (const [k, v] of this.state) if (v >>> 3 === this.layer && k.startsWith(below)) keys.push(k);
+      keys.sort((a, b) => a.length - b.length);
+    }
+    const removed = new Set<string>();
+    const roots: string[] = [];
+    for (const k of keys) {
+      const up = this.upper.get(k);
+      if (up !== undefined) {
+        this.state.set(k, up);
+        this.upper.delete(k);
+        continue;
+      }
+      this.state.delete(k);
+      if (!removed.has(parentKey(k))) roots.push(k);
+      removed.add(k);
+    }
+    this.dirCache.clear();
+    return roots;
   }
 
   /** True when `key` is a non-directory emitted by the current layer. */

@@ -12,6 +12,7 @@ import type { BlobCache, VerifiedBlob } from '../cache/blob-cache.js';
 import type { Descriptor } from '../image-source.js';
 import { ConnectionDropped, interrupted } from './http.js';
 import type { RegistryClient } from './registry-client.js';
+import { buildTimings } from '../build-timings.js';
 
 export type LayerState = 'queued' | 'cached' | 'downloading' | 'done' | 'failed';
 
@@ -61,8 +62,11 @@ export async function fetchBlob(d: Descriptor, o: BlobFetcherOptions, onBytes?: 
     if (!lock) continue; // another build finished it while we waited
     try {
       if (await o.cache.has(d.digest, d.size)) continue;
+      const t0 = performance.now();
       const res = await client.blob(o.repository, d.digest, o.signal);
-      return await o.cache.ingest(d.digest, d.size, res.chunks(), { signal: o.signal, ...(onBytes ? { onBytes } : {}) });
+      const blob = await o.cache.ingest(d.digest, d.size, res.chunks(), { signal: o.signal, ...(onBytes ? { onBytes } : {}) });
+      if (buildTimings.on) buildTimings.download(t0);
+      return blob;
     } catch (e) {
       if (o.signal.aborted) throw interrupted(`download of ${d.digest}`);
       const retry = e instanceof ConnectionDropped || (e instanceof SifError && e.code === 'SIF_E_BUILD_DIGEST');

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { Transform } from 'node:stream';
 import { SifError } from '../../errors.js';
+import { buildTimings } from '../build-timings.js';
 
 const DIGEST = /^(sha256|sha512):([a-f0-9]+)$/;
 
@@ -35,7 +36,9 @@ export function verifyingStream(digest: string, size: number | undefined, where:
   let seen = 0;
   return new Transform({
     transform(chunk: Buffer, _enc, cb) {
+      const t0 = buildTimings.on ? performance.now() : 0;
       hash.update(chunk);
+      if (t0) buildTimings.add('digest', t0);
       seen += chunk.length;
       if (size !== undefined && seen > size) return cb(mismatch(where, `more than the ${size} bytes its descriptor says`));
       cb(null, chunk);

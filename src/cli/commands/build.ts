@@ -8,6 +8,7 @@ import { logger, logs } from '../logger.js';
 import { BUILD_FLAGS, defaultPullName, parseCompress, sourceDateEpoch } from './build-options.js';
 import { registryOptionsFrom, withRegistryOptions } from './registry-options.js';
 import { ProgressBars } from '../progress.js';
+import { buildTimings } from '../../build/build-timings.js';
 
 function pathKind(p: string): PathKind {
   try {
@@ -22,7 +23,10 @@ const withOptions = (y: Argv): Argv => withRegistryOptions(y.options(BUILD_FLAGS
 
 /** Runs one build with Ctrl-C and SIGTERM turned into a clean abort (no OUT, no temp files). */
 async function runBuild(output: string, sourceText: string, source: SourceSpec, a: ArgumentsCamelCase): Promise<void> {
+  const started = performance.now();
   const { compressor, level } = parseCompress(String(a.compress));
+  // Where the time went, for the build benchmark (bench/build.sh) and the curious.
+  buildTimings.on = Boolean(process.env.SIF_BUILD_TIMINGS);
   await checkOutput(output, Boolean(a.force));
   const controller = new AbortController();
   let stoppedBy: NodeJS.Signals | undefined;
@@ -57,6 +61,8 @@ async function runBuild(output: string, sourceText: string, source: SourceSpec, 
     bars.done();
     if (logs('info')) logger().info({ ...result.merge, bytes: result.fileSize }, `wrote ${result.path}`);
     if (!a.quiet) process.stderr.write(`sif: wrote ${result.path} (${(result.fileSize / 1048576).toFixed(1)} MiB, ${result.arch})\n`);
+    if (buildTimings.on)
+      process.stderr.write(`sif: timings (s): total ${((performance.now() - started) / 1000).toFixed(2)}; ${buildTimings.report()}\n`);
   } catch (e) {
     bars.done();
     if (stoppedBy) {

@@ -2,7 +2,7 @@ import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it, expect } from '@jest/globals';
 import { openImage } from '../../../src/image/open-image.js';
-import { SIF_ZERO_TIME, SifDataType, SifFsType, SifPartType } from '../../../src/image/sif-format.js';
+import { SIF_ZERO_TIME, SifDataType, SifFsType, SifHashType, SifPartType } from '../../../src/image/sif-format.js';
 import { openSif, readSifObject } from '../../../src/image/sif-reader.js';
 import { SIF_DATA_OFFSET, buildApptainerObjects, writeSif, type SifObjectInput } from '../../../src/image/sif-writer.js';
 import { expectSifError, fixture, makeTmpDir } from './support.js';
@@ -122,6 +122,19 @@ describe('writeSif reproduces the upstream test images (deterministic mode)', ()
     const ext3Path = join(dir, 'root.ext3');
     await writeFile(ext3Path, ext3);
     await same([raw, prim, { type: 'partition', data: { path: ext3Path }, fsType: SifFsType.Ext3, partType: SifPartType.System, arch: 'amd64', groupId: 2 }], 'two-groups.sif');
+  });
+
+  it('one-object-oci-blob.sif (the blob digest in the Extra) and one-group-signed-pgp.sif (a signature of group 1, in no group)', async () => {
+    const blob = fixture('one-object-oci-blob.sif');
+    await same([{ type: 'oci-blob', data: await readSifObject(blob, (await openSif(blob)).descriptors[0]!) }], 'one-object-oci-blob.sif');
+    const signed = fixture('one-group-signed-pgp.sif');
+    const [raw, prim, sig] = (await openSif(signed)).descriptors;
+    const fp = Buffer.from('12045C8C0B1004D058DE4BEDA20C27EE7FF7BA84', 'hex');
+    await same([
+      { type: 'partition', data: await readSifObject(signed, raw!), fsType: SifFsType.Raw, partType: SifPartType.System, arch: '386' },
+      { type: 'partition', data: await readSifObject(signed, prim!), fsType: SifFsType.Squashfs, partType: SifPartType.PrimSys, arch: '386' },
+      { type: 'signature', data: await readSifObject(signed, sig!), hashType: SifHashType.SHA256, fingerprint: fp, groupId: null, link: { group: 1 } },
+    ], 'one-group-signed-pgp.sif');
   });
 
   it('stores Go zero time in every time field', async () => {

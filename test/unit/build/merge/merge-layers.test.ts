@@ -7,7 +7,7 @@ import { describe, expect, it } from '@jest/globals';
 import { SifError } from '../../../../src/errors.js';
 import { mergeLayers, type MergeLayer, type MergeOptions, type MergeStats } from '../../../../src/build/merge/merge-layers.js';
 import { expectSifError } from '../../image/support.js';
-import { RecordingSink, gzip, memLayer, tarball, zstd, type TarSpec } from './support.js';
+import { RecordingSink, T, gzip, memLayer, tarball, zstd, type TarSpec } from './support.js';
 
 const file = (name: string, data = name, extra: Partial<TarSpec> = {}): TarSpec => ({ name, data, ...extra });
 const dir = (name: string, extra: Partial<TarSpec> = {}): TarSpec => ({ name, type: 'dir', ...extra });
@@ -37,7 +37,7 @@ describe('mergeLayers: whiteouts and opaque directories', () => {
       [wh('etc/.wh.gone'), wh('.wh.var'), file('new')],
     ]);
     expect(tree).toEqual({ '.': D(), etc: D(), 'etc/passwd': F('root'), keep: F('keep'), new: F('new') });
-    const want: MergeStats = { layers: 2, entries: 5, files: 3, bytes: 4 + 4 + 3, hidden: 4 };
+    const want: MergeStats = { layers: 2, entries: 5, files: 3, bytes: 4 + 4 + 3, hidden: 4, replaced: 0 };
     expect(stats).toEqual(want);
   });
 
@@ -109,19 +109,93 @@ describe('mergeLayers: directories and type changes', () => {
     expect(tree).toEqual({ '.': IMPLIED, f: D('0700'), 'f/x': F('f/x'), s: D(), 's/y': F('s/y'), l: 'symlink 0777 0:0 @0 -> /tmp' });
   });
 
-  it('a path twice in one layer: two directories take the later entry; otherwise the first is kept, with a warning', async () => {
-    const { tree, warnings } = await merge([[dir('d', { mode: 0o700 }), file('d/a'), dir('d', { mode: 0o750 }), file('f', 'first'), file('f', 'second'), file('g'), dir('g')]]);
-    expect(tree).toEqual({ '.': IMPLIED, d: D('0750'), 'd/a': F('d/a'), f: F('first'), g: F('g') });
-    expect(warnings).toEqual([
-      `layer ${digest(0)}: skipping "f": the layer has this path twice; the first entry is kept`,
-      `layer ${digest(0)}: skipping the directory "g": the layer has this path twice as different types; the first entry is kept`,
-    ]);
-  });
-
   it('an entry below a non-directory of its own layer is skipped with a warning', async () => {
     const { tree, warnings } = await merge([[file('f'), file('f/x')]]);
     expect(tree).toEqual({ '.': IMPLIED, f: F('f') });
     expect(warnings).toEqual([`layer ${digest(0)}: skipping "f/x": a parent is not a directory in this layer`]);
+  });
+});
+
+describe('mergeLayers: a path twice in one layer, the last entry wins (as tar extraction)', () => {
+  it('two directories: the later attributes, the children of both', async () => {
+    const { tree, warnings, stats } = await merge([[dir('d', { mode: 0o700 }), file('d/a'), dir('d', { mode: 0o750, uid: 3 }), file('d/b')]]);
+    expect(tree).toEqual({ '.': IMPLIED, d: D('0750', '3:0'), 'd/a': F('d/a'), 'd/b': F('d/b') });
+    expect(warnings).toEqual([]);
+    expect(stats.replaced).toBe(0);
+  });
+
+  it('a file twice: mode, owner, mtime, size and content of the later one', async () => {
+    const { tree, warnings, stats, sink } = await merge([[file('f', 'first, longer', { mode: 0o600, uid: 1, mtime: T + 5 }), file('g'), file('f', 'second', { mode: 0o755, uid: 2, mtime: T + 9 })]]);
+    expect(tree).toEqual({ '.': IMPLIED, f: F('second', '0755', '2:0', 9), g: F('g') });
+    expect(warnings).toEqual([]);
+    expect(stats.replaced).toBe(1);
+    expect(sink.calls).toEqual(['addFile f', 'addFile g', 'remove f', 'addFile f']);
+  });
+
+  it('other types replace each other: symlink, fifo, device, file', async () => {
+    const { tree } = await merge([[file('a'), { name: 'a', type: 'symlink', linkname: 'x' }, { name: 'b', type: 'symlink', linkname: 'y' },
+      { name: 'b', type: 'fifo' }, { name: 'c', type: 'char', devmajor: 1, devminor: 3 }, file('c', 'now a file')]]);
+    expect(tree).toEqual({ '.': IMPLIED, a: 'symlink 0777 0:0 @0 -> x', b: 'fifo 0644 0:0 @0', c: F('now a file') });
+  });
+
+  it('a file replaced by a directory: the directory, its children, and none of the lower layers below it', async () => {
+    const { tree, warnings } = await merge([
+      [dir('f'), file('f/lower')],
+      [file('f', 'file first'), dir('f', { mode: 0o711 }), file('f/inner')],
+    ]);
+    expect(tree).toEqual({ '.': IMPLIED, f: D('0711'), 'f/inner': F('f/inner') });
+    expect(warnings).toEqual([]);
+  });
+
+  it('a directory replaced by a file: what the layer put below it goes; entries below it later are skipped', async () => {
+    const { tree, warnings, sink } = await merge([
+      [dir('d'), file('d/lower'), file('keep')],
+      [dir('d', { mode: 0o700 }), dir('d/sub'), file('d/sub/x'), file('d/y'), file('d', 'now a file'), file('d/late')],
+    ]);
+    expect(tree).toEqual({ '.': IMPLIED, d: F('now a file'), keep: F('keep') });
+    expect(warnings).toEqual([`layer ${digest(1)}: skipping "d/late": a parent is not a directory in this layer`]);
+    expect(sink.calls.slice(0, 4)).toEqual(['addFile d/sub/x', 'addFile d/y', 'remove d', 'addFile d']);
+  });
+
+  it('directory, file, directory: the last directory starts empty', async () => {
+    const { tree } = await merge([[dir('d'), file('d/a'), file('d'), dir('d', { mode: 0o701 }), file('d/b')]]);
+    expect(tree).toEqual({ '.': IMPLIED, d: D('0701'), 'd/b': F('d/b') });
+  });
+
+  it("a directory replaced under an upper layer's directory: the upper entries stay, the layer's own go", async () => {
+    const { tree } = await merge([
+      [dir('d', { mode: 0o700 }), file('d/x', 'lower x'), file('d/y'), file('d', 'replaced')],
+      [file('d/x', 'upper x')],
+    ]);
+    // Bottom-up: d is a file after the lower layer; the upper layer makes it a directory again.
+    expect(tree).toEqual({ '.': IMPLIED, d: IMPLIED, 'd/x': F('upper x') });
+  });
+
+  it('a hard link after the replacement names the last entry', async () => {
+    const { tree } = await merge([[file('f', 'v1'), file('f', 'v2', { mode: 0o700 }), link('l', 'f')]]);
+    expect(tree).toEqual({ '.': IMPLIED, f: `${F('v2', '0700')} =f`, l: `${F('v2', '0700')} =f` });
+  });
+
+  it('a hard link made before the replacement keeps the earlier inode, as tar leaves it', async () => {
+    const { tree } = await merge([[file('f', 'v1'), link('l', 'f'), file('f', 'v2')]]);
+    expect(tree).toEqual({ '.': IMPLIED, f: F('v2'), l: F('v1') });
+  });
+
+  it('a hard link entry replaced by a file, and a file by a hard link', async () => {
+    const { tree } = await merge([[file('t', 'target'), link('a', 't'), file('a', 'own'), file('b', 'own b'), link('b', 't')]]);
+    expect(tree).toEqual({ '.': IMPLIED, a: F('own'), b: `${F('target')} =b`, t: `${F('target')} =b` });
+  });
+
+  it("upper layers' links to a path the lower layer has twice name its last entry", async () => {
+    const { tree } = await merge([
+      [file('x', 'v1'), file('x', 'v2'), file('y', 'y1'), file('y', 'y2')],
+      [link('u', 'x'), link('w', 'y'), wh('.wh.y')],
+    ]);
+    expect(tree).toEqual({ '.': IMPLIED, u: `${F('v2')} =u`, x: `${F('v2')} =u`, w: F('y2') });
+  });
+
+  it("an upper link to a path the lower layer turns into a directory is an error", async () => {
+    await expectSifError(merge([[file('x'), dir('x')], [link('u', 'x')]]), 'SIF_E_BUILD_LAYER', 'hard link "u" points to "x", a directory');
   });
 });
 

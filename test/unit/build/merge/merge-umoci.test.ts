@@ -6,7 +6,7 @@
 // security.* xattrs), umoci, GNU tar and squashfs-tools(-ng).
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { link, mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, readdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -202,6 +202,69 @@ describe('mergeLayers into SquashfsWriter, against umoci unpack', () => {
     expect(got['b/to-t1']).toMatchObject({ mode: '0o751', uid: 5, size: 3 }); // a/t1 itself is whited out
     expect(got['c/to-t3']).toMatchObject({ inode: 'b/to-t3' });
     expect(got['c/to-mid']).toMatchObject({ inode: 'c/early', size: 4 }); // layer 0's a/t5 ("five"), not layer 2's
+  }, 60_000);
+
+  it('a path twice in one layer (GNU tar --append): the last entry wins, as umoci and tar extraction have it', async () => {
+    // Layer 1 is a tar made, then appended to, by GNU tar: a file rewritten, a directory
+    // replaced by a file, a file by a directory, a symlink by a file, and a file replaced
+    // and then hard-linked (the link names the last entry).
+    const st = join(dir, 'stage-append');
+    const put = async (p: string, data: string, mode = 0o644): Promise<void> => {
+      await mkdir(join(st, p, '..'), { recursive: true });
+      await rm(join(st, p), { recursive: true, force: true });
+      await writeFile(join(st, p), data, { mode });
+      await utimes(join(st, p), T + 5, T + 5);
+    };
+    await put('f', 'first version\n', 0o600);
+    await put('d2f/inner', 'inner\n');
+    await put('f2d', 'a file first\n');
+    await put('hl', 'hl v1\n');
+    await symlink('f', join(st, 'sym'));
+    const tarPath = join(dir, 'append.tar');
+    const tar = (...args: string[]): void => void run('tar', ['-C', st, '--format=posix', '--numeric-owner', '--mtime=@' + String(T + 5), ...args]);
+    tar('-cf', tarPath, 'f', 'd2f', 'f2d', 'hl', 'sym');
+    await put('f', 'second version, longer\n', 0o750);
+    await rm(join(st, 'd2f'), { recursive: true });
+    await put('d2f', 'now a file\n', 0o755);
+    await rm(join(st, 'f2d'));
+    await put('f2d/new', 'in the new directory\n');
+    await rm(join(st, 'sym'));
+    await put('sym', 'a file, not a symlink\n');
+    await put('hl', 'hl v2\n', 0o640);
+    await link(join(st, 'hl'), join(st, 'hl-link'));
+    tar('-rf', tarPath, 'f', 'd2f', 'f2d', 'sym', 'hl', 'hl-link');
+    const appended = run('cat', [tarPath]);
+    const names = run('tar', ['-tvf', tarPath]).toString();
+    expect(names.match(/^-.* f$/gm)).toHaveLength(2); // the layer does have paths twice
+    expect(names).toMatch(/^h.* hl-link link to hl$/m);
+
+    const lower = tarball([
+      { name: 'd2f', type: 'dir', mtime: T + 1 }, { name: 'd2f/lower', data: 'lower\n', mtime: T + 1 },
+      { name: 'f2d', type: 'dir', mtime: T + 1 }, { name: 'f2d/lower', data: 'lower\n', mtime: T + 1 },
+      { name: 'f', data: 'lower f\n', mtime: T + 1 },
+    ]);
+    const img = join(dir, 'append.sqfs');
+    const w = await SquashfsWriter.create(img, { mtime: T });
+    const warnings: string[] = [];
+    const stats = await mergeLayers([memLayer('sha256:lower', gzip(lower)), memLayer('sha256:append', gzip(appended), 1000)], w, { warn: (m) => warnings.push(m) });
+    await w.finish();
+    const x = join(dir, 'x-append');
+    run('unsquashfs', ['-q', '-n', '-d', x, img]);
+    const got = treeManifest(x);
+    expect(treeDifferences(treeManifest(await umociUnpack(join(dir, 'umoci-append'), [lower, appended])), got)).toEqual([]);
+    // The same as GNU tar's own extraction of the two layers, one over the other.
+    const ex = join(dir, 'tar-append');
+    await mkdir(ex);
+    run('tar', ['-C', ex, '-xf', '-'], lower);
+    run('tar', ['-C', ex, '--recursive-unlink', '-xf', tarPath]);
+    expect(treeDifferences(treeManifest(ex), got)).toEqual([]);
+    expect(got['f']).toMatchObject({ mode: '0o750', size: 23 });
+    expect(got['d2f']).toMatchObject({ type: 'file', mode: '0o755' });
+    expect(got['f2d/new']).toBeDefined();
+    expect(got['f2d/lower']).toBeUndefined();
+    expect(got['hl-link']).toMatchObject({ inode: 'hl', mode: '0o640', size: 6 });
+    expect(warnings).toEqual([]);
+    expect(stats.replaced).toBe(5);
   }, 60_000);
 
   it('a layer failing inside a big file gives SIF_E_BUILD_LAYER through the writer, and the writer is left failed', async () => {

@@ -244,6 +244,15 @@ export class RecordingSink implements MergeSink {
     this.place(path, t, `addHardlink(${keyOf(target)})`);
   }
 
+  /** Unlinks the path and all below it (a hard-linked inode stays with its other names). */
+  async remove(path: EntryPath): Promise<boolean> {
+    const k = keyOf(path);
+    this.calls.push(`remove ${k}`);
+    if (!this.nodes.has(k)) return false;
+    for (const other of [...this.nodes.keys()]) if (other === k || other.startsWith(`${k}/`)) this.nodes.delete(other);
+    return true;
+  }
+
   /** path -> one line: type, mode, owner, mtime, content or target, xattrs; hard-linked names end with "=<first name>". */
   tree(): Record<string, string> {
     const first = new Map<number, string>();

@@ -96,6 +96,28 @@ describe('Visibility', () => {
     });
   });
 
+  it("forget() undoes a layer's definitions for a replacing entry: its own paths go, upper states come back", () => {
+    const v = new Visibility();
+    v.beginLayer(0);
+    v.define('d/up', false); // the upper layer implies d
+    v.endLayer();
+    v.beginLayer(1);
+    expect(v.classify('d', true)).toBe('attrs');
+    v.define('d', true);
+    v.define('d/own/x', false);
+    v.define('d/own2', false);
+    v.define('f', false);
+    expect(v.classify('f', false)).toBe('duplicate');
+    expect(v.forget('f')).toEqual(['f']);
+    expect(v.classify('f', true)).toBe('visible');
+    expect(v.classify('d', false)).toBe('duplicate');
+    // d holds the upper layer's entries: it stays in the image, only this layer's entries below it go
+    expect(v.forget('d').sort()).toEqual(['d/own', 'd/own2']);
+    expect(v.classify('d', false)).toBe('hidden'); // under the upper directory, as before this layer's entry
+    expect(v.classify('d/own/x', false)).toBe('visible');
+    expect(v.forget('nothing')).toEqual([]);
+  });
+
   it('children before their directory entry in one layer', () => {
     expect(merge([[['a/b/c', 'file'], ['a/b', 'dir'], ['a', 'dir']]])).toEqual({ '0:a/b/c': 'visible', '0:a/b': 'attrs', '0:a': 'attrs' });
   });
