@@ -14,11 +14,12 @@ fi
 
 # fuse3: fusermount3 and the FUSE runtime; squashfuse: squashfuse_ll, the reference
 # mount for the squashfs writer's tests; squashfs-tools(-ng): building and checking
-# images; busybox-static: tiny test rootfs; debootstrap: the python base rootfs.
+# images; zstd: zstd layers for the merge tests; busybox-static: tiny test rootfs;
+# debootstrap: the python base rootfs.
 # debian-archive-keyring lets debootstrap verify what it downloads. The builder's tests:
 # umoci and skopeo make and copy OCI images, attr and libcap2-bin set xattrs in them,
 # docker-registry, apache2-utils (htpasswd), openssl and curl run the test registries.
-packages=(fuse3 squashfuse squashfs-tools squashfs-tools-ng busybox-static debootstrap debian-archive-keyring umoci skopeo attr libcap2-bin docker-registry apache2-utils openssl curl)
+packages=(fuse3 squashfuse squashfs-tools squashfs-tools-ng zstd busybox-static debootstrap debian-archive-keyring umoci skopeo attr libcap2-bin docker-registry apache2-utils openssl curl)
 bash "$(dirname "$0")/ensure-packages.sh" setup-host "${packages[@]}"
 
 # The tests run the runtime as this user: running as root would hide every rootless bug.

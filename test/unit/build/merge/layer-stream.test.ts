@@ -4,7 +4,7 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from '@jest/globals';
 import { LayerDataError, detectCompression, openLayerData } from '../../../../src/build/merge/layer-stream.js';
-import { fixChecksum, gzip, tarball, zstd } from './support.js';
+import { HAVE_ZSTD, fixChecksum, gzip, tarball, zstd, zstdRows } from './support.js';
 
 const tar = tarball([{ name: 'a', data: 'hello' }, { name: 'b', data: 'x'.repeat(100_000) }]);
 
@@ -27,7 +27,7 @@ async function inflate(data: Buffer, chunk = 1000, fail?: Error): Promise<{ byte
 describe('detectCompression', () => {
   it('tells gzip, zstd and tar apart by their first bytes', () => {
     expect(detectCompression(gzip(tar).subarray(0, 512))).toBe('gzip');
-    expect(detectCompression(zstd(tar).subarray(0, 512))).toBe('zstd');
+    expect(detectCompression(Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x24, 0, 0, 0]))).toBe('zstd'); // the frame magic
     expect(detectCompression(tar.subarray(0, 512))).toBe('tar');
     expect(detectCompression(Buffer.alloc(512))).toBe('tar'); // an empty archive: two zero blocks
     expect(detectCompression(Buffer.alloc(0))).toBe('tar'); // an empty stream
@@ -43,7 +43,7 @@ describe('detectCompression', () => {
 describe('openLayerData', () => {
   it.each([
     ['gzip', gzip(tar)],
-    ['zstd', zstd(tar)],
+    ...zstdRows((): [string, Buffer][] => [['zstd', zstd(tar)]]),
     ['tar', tar],
   ])('%s: the tar bytes, and the stored bytes read as progress', async (kind, stored) => {
     for (const chunk of [1, 333, 1 << 20]) {
@@ -55,9 +55,13 @@ describe('openLayerData', () => {
     }
   });
 
-  it('gzip with several members, zstd with several frames', async () => {
+  it('gzip with several members', async () => {
     const [a, b] = [tar.subarray(0, 1000), tar.subarray(1000)];
     expect((await inflate(Buffer.concat([gzip(a), gzip(b)]))).bytes.equals(tar)).toBe(true);
+  });
+
+  (HAVE_ZSTD ? it : it.skip)('zstd with several frames (needs the zstd command)', async () => {
+    const [a, b] = [tar.subarray(0, 1000), tar.subarray(1000)];
     expect((await inflate(Buffer.concat([zstd(a), zstd(b)]))).bytes.equals(tar)).toBe(true);
   });
 
@@ -69,7 +73,7 @@ describe('openLayerData', () => {
 
   it.each([
     ['gzip', gzip(tar)],
-    ['zstd', zstd(tar)],
+    ...zstdRows((): [string, Buffer][] => [['zstd', zstd(tar)]]),
   ])('%s: truncated and corrupt data', async (kind, stored) => {
     await expect(inflate(stored.subarray(0, stored.length - 20))).rejects.toThrow(`the ${kind} data is truncated`);
     await expect(inflate(stored.subarray(0, 40))).rejects.toThrow(`the ${kind} data is truncated`);
@@ -81,7 +85,7 @@ describe('openLayerData', () => {
 
   it.each([
     ['gzip', gzip(tar)],
-    ['zstd', zstd(tar)],
+    ...zstdRows((): [string, Buffer][] => [['zstd', zstd(tar)]]),
     ['tar', tar],
   ])("%s: the source's own error comes through unchanged", async (_kind, stored) => {
     const digest = new Error('digest mismatch');

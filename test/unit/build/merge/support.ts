@@ -159,7 +159,15 @@ export function tarball(entries: (TarSpec | Buffer)[], { end = true } = {}): Buf
 }
 
 export const gzip = (b: Buffer): Buffer => gzipSync(b);
+/**
+ * Whether the zstd command is installed (scripts/setup-host.sh installs it). The unit
+ * tier needs no external tool, so the cases that compress with it are left out without
+ * it, and jest lists them as skipped under this name.
+ */
+export const HAVE_ZSTD = spawnSync('zstd', ['--version']).status === 0;
 export const zstd = (b: Buffer): Buffer => run('zstd', ['-q', '-c', '-3'], b);
+/** Table rows that need zstd: kept only when it is installed. */
+export const zstdRows = <R extends unknown[]>(rows: () => R[]): R[] => (HAVE_ZSTD ? rows() : []);
 
 /** A layer served from memory, in chunks of `chunk` bytes (odd sizes cut headers and data anywhere). */
 export function memLayer(name: string, data: Buffer, chunk = 4099): MergeLayer & { opens: number } {

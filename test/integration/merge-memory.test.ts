@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import { Readable, pipeline } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mergeLayers, type MergeLayer } from '../../../../src/build/merge/merge-layers.js';
-import { SquashfsWriter } from '../../../../src/image/squashfs-writer.js';
-import { fixChecksum, run, tarEntry } from './support.js';
+import { mergeLayers, type MergeLayer } from '../../src/build/merge/merge-layers.js';
+import { SquashfsWriter } from '../../src/image/squashfs-writer.js';
+import { fixChecksum, run, tarEntry } from '../unit/build/merge/support.js';
 
 const SIZE = 200 << 20;
 const MiB = 1 << 20;

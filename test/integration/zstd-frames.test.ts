@@ -3,8 +3,8 @@
 // bounded size; several frames, skippable frames and odd chunkings work.
 import { describe, expect, it } from '@jest/globals';
 import { Decompress } from 'fzstd';
-import { ZstdSplitter } from '../../../../src/build/merge/zstd-frames.js';
-import { run, tarball, zstd } from './support.js';
+import { ZstdSplitter } from '../../src/build/merge/zstd-frames.js';
+import { run, tarball, zstd } from '../unit/build/merge/support.js';
 
 const tar = tarball([{ name: 'a', data: 'hello' }, { name: 'b', data: 'x'.repeat(100_000) }]);
 

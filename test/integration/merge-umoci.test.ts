@@ -11,11 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as tarStream from 'tar-stream';
-import { mergeLayers } from '../../../../src/build/merge/merge-layers.js';
-import { SquashfsWriter } from '../../../../src/image/squashfs-writer.js';
-import { treeDifferences, treeManifest } from '../../../support/tree-compare.js';
-import { expectSifError } from '../../image/support.js';
-import { T, gzip, memLayer, run, tarball, umociUnpack, zstd, type TarSpec } from './support.js';
+import { mergeLayers } from '../../src/build/merge/merge-layers.js';
+import { SquashfsWriter } from '../../src/image/squashfs-writer.js';
+import { treeDifferences, treeManifest } from '../support/tree-compare.js';
+import { expectSifError } from '../unit/image/support.js';
+import { T, gzip, memLayer, run, tarball, umociUnpack, zstd, type TarSpec } from '../unit/build/merge/support.js';
 
 let dir: string;
 beforeAll(async () => {
