@@ -14,6 +14,9 @@ import { report, reportUsage } from './report.js';
 
 /** The whole command line, with help and usage errors: loaded only when the fast path (fast-action.ts) does not apply. */
 export async function runFullCli(own: string[], debug: boolean): Promise<void> {
+  // Usage errors come before yargs' middleware: they follow --log-format too.
+  const at = own.findIndex((t) => t === '--log-format' || t.startsWith('--log-format='));
+  if (at >= 0 && (own[at] === '--log-format=json' || (own[at] === '--log-format' && own[at + 1] === 'json'))) configureLogger('warn', true);
   await yargs(own)
     .scriptName('sif')
     .usage('$0 <command> [options]\n\nRootless containers for HPC: run SIF and squashfs images as yourself.')

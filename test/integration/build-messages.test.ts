@@ -1,0 +1,45 @@
+// What `sif build` prints on stderr, as the unprivileged user: warnings a person reads
+// (`sif: warning: ...`) by default, pino's JSON lines only with --log-format json.
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { testImages } from '../support/registry.js';
+import { requireHost, userTempDir } from '../support/unprivileged.js';
+import { buildAsUser } from './build-support.js';
+
+let out: string;
+let source: string;
+beforeAll(() => {
+  requireHost();
+  out = userTempDir('sif-build-messages-');
+  // An arm64 image built on an amd64 host without --arch: the platform warning of build-image.ts.
+  source = `oci:${testImages().oci}:small-arm64`;
+});
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+const WARNING = /is for linux\/arm64, not linux\/amd64; it may not run here/;
+
+describe('sif build messages', () => {
+  it('prints a warning as `sif: warning: ...` with the default log format', async () => {
+    const r = await buildAsUser([join(out, 'pretty.sif'), source]);
+    expect(r.exitCode).toBe(0);
+    const lines = r.stderr.trimEnd().split('\n');
+    expect(lines.filter((l) => l.startsWith('sif: warning: ')).join('\n')).toMatch(WARNING);
+    expect(lines.at(-1)).toMatch(/^sif: wrote .*pretty\.sif \(\d+\.\d MiB, arm64\)$/);
+    // No JSON anywhere: every line is sif's own words.
+    for (const l of lines) expect(l).toMatch(/^sif: /);
+  }, 120_000);
+
+  it('prints the same warning as a JSON line with --log-format json, and nothing else', async () => {
+    const r = await buildAsUser(['--log-format', 'json', join(out, 'json.sif'), source]);
+    expect(r.exitCode).toBe(0);
+    const lines = r.stderr.trimEnd().split('\n').map((l) => JSON.parse(l) as { level: number; msg: string });
+    expect(lines.find((l) => l.level === 40)?.msg).toMatch(WARNING);
+    expect(lines.at(-1)).toMatchObject({ level: 30, msg: expect.stringMatching(/^wrote .*json\.sif/) });
+  }, 120_000);
+
+  it('prints nothing but errors with --quiet', async () => {
+    const r = await buildAsUser(['--quiet', join(out, 'quiet.sif'), source]);
+    expect(r.exitCode).toBe(0);
+    expect(r.stderr).toBe('');
+  }, 120_000);
+});
