@@ -1,4 +1,4 @@
-import yargs from 'yargs';
+import yargs, { type Argv } from 'yargs';
 import { sifVersion } from '../native-addons.js';
 import { execCommand } from './commands/exec.js';
 import { inspectCommand } from './commands/inspect.js';
@@ -9,6 +9,7 @@ import { buildCommand, pullCommand } from './commands/build.js';
 import { cacheCommand } from './commands/cache.js';
 import { registryCommand } from './commands/registry.js';
 import { GLOBAL_FLAGS, logLevel } from './global-options.js';
+import { helpWidth } from './help-width.js';
 import { configureLogger } from './logger.js';
 import { report, reportUsage } from './report.js';
 
@@ -17,7 +18,12 @@ export async function runFullCli(own: string[], debug: boolean): Promise<void> {
   // Usage errors come before yargs' middleware: they follow --log-format too.
   const at = own.findIndex((t) => t === '--log-format' || t.startsWith('--log-format='));
   if (at >= 0 && (own[at] === '--log-format=json' || (own[at] === '--log-format' && own[at + 1] === 'json'))) configureLogger('warn', true);
-  await yargs(own)
+  await fullCli(own, debug).parseAsync();
+}
+
+/** sif's yargs command line, ready to parse; help wrapped at `width` columns. */
+export function fullCli(own: string[], debug: boolean, width = helpWidth()): Argv {
+  return yargs(own)
     .scriptName('sif')
     .usage('$0 <command> [options]\n\nRootless containers for HPC: run SIF and squashfs images as yourself.')
     .options(GLOBAL_FLAGS)
@@ -34,10 +40,10 @@ export async function runFullCli(own: string[], debug: boolean): Promise<void> {
     .demandCommand(1, 'give a command: sif --help lists them')
     .strict()
     .help()
+    .wrap(width)
     .version(sifVersion())
     .fail((msg, err) => {
       if (err) report(err, debug);
       reportUsage(msg);
-    })
-    .parseAsync();
+    });
 }
