@@ -1,9 +1,10 @@
 // What `sif build` prints on stderr, as the unprivileged user: warnings a person reads
-// (`sif: warning: ...`) by default, pino's JSON lines only with --log-format json.
+// (`sif: warning: ...`) by default, pino's JSON lines only with --log-format json; on a
+// terminal, progress for the whole build.
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { testImages } from '../support/registry.js';
-import { requireHost, userTempDir } from '../support/unprivileged.js';
+import { requireHost, runAsUser, SIF_BIN, userTempDir } from '../support/unprivileged.js';
 import { buildAsUser } from './build-support.js';
 
 let out: string;
@@ -41,5 +42,23 @@ describe('sif build messages', () => {
     const r = await buildAsUser(['--quiet', join(out, 'quiet.sif'), source]);
     expect(r.exitCode).toBe(0);
     expect(r.stderr).toBe('');
+  }, 120_000);
+});
+
+// Runs the command on a pseudo-terminal (stdin, stdout and stderr) and copies what it writes.
+const ON_PTY = 'import os, pty, sys; sys.exit(os.waitstatus_to_exitcode(pty.spawn(sys.argv[1:])))';
+
+describe('sif build on a terminal', () => {
+  it('shows progress for the merge and compression, the squashfs being finished and the SIF being written', async () => {
+    const r = await runAsUser('python3', ['-c', ON_PTY, SIF_BIN, 'build', join(out, 'tty.sif'), source], { timeoutMs: 120_000 });
+    expect(r.exitCode).toBe(0);
+    const lines = r.stdout.split(/[\r\n]+/).map((l) => l.replace(/\x1b\[\d*[AJK]/g, '')).filter(Boolean);
+    // A small image's merge is over before a redraw: its line shows at least as it starts.
+    expect(lines.some((l) => /^merge and compress \[[#.]+\] \S+ \S+\/\S+ \S+ (\d+ layers|layer \d+\/\d+)$/.test(l))).toBe(true);
+    expect(lines).toContain('finish squashfs (compressing the last blocks)');
+    expect(lines.some((l) => /^write SIF \[#{30}\] (\S+ \S+)\/\1$/.test(l))).toBe(true);
+    // The warning is a line of its own, before the progress; the result comes last.
+    expect(lines.find((l) => l.includes('warning'))).toMatch(/^sif: warning: .*it may not run here$/);
+    expect(lines.at(-1)).toMatch(/^sif: wrote .*tty\.sif/);
   }, 120_000);
 });

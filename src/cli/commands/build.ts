@@ -52,6 +52,8 @@ async function runBuild(output: string, sourceText: string, source: SourceSpec, 
       signal: controller.signal,
       version: sifVersion(),
       warn,
+      onLayer: (index, bytesRead) => bars.layer(index, bytesRead),
+      onStage: (stage, info) => bars.stage(stage, info),
     };
     const result = await buildImage(req);
     bars.done();
