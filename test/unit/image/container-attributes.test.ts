@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from '@jest/globals';
 import { ATTRIBUTE_NAMES, readContainerAttributes } from '../../../src/image/container-attributes.js';
 import { openImage } from '../../../src/image/open-image.js';
-import { fixture, makeTmpDir } from './support.js';
+import { SquashfsWriter } from '../../../src/image/squashfs-writer.js';
+import { expectSifErrorSync, fixture, makeTmpDir } from './support.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -36,4 +37,12 @@ it('reads the same from /.singularity.d of a plain squashfs (the busybox partiti
 
 it('reads only what is asked for', () => {
   expect(Object.keys(readContainerAttributes(BUSYBOX, new Set(['labels'] as const), noWarnings))).toEqual(['labels']);
+});
+
+it('says plainly when a squashfs uses a compressor it cannot read (xz), and what to do', async () => {
+  const img = join(dir, 'xz.sqfs');
+  const w = await SquashfsWriter.create(img, { compressor: 'xz', workers: 1 });
+  await w.addFile('.singularity.d/labels.json', { mode: 0o644, uid: 0, gid: 0, mtime: 0 }, Buffer.from('{}'));
+  await w.finish();
+  expectSifErrorSync(() => readContainerAttributes(img, ALL, noWarnings), 'SIF_E_IMAGE_UNSUPPORTED_FS', 'gzip and zstd', 'not xz');
 });
