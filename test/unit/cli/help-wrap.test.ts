@@ -20,11 +20,11 @@ const COMMANDS = ['', 'exec', 'run', 'shell', 'inspect', 'sif', 'sif list', 'bui
 
 describe('--help', () => {
   // Unwrapped, every word is whole: wrapping may only move words to other lines.
-  it.each(COMMANDS)('of `sif %s` breaks no word at 60, 80, 100 and 132 columns', async (command) => {
+  it.each(COMMANDS)('of `sif %s` breaks no word at 60 and 100 columns', async (command) => {
     const cmd = command.split(' ').filter(Boolean);
     const whole = words(await help([...cmd, '--help'], 10_000));
     expect(whole.length).toBeGreaterThan(10);
-    for (const width of [60, 80, 100, 132]) {
+    for (const width of [60, 100]) {
       const text = await help([...cmd, '--help'], width);
       expect(words(text)).toEqual(whole);
       for (const line of text.split('\n')) expect(line.length).toBeLessThanOrEqual(width);
