@@ -76,14 +76,18 @@ export async function openSource(req: BuildImageRequest, want: Platform): Promis
       return openOciLayout(await tarTree(s.path), req.sourceText, s.tag, choose);
     case 'docker-archive':
       return openDockerArchive(await tarTree(s.path), req.sourceText, s.ref);
-    case 'sandbox':
+    case 'sandbox': {
+      // The merge may read the layer twice: each of tar's warnings once.
+      const said = new Set<string>();
+      const warnOnce = (m: string) => void (said.has(m) || (said.add(m), req.warn(m)));
       return {
         source: req.sourceText,
         config: { architecture: want.architecture, os: 'linux', config: {} },
         layers: [{ descriptor: { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: '', size: 0 },
-          open: async () => tarDirectory(s.path) }],
+          open: async () => tarDirectory(s.path, warnOnce) }],
         close: async () => undefined,
       };
+    }
     default:
       throw new SifError('SIF_E_INTERNAL', `no opener for ${s.kind}`);
   }

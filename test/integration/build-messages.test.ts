@@ -38,6 +38,15 @@ describe('sif build messages', () => {
     expect(lines.at(-1)).toMatchObject({ level: 30, msg: expect.stringMatching(/^wrote .*json\.sif/) });
   }, 120_000);
 
+  it("passes on what tar says of a directory source (a socket it skips) as one warning", async () => {
+    const tree = join(out, 'tree');
+    const mk = await runAsUser('python3', ['-c', 'import os, socket, sys; os.makedirs(sys.argv[1]); socket.socket(socket.AF_UNIX).bind(sys.argv[1] + "/sock")', tree]);
+    expect(mk.exitCode).toBe(0);
+    const r = await buildAsUser([join(out, 'tree.sif'), tree]);
+    expect(r.exitCode).toBe(0);
+    expect(r.stderr.split('\n').filter((l) => l.includes('socket'))).toEqual([`sif: warning: ${tree}: sock: socket ignored`]);
+  }, 120_000);
+
   it('prints nothing but errors with --quiet', async () => {
     const r = await buildAsUser(['--quiet', join(out, 'quiet.sif'), source]);
     expect(r.exitCode).toBe(0);
