@@ -24,3 +24,12 @@ it.each([[[]], [['build']], [['exec']]])('sif %j --help breaks no word at 60, 10
     if (columns === 150 && args.length) expect(widest).toBeGreaterThan(100);
   }
 }, 60_000);
+
+it('reports a usage error as `sif: error:` and a hint, or as a JSON line with --log-format json', async () => {
+  const pretty = await sifAsUser(['bogus']);
+  expect(pretty.exitCode).toBe(125);
+  expect(pretty.stderr).toBe('sif: error: Unknown argument: bogus\nhint: sif --help\n');
+  const json = await sifAsUser(['--log-format', 'json', 'bogus']);
+  expect(json.exitCode).toBe(125);
+  expect(JSON.parse(json.stderr)).toMatchObject({ level: 50, msg: 'Unknown argument: bogus', hint: 'sif --help' });
+});
