@@ -9,6 +9,7 @@ import { buildCommand, pullCommand } from './commands/build.js';
 import { cacheCommand } from './commands/cache.js';
 import { registryCommand } from './commands/registry.js';
 import { GLOBAL_FLAGS, logLevel } from './global-options.js';
+import { fixHelpSpacing } from './help-layout.js';
 import { helpWidth } from './help-width.js';
 import { configureLogger } from './logger.js';
 import { report, reportUsage } from './report.js';
@@ -23,6 +24,7 @@ export async function runFullCli(own: string[], debug: boolean): Promise<void> {
 
 /** sif's yargs command line, ready to parse; help wrapped at `width` columns. */
 export function fullCli(own: string[], debug: boolean, width = helpWidth()): Argv {
+  fixHelpSpacing();
   return yargs(own)
     .scriptName('sif')
     .usage('$0 <command> [options]\n\nRootless containers for HPC: run SIF and squashfs images as yourself.')

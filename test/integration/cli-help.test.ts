@@ -4,9 +4,7 @@ import { requireHost, sifAsUser } from '../support/unprivileged.js';
 
 beforeAll(() => requireHost());
 
-// See test/unit/cli/help-wrap.test.ts: yargs may set "[boolean]" right after a description.
-const words = (text: string) =>
-  text.replace(/(\S)(\[(?:boolean|string|number|array|count|choices|default|required))/g, '$1 $2').split(/\s+/).filter(Boolean).sort();
+const words = (text: string) => text.split(/\s+/).filter(Boolean).sort();
 
 async function help(args: string[], columns: number): Promise<string> {
   const r = await sifAsUser([...args, '--help'], { env: { COLUMNS: String(columns) } });
