@@ -3,7 +3,11 @@
 const common = {
   preset: 'ts-jest/presets/default-esm',
   testEnvironment: 'node',
-  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  moduleNameMapper: {
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+    // cliui's CommonJS build, which wraps help at word boundaries, as the bundle does (scripts/bundle.mjs).
+    '^cliui$': '<rootDir>/node_modules/cliui/build/index.cjs',
+  },
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true }] },
 };
 export default {

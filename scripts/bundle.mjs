@@ -11,8 +11,20 @@ import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+// yargs' ES module build lays out its help with cliui's ES module build, whose wrap
+// cuts lines at the column whatever the word ("image\ns"); cliui's CommonJS build wraps
+// at word boundaries (wrap-ansi). Resolve cliui as a require() would, whoever imports it.
+const cliuiWordWrap = {
+  name: 'cliui-word-wrap',
+  setup(b) {
+    b.onResolve({ filter: /^cliui$/ }, (args) =>
+      args.kind === 'require-call' ? undefined : b.resolve('cliui', { kind: 'require-call', resolveDir: args.resolveDir }));
+  },
+};
+
 const common = {
   bundle: true,
+  plugins: [cliuiWordWrap],
   platform: 'node',
   target: 'node20',
   format: 'cjs',

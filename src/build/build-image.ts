@@ -12,7 +12,7 @@ import { sifArchFromGoArch } from '../image/sif-format.js';
 import { buildApptainerObjects, writeSif, type SifObjectInput } from '../image/sif-writer.js';
 import type { SquashfsCompressor } from '../image/squashfs-writer.js';
 import { tarDirectory } from '../host/tar-directory.js';
-import { buildSif, type SifBuildResult } from './build-sif.js';
+import { buildSif, type BuildStage, type SifBuildResult, type StageInfo } from './build-sif.js';
 import { buildTimings } from './build-timings.js';
 import type { Platform, ResolvedImage } from './image-source.js';
 import { openRegistryImage, type RegistryImageOptions } from './registry/registry-source.js';
@@ -38,6 +38,8 @@ export interface BuildImageRequest {
   version: string;
   warn(message: string): void;
   onLayer?(index: number, bytesRead: number, total: number): void;
+  /** The build moved on to merging, finishing the squashfs, or writing the SIF (see build-sif.ts). */
+  onStage?(stage: BuildStage, info: StageInfo): void;
 }
 
 export type BuildImageResult = Pick<SifBuildResult, 'path' | 'fileSize'> & Partial<SifBuildResult> & { arch: string };
@@ -75,14 +77,18 @@ export async function openSource(req: BuildImageRequest, want: Platform): Promis
       return openOciLayout(await tarTree(s.path), req.sourceText, s.tag, choose);
     case 'docker-archive':
       return openDockerArchive(await tarTree(s.path), req.sourceText, s.ref);
-    case 'sandbox':
+    case 'sandbox': {
+      // The merge may read the layer twice: each of tar's warnings once.
+      const said = new Set<string>();
+      const warnOnce = (m: string) => void (said.has(m) || (said.add(m), req.warn(m)));
       return {
         source: req.sourceText,
         config: { architecture: want.architecture, os: 'linux', config: {} },
         layers: [{ descriptor: { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: '', size: 0 },
-          open: async () => tarDirectory(s.path) }],
+          open: async () => tarDirectory(s.path, warnOnce) }],
         close: async () => undefined,
       };
+    }
     default:
       throw new SifError('SIF_E_INTERNAL', `no opener for ${s.kind}`);
   }
@@ -112,7 +118,7 @@ export async function buildImage(req: BuildImageRequest): Promise<BuildImageResu
     const keepImageMeta = req.source.kind === 'sandbox';
     const result = await buildSif({
       output: req.output,
-      layers: image.layers.map((l, i) => ({ name: l.descriptor.digest || req.sourceText, open: () => l.open(), index: i })),
+      layers: image.layers.map((l) => ({ name: l.descriptor.digest || req.sourceText, open: () => l.open(), size: l.descriptor.size })),
       config: image.config,
       arch,
       deffile,
@@ -125,6 +131,7 @@ export async function buildImage(req: BuildImageRequest): Promise<BuildImageResu
       ...(req.signal ? { signal: req.signal } : {}),
       warn: req.warn,
       ...(req.onLayer ? { onLayer: (i: number, n: number) => req.onLayer!(i, n, image.layers[i]?.descriptor.size ?? 0) } : {}),
+      ...(req.onStage ? { onStage: req.onStage } : {}),
     });
     return { ...result, arch };
   } finally {
@@ -151,7 +158,10 @@ async function rewrapImage(req: BuildImageRequest): Promise<BuildImageResult> {
   const objects: SifObjectInput[] = info.sif
     ? buildApptainerObjects({ ...(deffile === null ? {} : { deffile }), json, rootfs, arch })
     : buildApptainerObjects({ deffile: `BootStrap: localimage\nFrom: ${req.sourceText}\n`, rootfs, arch });
-  const sif = await writeSif(req.output, objects, req.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: req.sourceDateEpoch });
+  const sif = await writeSif(req.output, objects, {
+    ...(req.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: req.sourceDateEpoch }),
+    ...(req.onStage ? { onProgress: (done: number, total: number) => req.onStage!('write', { done, total }) } : {}),
+  });
   return { path: sif.path, fileSize: sif.fileSize, arch };
 }
 

@@ -36,6 +36,17 @@ export interface SifBuildInput {
   signal?: AbortSignal;
   warn?(message: string): void;
   onLayer?(index: number, bytesRead: number): void;
+  onStage?(stage: BuildStage, info: StageInfo): void;
+}
+
+/** What a build is doing, after the downloads: for progress displays. */
+export type BuildStage = 'merge' | 'compress' | 'write';
+export interface StageInfo {
+  /** Bytes done and in all: the layers' stored bytes (merge, 0 when unknown), the SIF's (write). */
+  done: number;
+  total: number;
+  /** Layers to merge. */
+  layers?: number;
 }
 
 export interface SifBuildResult {
@@ -63,14 +74,17 @@ export async function buildSif(input: SifBuildInput): Promise<SifBuildResult> {
   });
   try {
     const merged = performance.now();
+    input.onStage?.('merge', { done: 0, total: input.layers.reduce((n, l) => n + (l.size ?? 0), 0), layers: input.layers.length });
     const merge = await mergeLayers([under, ...input.layers, over], writer, {
       ...(input.signal ? { signal: input.signal } : {}),
       ...(input.warn ? { warn: input.warn } : {}),
-      ...(input.onLayer ? { onProgress: (i: number, n: number) => input.onLayer!(i - 1, n) } : {}),
+      // Positions 0 and last are sif's own layers (mount points, /.singularity.d): not the image's.
+      ...(input.onLayer ? { onProgress: (i: number, n: number) => i >= 1 && i <= input.layers.length && input.onLayer!(i - 1, n) } : {}),
     });
     if (buildTimings.on) buildTimings.add('merge', merged);
     input.signal?.throwIfAborted();
     const finished = performance.now();
+    input.onStage?.('compress', { done: 0, total: 0 });
     const squashfs = await writer.finish();
     input.signal?.throwIfAborted();
     const objects = buildApptainerObjects({
@@ -82,7 +96,10 @@ export async function buildSif(input: SifBuildInput): Promise<SifBuildResult> {
       rootfs: { path: rootfs },
       arch: input.arch,
     });
-    const sif = await writeSif(input.output, objects, input.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: input.sourceDateEpoch });
+    const sif = await writeSif(input.output, objects, {
+      ...(input.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: input.sourceDateEpoch }),
+      ...(input.onStage ? { onProgress: (done: number, total: number) => input.onStage!('write', { done, total }) } : {}),
+    });
     if (buildTimings.on) buildTimings.add('finish', finished);
     return { path: sif.path, fileSize: sif.fileSize, merge, squashfs };
   } catch (e) {

@@ -154,16 +154,16 @@ export function buildLabels(config: OciConfigFile, bootstrap: string, from: stri
   };
 }
 
-/** The inspect-metadata.json object Apptainer stores in the SIF. */
+/** The inspect-metadata.json object Apptainer stores in the SIF: texts without their trailing newlines, as Apptainer's. */
 export function inspectMetadata(entries: readonly SyntheticEntry[], labels: Record<string, string>, deffile: string) {
-  const text = (path: string): string => entries.find((e) => e.path === path)?.data ?? '';
+  const text = (path: string): string => (entries.find((e) => e.path === path)?.data ?? '').replace(/\n+$/, '');
   return {
     data: {
       attributes: {
         environment: { [ENV_DOCKER]: text(ENV_DOCKER), [ENV_CUSTOM]: text(ENV_CUSTOM) },
         labels,
         runscript: text('/.singularity.d/runscript'),
-        deffile,
+        deffile: deffile.replace(/\n+$/, ''),
         startscript: text('/.singularity.d/startscript'),
       },
     },

@@ -7,14 +7,21 @@ import { PassThrough, type Readable } from 'node:stream';
 import { execa } from 'execa';
 import { SifError } from '../errors.js';
 
-export function tarDirectory(dir: string): Readable {
+/**
+ * `dir` as a tar stream. What tar says and yet succeeds with (`socket ignored`) goes
+ * to `warn`, one message a line.
+ */
+export function tarDirectory(dir: string, warn?: (message: string) => void): Readable {
   const out = new PassThrough({ highWaterMark: 1 << 20 });
   const child = execa('tar', ['--create', '--format=pax', '--xattrs', '--xattrs-include=*', '--numeric-owner',
     '--one-file-system', '--directory', dir, '.'], { stdout: 'pipe', stderr: 'pipe', buffer: { stdout: false, stderr: true },
     stdin: 'ignore', reject: false, env: { LC_ALL: 'C' } });
   child.stdout!.pipe(out, { end: false });
   void child.then((r) => {
-    if (r.exitCode === 0) return out.end();
+    if (r.exitCode === 0) {
+      for (const line of String(r.stderr ?? '').split('\n').filter(Boolean)) warn?.(`${dir}: ${line.replace(/^tar: (\.\/)?/, '')}`);
+      return out.end();
+    }
     const text = String(r.stderr ?? '').trim().split('\n').slice(-3).join('; ');
     const why = r.failed && r.exitCode === undefined ? String(r.message) : text || `tar exited with status ${r.exitCode}`;
     out.destroy(new SifError('SIF_E_BUILD_SOURCE', `cannot read directory ${dir}: ${why}`, {

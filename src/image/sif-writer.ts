@@ -93,6 +93,8 @@ export interface WriteSifOptions {
   launchScript?: string;
   /** File mode before umask; default 0o755 so `./image.sif` runs via the launch script. */
   mode?: number;
+  /** Called as the objects' data is written: bytes written so far, of all. */
+  onProgress?(done: number, total: number): void;
 }
 
 export interface WriteSifResult {
@@ -245,7 +247,8 @@ async function writeAt(fh: FileHandle, buf: Buffer, pos: number): Promise<void> 
 }
 
 /** Stream `size` bytes of `src` to `fh` at `pos` with one reusable buffer (partitions can be GBs). */
-async function copyFile(out: string, fh: FileHandle, src: string, size: number, pos: number, srcOffset = 0): Promise<void> {
+async function copyFile(out: string, fh: FileHandle, src: string, size: number, pos: number, srcOffset = 0,
+  onBytes?: (n: number) => void): Promise<void> {
   let from: FileHandle;
   try {
     from = await open(src, 'r');
@@ -260,6 +263,7 @@ async function copyFile(out: string, fh: FileHandle, src: string, size: number, 
       if (bytesRead === 0) throw writeFailed(out, `partition source ${src}`, new Error(`shrank while copying (${done} of ${size} bytes)`));
       await writeAt(fh, buf.subarray(0, bytesRead), pos + done);
       done += bytesRead;
+      onBytes?.(bytesRead);
     }
   } finally {
     await from.close();
@@ -291,9 +295,14 @@ export async function writeSif(outPath: string, objects: SifObjectInput[], opts:
   let fh: FileHandle | undefined = h;
   try {
     await step(outPath, 'writing data', async () => {
+      const total = placed.reduce((n, p) => n + p.size, 0);
+      let done = 0;
+      const progress = opts.onProgress ? (n: number) => opts.onProgress!((done += n), total) : undefined;
       for (const p of placed) {
-        if (Buffer.isBuffer(p.input.data)) await writeAt(h, p.input.data, p.offset);
-        else await copyFile(outPath, h, p.input.data.path, p.size, p.offset, p.input.data.offset ?? 0);
+        if (Buffer.isBuffer(p.input.data)) {
+          await writeAt(h, p.input.data, p.offset);
+          progress?.(p.size);
+        } else await copyFile(outPath, h, p.input.data.path, p.size, p.offset, p.input.data.offset ?? 0, progress);
       }
       const table = Buffer.alloc(SIF_DESCRIPTORS_TOTAL * SIF_DESCRIPTOR_SIZE);
       placed.forEach((p, i) => descriptor(p, i, time).copy(table, i * SIF_DESCRIPTOR_SIZE));

@@ -30,12 +30,13 @@ describe('a built image', () => {
   it("has the image's environment, labels and files, owned by the caller inside", async () => {
     const r = await sifAsUser(['exec', small, 'sh', '-c', 'echo "$SIF_TEST_VAR"; cat /arch; stat -c "%U %a" /special/setuid']);
     expect(r.stdout).toBe('from-image\namd64\nsif-test 4755\n');
-    const inspect = JSON.parse((await sifAsUser(['inspect', '--json', small])).stdout) as Record<string, any>;
-    expect(inspect.arch).toBe('amd64');
-    expect(inspect.rootfs.compression).toBe('zstd');
-    expect(inspect.labels['org.sif.test']).toBe('yes');
-    expect(inspect.deffile).toContain('BootStrap: oci');
-    expect(inspect.ociConfig.Cmd).toEqual(['echo entry-ok']);
+    const info = JSON.parse((await sifAsUser(['inspect', '--image-info', '--json', small])).stdout) as Record<string, any>;
+    expect(info.arch).toBe('amd64');
+    expect(info.rootfs.compression).toBe('zstd');
+    expect(info.ociConfig.Cmd).toEqual(['echo entry-ok']);
+    const attrs = JSON.parse((await sifAsUser(['inspect', '--json', '--labels', '--deffile', small])).stdout).data.attributes;
+    expect(attrs.labels['org.sif.test']).toBe('yes');
+    expect(attrs.deffile).toContain('BootStrap: oci');
   });
 
   it("is laid out as Apptainer lays out its images", async () => {
@@ -57,7 +58,7 @@ describe('a built image', () => {
   it('uses another compressor when asked', async () => {
     const gz = join(out, 'gzip.sif');
     expect((await buildAsUser(['--compress', 'gzip:9', gz, `oci:${images.oci}:small`])).exitCode).toBe(0);
-    expect(JSON.parse((await sifAsUser(['inspect', '--json', gz])).stdout).rootfs.compression).toBe('gzip');
+    expect(JSON.parse((await sifAsUser(['inspect', '--image-info', '--json', gz])).stdout).rootfs.compression).toBe('gzip');
     const bad = await buildAsUser(['--compress', 'brotli', join(out, 'x.sif'), `oci:${images.oci}:small`]);
     expect(bad.exitCode).toBe(125);
     expect(bad.stderr).toContain('--compress "brotli"');
@@ -75,7 +76,7 @@ describe('a built image', () => {
   it('records the architecture of an image chosen with --arch', async () => {
     const arm = join(out, 'arm.sif');
     expect((await buildAsUser(['--arch', 'arm64', arm, `oci:${images.oci}:multi`])).exitCode).toBe(0);
-    expect(JSON.parse((await sifAsUser(['inspect', '--json', arm])).stdout).arch).toBe('arm64');
+    expect(JSON.parse((await sifAsUser(['inspect', '--image-info', '--json', arm])).stdout).arch).toBe('arm64');
     const r = await sifAsUser(['exec', arm, 'true']);
     expect(r.exitCode).toBe(125);
     expect(r.stderr).toMatch(/arm64/);

@@ -43,6 +43,8 @@ export interface MergeLayer {
   name: string;
   /** The bytes as stored: gzip, zstd or plain tar (told apart by magic bytes). May be called twice. */
   open(): Promise<Readable>;
+  /** Stored bytes, when known: for progress displays only. */
+  size?: number;
 }
 
 export interface MergeStats {

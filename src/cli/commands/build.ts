@@ -4,7 +4,7 @@ import { buildImage, checkOutput, type BuildImageRequest } from '../../build/bui
 import { parseSource, type PathKind, type SourceSpec } from '../../build/source-spec.js';
 import { SifError } from '../../errors.js';
 import { sifVersion } from '../../native-addons.js';
-import { logger, logs } from '../logger.js';
+import { logger, logs, note } from '../logger.js';
 import { BUILD_FLAGS, defaultPullName, parseCompress, sourceDateEpoch } from './build-options.js';
 import { registryOptionsFrom, withRegistryOptions } from './registry-options.js';
 import { ProgressBars } from '../progress.js';
@@ -38,7 +38,7 @@ async function runBuild(output: string, sourceText: string, source: SourceSpec, 
   process.on('SIGTERM', stop);
   process.on('SIGHUP', stop);
   const bars = new ProgressBars(process.stderr);
-  const warn = (msg: string) => (logs('warn') ? logger().warn(msg) : undefined);
+  const warn = (msg: string) => logger().warn(msg);
   try {
     const registry = await registryOptionsFrom(a);
     const req: BuildImageRequest = {
@@ -56,17 +56,18 @@ async function runBuild(output: string, sourceText: string, source: SourceSpec, 
       signal: controller.signal,
       version: sifVersion(),
       warn,
+      onLayer: (index, bytesRead) => bars.layer(index, bytesRead),
+      onStage: (stage, info) => bars.stage(stage, info),
     };
     const result = await buildImage(req);
     bars.done();
     if (logs('info')) logger().info({ ...result.merge, bytes: result.fileSize }, `wrote ${result.path}`);
-    if (!a.quiet) process.stderr.write(`sif: wrote ${result.path} (${(result.fileSize / 1048576).toFixed(1)} MiB, ${result.arch})\n`);
-    if (buildTimings.on)
-      process.stderr.write(`sif: timings (s): total ${((performance.now() - started) / 1000).toFixed(2)}; ${buildTimings.report()}\n`);
+    note(`wrote ${result.path} (${(result.fileSize / 1048576).toFixed(1)} MiB, ${result.arch})`);
+    if (buildTimings.on) note(`timings (s): total ${((performance.now() - started) / 1000).toFixed(2)}; ${buildTimings.report()}`);
   } catch (e) {
     bars.done();
     if (stoppedBy) {
-      process.stderr.write(`sif: build interrupted (${stoppedBy}); ${output} was not written\n`);
+      note(`build interrupted (${stoppedBy}); ${output} was not written`);
       process.exit(stoppedBy === 'SIGINT' ? 130 : stoppedBy === 'SIGHUP' ? 129 : 143);
     }
     throw e;

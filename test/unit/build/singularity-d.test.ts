@@ -73,6 +73,10 @@ describe('the /.singularity.d tree', () => {
     expect(meta.data.attributes.environment['/.singularity.d/env/10-docker2singularity.sh']).toContain("export PATH='/usr/bin:/bin'");
     expect(meta.data.attributes.runscript).toContain("set -- 'sh'");
     expect(meta.type).toBe('container');
+    // Apptainer stores each text without its trailing newlines.
+    expect(meta.data.attributes.deffile).toBe('BootStrap: docker\nFrom: x');
+    expect(meta.data.attributes.runscript.endsWith('\n')).toBe(false);
+    expect(meta.data.attributes.startscript).toBe('#!/bin/sh');
   });
 
   it('offers mount points for every default bind, /tmp sticky', () => {

@@ -1,0 +1,45 @@
+/**
+ * Inflating one squashfs block (metadata or data) in TypeScript, for the compressors
+ * Node can inflate: gzip (zlib) and zstd (node:zlib where it has it, else fzstd). The
+ * output is bounded by what the format allows, so a hostile image cannot make a block
+ * inflate to more than `max` bytes.
+ */
+import zlib from 'node:zlib';
+import { decompress as fzstdDecompress } from 'fzstd';
+import type { SquashfsCompression } from './squashfs-superblock.js';
+
+export type Inflate = (data: Buffer, max: number) => Buffer;
+
+/** Bytes a zstd frame says it holds (its Frame_Content_Size), or undefined when it does not say. */
+export function zstdContentSize(frame: Buffer): number | undefined {
+  if (frame.length < 6 || frame.readUInt32LE(0) !== 0xfd2fb528) return undefined;
+  const fhd = frame[4]!;
+  const singleSegment = (fhd >> 5) & 1;
+  const fcsFlag = fhd >> 6;
+  const at = 5 + (singleSegment ? 0 : 1) + [0, 1, 2, 4][fhd & 3]!;
+  const size = [singleSegment ? 1 : 0, 2, 4, 8][fcsFlag]!;
+  if (size === 0 || frame.length < at + size) return undefined;
+  if (size === 1) return frame[at]!;
+  if (size === 2) return frame.readUInt16LE(at) + 256;
+  if (size === 4) return frame.readUInt32LE(at);
+  const big = frame.readBigUInt64LE(at);
+  return big > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(big);
+}
+
+const zstdNative = (zlib as { zstdDecompressSync?: (b: Buffer, o?: { maxOutputLength?: number }) => Buffer }).zstdDecompressSync;
+
+function inflateZstd(data: Buffer, max: number): Buffer {
+  if (zstdNative) return zstdNative(data, { maxOutputLength: max });
+  const declared = zstdContentSize(data);
+  if (declared !== undefined && declared > max) throw new RangeError(`zstd frame holds ${declared} bytes, more than ${max}`);
+  const out = fzstdDecompress(data);
+  if (out.length > max) throw new RangeError(`zstd frame holds ${out.length} bytes, more than ${max}`);
+  return Buffer.from(out.buffer, out.byteOffset, out.length);
+}
+
+/** The inflater for `compression`, or undefined when Node cannot inflate it (xz, lzma, lzo, lz4). */
+export function inflaterFor(compression: SquashfsCompression): Inflate | undefined {
+  if (compression === 'gzip') return (data, max) => zlib.inflateSync(data, { maxOutputLength: max });
+  if (compression === 'zstd') return inflateZstd;
+  return undefined;
+}
