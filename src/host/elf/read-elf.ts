@@ -36,12 +36,17 @@ interface DynamicView {
   verneed?: { offset: number; count?: number };
 }
 
-/** The loader's route: PT_DYNAMIC, then DT_STRTAB/DT_VERDEF/DT_VERNEED through PT_LOAD. */
-function viaSegments(src: ByteSource, loads: readonly Segment[], entries: DynamicEntry[]): DynamicView | undefined {
+const hex = (n: number): string => `0x${n.toString(16)}`;
+
+/**
+ * The loader's route: PT_DYNAMIC, then DT_STRTAB/DT_VERDEF/DT_VERNEED through PT_LOAD.
+ * A string when an address maps to no part of the file: the problem, for the fallback.
+ */
+function viaSegments(src: ByteSource, loads: readonly Segment[], entries: DynamicEntry[]): DynamicView | string {
   const strtab = dynamicValue(entries, DT_STRTAB);
-  if (strtab === undefined) return entries.length === 0 ? { entries } : undefined;
+  if (strtab === undefined) return { entries };
   const strOffset = addressToOffset(loads, strtab);
-  if (strOffset === undefined) return undefined;
+  if (strOffset === undefined) return `DT_STRTAB address ${hex(strtab)} is in no PT_LOAD segment`;
   // Without DT_STRSZ the table may reach the end of the file; reads stay bounded anyway.
   const strSize = dynamicValue(entries, DT_STRSZ) ?? src.size - strOffset;
   const view: DynamicView = { entries, strings: stringTable(src, strOffset, strSize, 'the dynamic string table (DT_STRTAB, DT_STRSZ)') };
@@ -52,7 +57,7 @@ function viaSegments(src: ByteSource, loads: readonly Segment[], entries: Dynami
     const addr = dynamicValue(entries, addrTag);
     if (addr === undefined) continue;
     const offset = addressToOffset(loads, addr);
-    if (offset === undefined) return undefined;
+    if (offset === undefined) return `${key === 'verdef' ? 'DT_VERDEF' : 'DT_VERNEED'} address ${hex(addr)} is in no PT_LOAD segment`;
     view[key] = { offset, count: dynamicValue(entries, numTag) };
   }
   return view;
@@ -98,12 +103,20 @@ export function readElf(src: ByteSource): ElfInfo {
     versionsNeeded: [],
   };
   if (segs.interp) info.interpreter = readInterpreter(src, segs.interp);
-  let view: DynamicView | undefined;
+  let view: DynamicView;
   if (segs.dynamic) {
     const entries = readDynamic(src, h.fields, segs.dynamic.offset, segs.dynamic.filesz);
-    view = viaSegments(src, segs.loads, entries);
+    const found = viaSegments(src, segs.loads, entries);
+    if (typeof found === 'string') {
+      // Section headers may still say where the tables are; without them, the fault stands.
+      view = viaSections(src, h);
+      if (!view.strings) throw invalidElf(src.name, found);
+    } else {
+      view = found;
+    }
+  } else {
+    view = viaSections(src, h);
   }
-  view ??= viaSections(src, h);
   const strings = view.strings;
   const str = (index: number, what: string): string => {
     if (!strings) throw invalidElf(src.name, `${what} is set but the object has no dynamic string table`);

@@ -2,9 +2,9 @@ import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SifError } from '../../../../src/errors.js';
-import { DF_1_NODEFLIB, DF_1_PIE, machineName } from '../../../../src/host/elf/elf-constants.js';
+import { DF_1_NODEFLIB, DF_1_PIE, DT_STRTAB, machineName } from '../../../../src/host/elf/elf-constants.js';
 import { readElfBuffer, readElfFile } from '../../../../src/host/elf/read-elf.js';
-import { fixture, fixturePath, header } from './elf-fixtures.js';
+import { fixture, fixturePath, header, setDynamicValue } from './elf-fixtures.js';
 
 describe('readElfFile on the fixtures', () => {
   it('reads a library: soname, needs, the versions it defines and needs per library', () => {
@@ -73,6 +73,11 @@ describe('the two routes to the dynamic section', () => {
       buf.writeUInt16LE(0, header.SHNUM);
       expect(readElfBuffer(buf, name)).toEqual(readElfFile(fixturePath(name)));
     }
+  });
+
+  it('falls back to section headers when DT_STRTAB maps to no PT_LOAD', () => {
+    const buf = setDynamicValue(fixture('libbase.so.1'), DT_STRTAB, 0x7000000);
+    expect(readElfBuffer(buf, 'libbase.so.1')).toEqual(readElfFile(fixturePath('libbase.so.1')));
   });
 
   it('falls back to section headers when there are no program headers', () => {
