@@ -4,8 +4,9 @@
  * expanded. Like ld.so, an entry whose $ORIGIN is unknown is dropped, and an unknown
  * token is kept as written. Relative entries (including empty ones, which ld.so reads as
  * the current directory) are dropped: they depend on the process's working directory.
+ * Paths are kept as ld.so keeps them ("$ORIGIN/../lib" stays "/o/../lib"): resolving ".."
+ * by text alone would be wrong where a component is a symlink.
  */
-import { posix } from 'node:path';
 
 export interface SearchTokens {
   /** $LIB: "lib/x86_64-linux-gnu" on Debian x86-64, "lib64" upstream. */
@@ -26,8 +27,9 @@ export function expandEntry(entry: string, origin: string | undefined, tokens: S
     return value ?? whole;
   });
   if (dropped || !out.startsWith('/')) return undefined;
-  const norm = posix.normalize(out);
-  return norm.length > 1 && norm.endsWith('/') ? norm.slice(0, -1) : norm;
+  // ld.so removes trailing slashes, nothing else.
+  const trimmed = out.replace(/\/+$/, '');
+  return trimmed === '' ? '/' : trimmed;
 }
 
 /**

@@ -1,5 +1,6 @@
 // A LibraryHost over a made-up file tree: each path holds a fixture's facts or facts
-// written by hand. Directory listings follow from the paths.
+// written by hand. Directory listings follow from the paths; ".." resolves as in a
+// tree without symlinks.
 import { posix } from 'node:path';
 import { SifError } from '../../../../src/errors.js';
 import type { ElfInfo } from '../../../../src/host/elf/elf-info.js';
@@ -21,14 +22,14 @@ export function fakeHost(files: Record<string, FakeFile>, cache: LdCacheEntry[] 
     reads,
     elfInfo(path) {
       reads.push(path);
-      const f = files[path];
+      const f = files[posix.normalize(path)];
       if (f === undefined) throw new SifError('SIF_E_ELF_UNREADABLE', `${path}: cannot open: ENOENT`);
       if (f instanceof SifError) throw f;
       return typeof f === 'string' ? readElfFile(fixturePath(f)) : f;
     },
     listDirectory(dir) {
       const names = Object.keys(files)
-        .filter((p) => posix.dirname(p) === dir)
+        .filter((p) => posix.dirname(p) === posix.normalize(dir))
         .map((p) => posix.basename(p));
       return names.length > 0 ? names : null;
     },

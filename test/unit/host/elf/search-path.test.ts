@@ -5,7 +5,7 @@ const T = { lib: 'lib/x86_64-linux-gnu', platform: 'x86_64' };
 
 describe('expandEntry', () => {
   it('expands $ORIGIN, $LIB, $PLATFORM and their braced forms', () => {
-    expect(expandEntry('$ORIGIN/../lib', '/opt/mpi/bin', T)).toBe('/opt/mpi/lib');
+    expect(expandEntry('$ORIGIN/../lib', '/opt/mpi/bin', T)).toBe('/opt/mpi/bin/../lib');
     expect(expandEntry('${ORIGIN}/x', '/o', T)).toBe('/o/x');
     expect(expandEntry('/usr/$LIB/mpi', '/o', T)).toBe('/usr/lib/x86_64-linux-gnu/mpi');
     expect(expandEntry('/opt/${PLATFORM}lib', '/o', T)).toBe('/opt/x86_64lib');
