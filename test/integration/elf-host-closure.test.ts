@@ -3,7 +3,7 @@
 // the oracle (only here, in a test: ldd runs the loader on the library). The host's
 // /etc/ld.so.cache as the TS reader sees it must be what ldconfig -p prints.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { hostLibraryAccess, hostSearchDefaults } from '../../src/host/elf/host-library-access.js';
@@ -100,6 +100,15 @@ onDebianX64('the resolver against ldd on this host', () => {
     expect(libc.versionsDefined).toContain('GLIBC_2.2.5');
     expect(libc.versionsDefined).toContain(`GLIBC_${release}`);
     expect(libc.versionsDefined).not.toContain(`GLIBC_${release.split('.')[0]}.${Number(release.split('.')[1]) + 1}`);
+  });
+
+  it('a cache neither sif nor its ldconfig -p fallback can read is a SifError naming the file', () => {
+    const garbage = join(mkdtempSync(join(tmpdir(), 'sif-elf-cache-')), 'ld.so.cache');
+    writeFileSync(garbage, 'not a cache at all');
+    expect(() => hostLibraryAccess({ ldCachePath: garbage }).ldCache()).toThrow(
+      expect.objectContaining({ code: 'SIF_E_LD_CACHE_INVALID', message: `${garbage}: not a usable ld.so.cache: no ld.so.cache magic number` }),
+    );
+    rmSync(dirname(garbage), { recursive: true, force: true });
   });
 
   it('reads /etc/ld.so.cache as ldconfig -p prints it', () => {

@@ -6,6 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { SifError } from '../../errors.js';
+import { EM_386, EM_AARCH64, EM_PPC64, EM_RISCV, EM_X86_64 } from './elf-constants.js';
 import type { ElfInfo } from './elf-info.js';
 import { parseLdconfigPrint } from './ldconfig-print.js';
 import { type LdCacheEntry, parseLdSoCache } from './ld-so-cache.js';
@@ -18,8 +19,14 @@ const MAX_CACHE_BYTES = 64 * 1024 * 1024;
 
 export interface HostLibraryAccessOptions {
   ldCachePath?: string;
-  /** The host's machine, for reading `ldconfig -p` text (its "64bit" word). */
+  /** The host's e_machine, for reading `ldconfig -p` text (its "64bit" word). */
   machine?: number;
+}
+
+/** This process's e_machine: the ABI of the host's own loader. */
+export function hostMachine(): number {
+  const machines: Record<string, number> = { x64: EM_X86_64, ia32: EM_386, arm64: EM_AARCH64, ppc64: EM_PPC64, riscv64: EM_RISCV };
+  return machines[process.arch] ?? EM_X86_64;
 }
 
 function readHostCache(path: string, machine: number): LdCacheEntry[] {
@@ -74,7 +81,7 @@ export function hostLibraryAccess(options: HostLibraryAccessOptions = {}): Libra
       }
     },
     ldCache() {
-      cache ??= readHostCache(cachePath, options.machine ?? 62);
+      cache ??= readHostCache(cachePath, options.machine ?? hostMachine());
       return cache;
     },
     fileId(path) {
