@@ -6,8 +6,8 @@
 import { fstatSync, readSync } from 'node:fs';
 import { SifError } from '../../errors.js';
 
-/** The most bytes one read may ask for; real dynamic segments and tables are far smaller. */
-export const MAX_READ = 16 * 1024 * 1024;
+/** The most bytes one read may take: above the largest table read (65535 program headers). */
+export const MAX_READ = 4 * 1024 * 1024;
 
 export interface ByteSource {
   /** Named in every error, so the user knows which file is at fault. */

@@ -24,6 +24,8 @@ const OLD_ENTRY = 12;
 const NEW_HEADER = 48;
 const NEW_ENTRY = 24;
 const MAX_STRING = 4096;
+/** Real caches hold a few thousand entries; more than this is not a cache to trust. */
+const MAX_ENTRIES = 1 << 18;
 
 function invalidCache(name: string, problem: string): SifError {
   return new SifError('SIF_E_LD_CACHE_INVALID', `${name}: not a usable ld.so.cache: ${problem}`, {
@@ -31,12 +33,19 @@ function invalidCache(name: string, problem: string): SifError {
   });
 }
 
+function checkCount(nlibs: number, room: number, buf: Buffer, name: string): number {
+  if (nlibs > room) throw invalidCache(name, `it claims ${nlibs} entries, more than its ${buf.length} bytes hold`);
+  if (nlibs > MAX_ENTRIES) throw invalidCache(name, `it claims ${nlibs} entries, more than sif reads (${MAX_ENTRIES})`);
+  return nlibs;
+}
+
 function stringAt(buf: Buffer, base: number, offset: number, name: string, what: string): string {
   const at = base + offset;
   if (at >= buf.length) throw invalidCache(name, `${what} at offset ${offset} lies past the end of the file`);
-  const end = buf.indexOf(0, at);
-  if (end < 0 || end - at > MAX_STRING) throw invalidCache(name, `${what} at offset ${offset} has no terminator`);
-  return buf.toString('utf8', at, end);
+  // Look no further than MAX_STRING: each string costs a bounded scan.
+  const len = buf.subarray(at, at + MAX_STRING + 1).indexOf(0);
+  if (len < 0) throw invalidCache(name, `${what} at offset ${offset} has no terminator`);
+  return buf.toString('utf8', at, at + len);
 }
 
 function readNew(buf: Buffer, start: number, name: string): LdCacheEntry[] {
@@ -46,10 +55,7 @@ function readNew(buf: Buffer, start: number, name: string): LdCacheEntry[] {
   // 0 means "not recorded": the host's order, little-endian on every machine sif supports.
   const big = order === 3;
   const u32 = (at: number) => (big ? buf.readUInt32BE(at) : buf.readUInt32LE(at));
-  const nlibs = u32(start + 20);
-  if (nlibs > Math.floor((buf.length - start - NEW_HEADER) / NEW_ENTRY)) {
-    throw invalidCache(name, `it claims ${nlibs} entries, more than its ${buf.length} bytes hold`);
-  }
+  const nlibs = checkCount(u32(start + 20), Math.floor((buf.length - start - NEW_HEADER) / NEW_ENTRY), buf, name);
   const out: LdCacheEntry[] = [];
   for (let i = 0; i < nlibs; i++) {
     const e = start + NEW_HEADER + i * NEW_ENTRY;
@@ -86,10 +92,7 @@ export function parseLdSoCache(buf: Buffer, name: string): LdCacheEntry[] {
   if (buf.length < OLD_HEADER || buf.toString('latin1', 0, OLD_MAGIC.length) !== OLD_MAGIC) {
     throw invalidCache(name, 'no ld.so.cache magic number');
   }
-  const nlibs = buf.readUInt32LE(12);
-  if (nlibs > Math.floor((buf.length - OLD_HEADER) / OLD_ENTRY)) {
-    throw invalidCache(name, `it claims ${nlibs} entries, more than its ${buf.length} bytes hold`);
-  }
+  const nlibs = checkCount(buf.readUInt32LE(12), Math.floor((buf.length - OLD_HEADER) / OLD_ENTRY), buf, name);
   // The new table, when present, follows the old one, aligned for its 64-bit fields.
   const next = (OLD_HEADER + nlibs * OLD_ENTRY + 7) & ~7;
   if (buf.length >= next + NEW_MAGIC.length && buf.toString('latin1', next, next + NEW_MAGIC.length) === NEW_MAGIC) {

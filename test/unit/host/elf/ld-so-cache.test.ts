@@ -25,6 +25,7 @@ describe('parseLdSoCache', () => {
     ['a huge old entry count', () => { const b = fixture('ld.so.cache.old'); b.writeUInt32LE(0x10000000, 12); return b; }, /it claims 268435456 entries/],
     ['a name past the end', () => { const b = fixture('ld.so.cache.new'); b.writeUInt32LE(0xfffffff, 48 + 4); return b; }, /entry 0 name at offset 268435455 lies past the end of the file/],
     ['a path without a terminator', () => { const b = fixture('ld.so.cache.new'); b[b.length - 1] = 0x41; b.writeUInt32LE(b.length - 3, 48 + 8); return b; }, /entry 0 path at offset \d+ has no terminator/],
+    ['more entries than sif reads', () => { const b = Buffer.alloc(48 + 24 * 262145); fixture('ld.so.cache.new').copy(b, 0, 0, 48); b.writeUInt32LE(262145, 20); return b; }, /it claims 262145 entries, more than sif reads \(262144\)/],
     ['a cache marked invalid', () => { const b = fixture('ld.so.cache.new'); b[28] = 1; return b; }, /ldconfig marked it invalid/],
     ['an old table cut short', () => fixture('ld.so.cache.old').subarray(0, 30), /it claims 4 entries, more than its 30 bytes hold/],
   ];
