@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { SifError } from '../../../../src/errors.js';
 import { DF_1_NODEFLIB, DF_1_PIE, DT_STRTAB, machineName } from '../../../../src/host/elf/elf-constants.js';
 import { readElfBuffer, readElfFile } from '../../../../src/host/elf/read-elf.js';
-import { fixture, fixturePath, header, setDynamicValue } from './elf-fixtures.js';
+import { fixture, fixturePath, header, setDynamicValue, toBigEndian } from './elf-fixtures.js';
 
 describe('readElfFile on the fixtures', () => {
   it('reads a library: soname, needs, the versions it defines and needs per library', () => {
@@ -50,6 +50,12 @@ describe('readElfFile on the fixtures', () => {
   it('reads a 32-bit i386 object', () => {
     const i386 = readElfFile(fixturePath('libbase-i386.so.1'));
     expect(i386).toMatchObject({ elfClass: 32, machine: 3, machineName: 'i386', soname: 'libbase.so.1', needed: [] });
+  });
+
+  it('reads big-endian objects (the same objects, byte-swapped)', () => {
+    for (const name of ['libbase.so.1', 'libc.so.6', 'libmid.so.2', 'app']) {
+      expect(readElfBuffer(toBigEndian(fixture(name)), name)).toEqual({ ...readElfFile(fixturePath(name)), byteOrder: 'big' });
+    }
   });
 
   it('gives the same facts from a file and from a buffer', () => {
