@@ -62,7 +62,7 @@ export interface LibraryClosure {
 }
 
 export interface ClosureRequest {
-  /** Absolute paths of the objects to start from (a program, libraries to bind). */
+  /** Absolute paths of the objects to start from (a program, libraries to bind); one that cannot be read is a SifError. */
   start: readonly string[];
   /** The LD_LIBRARY_PATH the loader would see; undefined when unset. */
   ldLibraryPath?: string;

@@ -44,6 +44,7 @@ const cases: Array<[string, () => Buffer, RegExp]> = [
   ['a name outside the string table', () => setDynamicValue(base(), DT_NEEDED, 5000), /DT_NEEDED: string offset 5000 is outside the string table/],
   ['a string table with no terminator', () => { const b = setDynamicValue(base(), DT_STRSZ, 3); return setDynamicValue(b, DT_NEEDED, 1); }, /DT_NEEDED: string at offset 1 has no terminator within 2 bytes/],
   ['a string table that no segment maps, and no sections', () => noSections(setDynamicValue(base(), DT_STRTAB, 0x7000000)), /DT_STRTAB address 0x7000000 is in no PT_LOAD segment/],
+  ['names without DT_STRTAB', () => { const b = base(); b.writeBigInt64LE(21n, dynamicEntry(b, DT_STRTAB)); return b; }, /DT_NEEDED is set but the object has no dynamic string table/],
   ['a huge version count', () => setDynamicValue(base(), DT_VERNEEDNUM, 0x7fffffff), /the version needs claims 2147483647 entries, more than sif reads \(4096\)/],
   ['a version chain that runs off the end', () => { const b = setDynamicValue(base(), DT_VERNEEDNUM, 4096); b.writeUInt32LE(0x100000, verneed(b) + 12); return b; }, /version need 1 \(offset \d+, 16 bytes\) runs past the end/],
   ['a version need with a huge count', () => { const b = base(); b.writeUInt16LE(0xffff, verneed(b) + 2); return b; }, /version need 0 claims 65535 versions/],

@@ -212,6 +212,12 @@ describe('libraryClosure candidates and loaded objects', () => {
     ]);
   });
 
+  it('throws the SifError of a start object it cannot read: the caller named it', () => {
+    expect(() => libraryClosure(fakeHost({}), request(['/opt/mpi/lib/libmpi.so.40']))).toThrow(
+      expect.objectContaining({ code: 'SIF_E_ELF_UNREADABLE', message: expect.stringContaining('/opt/mpi/lib/libmpi.so.40') }),
+    );
+  });
+
   it('reads each object once, however many need it', () => {
     const files = {
       '/s/a.so': so({ needed: ['libx.so.1', 'liby.so.1'] }),
