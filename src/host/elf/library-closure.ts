@@ -14,13 +14,13 @@
  * the one every machine can load), relative search entries, secure-execution mode.
  * Pure: the host is reached through LibraryHost only.
  */
+import { posix } from 'node:path';
 import { isSifError } from '../../errors.js';
 import { DF_1_NODEFLIB } from './elf-constants.js';
 import type { ElfInfo } from './elf-info.js';
 import { cacheFlagsMatch } from './ld-cache-flags.js';
 import type { LibraryHost } from './library-host.js';
 import { expandEntry, expandSearchList, type SearchTokens } from './search-path.js';
-import { posix } from 'node:path';
 
 export type FoundVia = 'start' | 'interpreter' | 'path' | 'rpath' | 'ld_library_path' | 'runpath' | 'ld.so.cache' | 'default';
 
@@ -131,7 +131,7 @@ export function libraryClosure(host: LibraryHost, req: ClosureRequest): LibraryC
     return l;
   };
 
-  /** ld.so's open_verify: 'ok', 'skip' (wrong class or machine) or a fault that ends the search. */
+  /** ld.so's open_verify: ok, skip (wrong class or machine), or a fault that ends the search. */
   type Verdict = { ok: ElfInfo } | { skip: string } | { fault: string };
   const verify = (path: string): Verdict => {
     let info: ElfInfo;
@@ -154,7 +154,7 @@ export function libraryClosure(host: LibraryHost, req: ClosureRequest): LibraryC
     return loaded.find((l) => l.id === id);
   };
 
-  /** Load name for requester; undefined when it was not found. */
+  /** Loads name for requester, or records why it could not. */
   const load = (name: string, requester: Loaded): void => {
     const already = findLoaded(name);
     if (already) {
