@@ -2,8 +2,9 @@
  * sif-starter: turns a launch plan into a running container.
  *
  *   parent: unshare user and mount namespaces, map the caller's uid/gid,
- *           FUSE-mount the image, fork, then serve FUSE on threads, read ahead
- *           the files the payload's exec will load (prefetch.h), and supervise
+ *           FUSE-mount the image, fork, then serve FUSE on threads, start a
+ *           process that reads ahead the files the payload's exec will load
+ *           (prefetch.h; the server itself never waits on its mount), and supervise
  *           the child (signals forwarded, exit status passed on); a holder
  *           process keeps the namespaces for the teardown after us.
  *   child:  overlay root, mount operations, pivot_root, no_new_privs, exec
@@ -205,12 +206,13 @@ int main(int argc, char **argv) {
   close(fds.host);
   /* Serve first: the child is already waiting for its first answers. */
   fuse_serve_in_background(fuse_threads());
-  heap_prefault();
+  /* The keeper goes with the read-ahead: closed when the busy part of the start is over. */
   if (fds.lower >= 0) {
-    prefetch_startup_files(fds.lower, &plan);
+    prefetch_in_background(fds.lower, &plan, fds.keeper);
     close(fds.lower);
   }
   if (fds.keeper >= 0) close(fds.keeper);
+  heap_prefault();
   ns_holder_start();
   _exit(supervise(child, trim_after_start));
 }
