@@ -27,6 +27,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "crash-exit.h"
 #include "die.h"
 #include "fuse-session.h"
 #include "mounts.h"
@@ -204,6 +205,7 @@ int main(int argc, char **argv) {
      would wait on ourselves. Stay in the host's root instead. */
   if (fchdir(fds.host) < 0 || chroot(".") < 0 || chdir("/") < 0) die_errno("chroot to the host's root");
   close(fds.host);
+  crash_exit_install(plan.image);
   /* Serve first: the child is already waiting for its first answers. */
   fuse_serve_in_background(fuse_threads());
   /* The keeper goes with the read-ahead: closed when the busy part of the start is over. */
