@@ -36,6 +36,7 @@
 #include "plan.h"
 #include "prefetch.h"
 #include "rootfs.h"
+#include "squash-check.h"
 #include "squash-ops.h"
 #include "supervise.h"
 #include "userns.h"
@@ -182,6 +183,8 @@ int main(int argc, char **argv) {
 
   fds.image = open(plan.image, O_RDONLY | O_CLOEXEC);
   if (fds.image < 0) die_errno("open %s", plan.image);
+  char why[512];
+  if (squash_check(fds.image, plan.offset, why, sizeof why)) die("%s: corrupt squashfs: %s", plan.image, why);
   squash_pool_init(fds.image, plan.offset, fuse_threads(), getuid(), getgid());
 
   userns_enter(getuid(), getgid());
