@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "die.h"
@@ -21,10 +22,12 @@
 static char message[4096];
 static size_t message_len;
 
+/* Raw system calls: the C library's wrappers read the thread's own data (for
+   cancellation), which the fault may have overwritten along with its stack. */
 static void on_crash(int sig) {
   (void)sig;
-  (void)!write(STDERR_FILENO, message, message_len);
-  _exit(EXIT_RUNTIME);
+  syscall(SYS_write, STDERR_FILENO, message, message_len);
+  syscall(SYS_exit_group, EXIT_RUNTIME);
 }
 
 void crash_exit_install(const char *image) {
