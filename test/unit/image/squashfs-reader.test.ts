@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { SifError } from '../../../src/errors.js';
 import { imageInfo, openImage } from '../../../src/image/open-image.js';
 import { withImageFd } from '../../../src/image/sif-reader.js';
-import { zstdContentSize } from '../../../src/image/squashfs-blocks.js';
+import { inflaterFor, zstdContentSize } from '../../../src/image/squashfs-blocks.js';
 import { SquashfsReader } from '../../../src/image/squashfs-reader.js';
 import { parseSquashfsSuperblock } from '../../../src/image/squashfs-superblock.js';
 import { SquashfsWriter, type SquashfsCompressor } from '../../../src/image/squashfs-writer.js';
@@ -92,6 +92,18 @@ it('reads the size a zstd frame declares', () => {
   // Frame header: single segment, 2-byte content size (value + 256): 0x0100 + 256 = 512.
   expect(zstdContentSize(Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x60, 0x00, 0x01, 0, 0]))).toBe(512);
   expect(zstdContentSize(Buffer.from('not zstd'))).toBeUndefined();
+});
+
+it('stops inflating a zstd frame at the bound, before the rest of it', () => {
+  // A frame that does not declare its size: 128 KiB RLE blocks, then a block of the
+  // reserved type. Bounded as it goes, the inflater stops at the first block past the
+  // bound; inflating the whole frame first would reach the bad block (or, with more
+  // RLE blocks, gigabytes: a few bytes each).
+  const rle = (last: number) => [...[(128 << 10 << 3) | (1 << 1) | last].flatMap((h) => [h & 0xff, (h >> 8) & 0xff, h >> 16]), 0x61];
+  const reserved = [(3 << 1) | 1, 0, 0];
+  const frame = Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x38, ...rle(0), ...rle(0), ...reserved]);
+  expect(zstdContentSize(frame)).toBeUndefined();
+  expect(() => inflaterFor('zstd')!(frame, 8192)).toThrow(/8192/);
 });
 
 describe('damaged images', () => {
