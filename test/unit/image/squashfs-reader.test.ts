@@ -106,6 +106,24 @@ it('stops inflating a zstd frame at the bound, before the rest of it', () => {
   expect(() => inflaterFor('zstd')!(frame, 8192)).toThrow(/8192/);
 });
 
+it('refuses a directory listing over its limit, whatever size the inode claims', async () => {
+  // A listing's size is up to 4 GiB in an extended inode, and a hostile image can make
+  // it so in a few KiB of metadata blocks: it is bounded before anything is read.
+  const img = join(dir, 'wide.sqfs');
+  const files = Object.fromEntries(Array.from({ length: 600 }, (_, i) => [`many/entry-${String(i).padStart(4, '0')}`, Buffer.from(`${i}`)]));
+  await writeImage(img, 'zstd', files);
+  expect(withImageFd(img, (fd, size) => {
+    const info = imageInfo(fd, size, img);
+    return new SquashfsReader({ fd, offset: info.rootfsOffset, superblock: info.superblock, file: img }).list('/many')?.length;
+  })).toBe(600);
+  withImageFd(img, (fd, size) => {
+    const info = imageInfo(fd, size, img);
+    const r = new SquashfsReader({ fd, offset: info.rootfsOffset, superblock: info.superblock, file: img }, undefined, 4096);
+    expectSifErrorSync(() => r.list('/many'), 'SIF_E_IMAGE_BAD_OBJECT', '/many', 'listing', '4096');
+    expect(r.list('/')).toEqual(['d', 'many']); // a small one still reads
+  });
+});
+
 describe('damaged images', () => {
   /** The busybox partition as a plain squashfs. */
   function plainBusybox(): Buffer {
