@@ -67,7 +67,8 @@ async function runBuild(output: string, sourceText: string, source: SourceSpec, 
   } catch (e) {
     bars.done();
     if (stoppedBy) {
-      note(`build interrupted (${stoppedBy}); ${output} was not written`);
+      // An error, not a note: it is why the status is not 0, and --quiet keeps errors.
+      logger().error(`build interrupted (${stoppedBy}); ${output} was not written`);
       process.exit(stoppedBy === 'SIGINT' ? 130 : stoppedBy === 'SIGHUP' ? 129 : 143);
     }
     throw e;
