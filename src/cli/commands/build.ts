@@ -61,8 +61,9 @@ async function runBuild(output: string, sourceText: string, source: SourceSpec, 
     };
     const result = await buildImage(req);
     bars.done();
+    // One "wrote" line: with -v the merge's figures come with it.
     if (logs('info')) logger().info({ ...result.merge, bytes: result.fileSize }, `wrote ${result.path}`);
-    note(`wrote ${result.path} (${(result.fileSize / 1048576).toFixed(1)} MiB, ${result.arch})`);
+    else note(`wrote ${result.path} (${(result.fileSize / 1048576).toFixed(1)} MiB, ${result.arch})`);
     if (buildTimings.on) note(`timings (s): total ${((performance.now() - started) / 1000).toFixed(2)}; ${buildTimings.report()}`);
   } catch (e) {
     bars.done();
