@@ -42,6 +42,17 @@ describe('hybrid MPI under srun --mpi=pmix (Open MPI in the image)', () => {
     expect(new Set(ranks.map((x) => x.pid)).size).toBe(2);
   }, 180_000);
 
+  it("reaches the PMIx server's shared-memory data store: no PMIX ERROR in any rank", async () => {
+    // The test user's home is the cwd, so nothing but sif's own bind shows the store in
+    // slurmd's spool (.cache/test-slurm/d/pmix.<job>.<step>) inside the container.
+    const r = await srunAsUser(['--mpi=pmix', '-n', '2', SIF_BIN, 'exec', image, 'sh', '-c',
+      'test -d "$PMIX_DSTORE_21_BASE_PATH" && test -w "$PMIX_SERVER_TMPDIR" && exec /opt/mpi/hello']);
+    record('data store', r.stderr);
+    expect(r.stderr).not.toMatch(/PMIX ERROR/);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout.match(/^hello rank=\d size=2 /gm)).toHaveLength(2);
+  }, 180_000);
+
   // Each rank is in its own container today, so in sibling user namespaces: Open MPI
   // sees that CMA cannot work ("different user namespaces"), and its shared-memory BTL
   // then hangs on 4 MiB messages unless told to use no single-copy mechanism at all.
