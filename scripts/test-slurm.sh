@@ -115,10 +115,11 @@ mkdir -p "$dir"
 exec 9>"$dir/.lock" # one start or stop at a time
 flock 9
 
-# slurmd's step sockets (<spool>/<node>_<job>.<step>) must fit in sun_path (108 bytes).
-[ ${#dir} -le 70 ] || die "$dir is too long for slurmd's sockets (${#dir} > 70 characters): set SIF_TEST_SLURM to a shorter directory"
-
 node=$(hostname -s)
+# slurmd's step sockets (<spool>/<node>_<job>.<step>) must fit in sun_path (108 bytes,
+# with room for job and step numbers).
+[ $((${#dir} + ${#node})) -le 84 ] ||
+  die "$dir is too long for slurmd's sockets ($dir/d/${node}_<job>.<step> must fit in 108 bytes): set SIF_TEST_SLURM to a shorter directory"
 cpus=$(nproc)
 mem=$(awk '/^MemTotal:/ { print int($2 / 1024 * 0.9) }' /proc/meminfo)
 user=$(id -un)
