@@ -1,8 +1,10 @@
 // The "hybrid" MPI model: the image brings its own MPI (Debian's Open MPI), SLURM's srun
 // starts the ranks, each in `sif exec`, and PMIx reaches them inside. Real munged,
 // slurmctld and slurmd (scripts/test-slurm.sh), run as the unprivileged test user.
-import { SIF_BIN, requireHost } from '../support/unprivileged.js';
-import { mpiImage, srunAsUser, testSlurm } from '../support/slurm.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SIF_BIN, requireHost, runAsUser, userTempDir } from '../support/unprivileged.js';
+import { mpiImage, srunAsUser, testSlurm, type TestSlurm } from '../support/slurm.js';
 
 // What PMIx and Open MPI say on stderr that the issue tracks: recorded, not asserted.
 function notable(stderr: string): string[] {
@@ -17,11 +19,12 @@ function record(what: string, stderr: string): void {
   process.stderr.write(`mpi-hybrid: ${what}: ${lines.length ? lines.join(' | ') : 'no PMIx or CMA messages'}\n`);
 }
 
-describe('hybrid MPI under srun --mpi=pmix (Open MPI in the image)', () => {
+describe('hybrid MPI: Open MPI in the image, ranks started by srun --mpi=pmix or mpirun', () => {
   let image: string;
+  let slurm: TestSlurm;
   beforeAll(async () => {
     requireHost();
-    await testSlurm();
+    slurm = await testSlurm();
     image = mpiImage('mpi-openmpi');
   });
 
@@ -85,4 +88,21 @@ describe('hybrid MPI under srun --mpi=pmix (Open MPI in the image)', () => {
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toMatch(/^pingpong bytes=4194304 .*\n(.*\n)*pingpong ok$/m);
   }, 60_000);
+
+  it('runs an sbatch script whose srun starts the ranks in sif exec, end to end', async () => {
+    const dir = userTempDir('sif-sbatch-');
+    const script = join(dir, 'job.sh');
+    writeFileSync(script, `#!/bin/sh\n#SBATCH --ntasks=2\n#SBATCH --time=5\n#SBATCH --output=${dir}/out.txt\nsrun --mpi=pmix '${SIF_BIN}' exec '${image}' /opt/mpi/hello\n`, { mode: 0o755 });
+    const r = await runAsUser('sbatch', ['--wait', '--quiet', script], { env: { SLURM_CONF: slurm.slurmConf }, cwd: dir, timeoutMs: 120_000 });
+    const out = readFileSync(join(dir, 'out.txt'), 'utf8');
+    expect({ exitCode: r.exitCode, stderr: r.stderr }).toEqual({ exitCode: 0, stderr: '' });
+    expect(out.match(/^hello rank=[01] size=2 /gm)?.sort()).toEqual(['hello rank=0 size=2 ', 'hello rank=1 size=2 ']);
+  }, 180_000);
+
+  it("runs under the host's mpirun (Open MPI), outside SLURM", async () => {
+    const r = await runAsUser('mpirun', ['-n', '2', SIF_BIN, 'exec', image, '/opt/mpi/hello'], { timeoutMs: 120_000 });
+    record('mpirun hello', r.stderr);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout.match(/^hello rank=[01] size=2 /gm)?.sort()).toEqual(['hello rank=0 size=2 ', 'hello rank=1 size=2 ']);
+  }, 180_000);
 });
