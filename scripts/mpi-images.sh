@@ -56,11 +56,15 @@ log "building $image"
 mkdir -p "$rootfs"
 tar -C "$rootfs" --numeric-owner --xattrs -xf "$tarball"
 
-# apt inside the tree, with the host's sources and lists (apt reads only the lists its
-# sources name) and the host's package cache bound in.
-rm -rf "$rootfs/etc/apt/sources.list.d"
-cp -a /etc/apt/sources.list.d "$rootfs/etc/apt/"
-[ -f /etc/apt/sources.list ] && cp /etc/apt/sources.list "$rootfs/etc/apt/sources.list"
+# apt inside the tree, with the host's apt configuration (sources, keys, proxy), the
+# keyrings its sources may name, its lists (apt reads only the lists its sources name)
+# and its package cache bound in. The image's own apt configuration comes back after.
+rm -rf "$rootfs/etc/apt"
+cp -a /etc/apt "$rootfs/etc/apt"
+added_keyrings=()
+for k in /usr/share/keyrings/*; do
+  [ -e "$rootfs$k" ] || { cp -a "$k" "$rootfs$k"; added_keyrings+=("$rootfs$k"); }
+done
 find /var/lib/apt/lists -maxdepth 1 -type f ! -name lock -exec cp -t "$rootfs/var/lib/apt/lists/" {} +
 cp -L /etc/resolv.conf "$rootfs/etc/resolv.conf" 2>/dev/null || true
 printf '#!/bin/sh\nexit 101\n' >"$rootfs/usr/sbin/policy-rc.d" # start no services
@@ -81,8 +85,8 @@ umount "$rootfs/dev" "$rootfs/proc" "$rootfs/var/cache/apt/archives"
 rm -f "$rootfs/usr/sbin/policy-rc.d"
 rm -rf "$rootfs"/var/lib/apt/lists/*_* "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/log/*.log \
   "$rootfs"/var/log/apt/* "$rootfs"/usr/share/doc/* "$rootfs"/usr/share/man/*
-rm -rf "$rootfs/etc/apt/sources.list.d"
-tar -C "$rootfs" -xf "$tarball" ./etc/apt/sources.list ./etc/apt/sources.list.d 2>/dev/null || mkdir -p "$rootfs/etc/apt/sources.list.d"
+rm -rf "$rootfs/etc/apt" "${added_keyrings[@]}"
+tar -C "$rootfs" --numeric-owner -xf "$tarball" ./etc/apt
 : >"$rootfs/etc/resolv.conf"
 
 mkdir -p "$rootfs/opt/mpi"
