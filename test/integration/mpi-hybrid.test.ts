@@ -105,4 +105,22 @@ describe('hybrid MPI: Open MPI in the image, ranks started by srun --mpi=pmix or
     expect(r.exitCode).toBe(0);
     expect(r.stdout.match(/^hello rank=[01] size=2 /gm)?.sort()).toEqual(['hello rank=0 size=2 ', 'hello rank=1 size=2 ']);
   }, 180_000);
+
+  // Known gaps the MPI issue lists, kept visible as failing tests: flip each to a plain
+  // test when sif handles it.
+  const twoRanks = (stdout: string) => stdout.match(/^hello rank=[01] size=2 /gm)?.sort();
+
+  it.failing('--contain: ranks share the host /dev/shm (today a private tmpfs each: shared memory set-up fails)', async () => {
+    const r = await srunAsUser(['--mpi=pmix', '-n', '2', '--time=1', SIF_BIN, 'exec', '--contain', image, '/opt/mpi/hello'], { timeoutMs: 60_000 });
+    record('hello --contain', r.stderr);
+    expect(r.stderr).not.toMatch(/shared memory initialization/);
+    expect(r.exitCode).toBe(0);
+    expect(twoRanks(r.stdout)).toEqual(['hello rank=0 size=2 ', 'hello rank=1 size=2 ']);
+  }, 90_000);
+
+  it.failing('--cleanenv: PMIx still wires the ranks up (today each rank is a singleton of size 1)', async () => {
+    const r = await srunAsUser(['--mpi=pmix', '-n', '2', '--time=1', SIF_BIN, 'exec', '--cleanenv', image, '/opt/mpi/hello'], { timeoutMs: 60_000 });
+    expect(r.exitCode).toBe(0);
+    expect(twoRanks(r.stdout)).toEqual(['hello rank=0 size=2 ', 'hello rank=1 size=2 ']);
+  }, 90_000);
 });
