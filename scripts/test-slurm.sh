@@ -148,6 +148,7 @@ AuthType=auth/munge
 CredType=cred/munge
 AuthInfo=socket=$socket
 MpiDefault=none
+MailProg=/bin/true
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 JobAcctGatherType=jobacct_gather/none
