@@ -36,8 +36,11 @@ if $is_root; then
   # OCI fixtures and local registries for the image builder's tests. The registries
   # live as long as this run; stopped quietly so the summary stays the last line.
   bash scripts/test-images.sh
-  trap 'bash scripts/test-registry.sh stop >/dev/null 2>&1 || true' EXIT
+  bash scripts/mpi-images.sh
+  # The one-node SLURM cluster of the MPI tests (munged, slurmctld, slurmd), likewise.
+  trap '{ bash scripts/test-registry.sh stop; bash scripts/test-slurm.sh stop; } >/dev/null 2>&1 || true' EXIT
   bash scripts/test-registry.sh start
+  bash scripts/test-slurm.sh start
 else
   warn "not root: skipping host set-up and test images; running unit tests only"
   npm run --silent build || warn "build failed; continuing with the unit tests"

@@ -1,6 +1,7 @@
 import type { HostFacts } from '../host/host-facts.js';
 import { type ContainerEnv, envScriptShim, evaluatesValues } from './environment.js';
 import type { LaunchPlan, MountOp } from './mount-ops.js';
+import { pmixServerDirs } from './pmix-server-dirs.js';
 
 export interface ResolvedBind {
   /** Host path, symlinks resolved. */
@@ -109,6 +110,12 @@ export function planLaunch(req: LaunchRequest, host: HostFacts): LaunchPlan {
   const covered = [...mountedDirs, ...userDsts].some((d) => d !== '/dev' && d !== '/proc' && d !== '/sys' && isUnder(host.cwd, d));
   const bindCwd = !req.contain && !covered && !SYSTEM_DIRS.has(host.cwd);
   if (bindCwd) add({ op: 'bind', src: host.cwd, dst: host.cwd });
+
+  // PMIx's data store under srun --mpi=pmix, unless a same-path bind already shows it.
+  const samePath = ops.filter((o) => o.op === 'bind' && o.src === o.dst).map((o) => o.dst);
+  for (const dir of pmixServerDirs(host.env)) {
+    if (!samePath.some((d) => isUnder(dir, d))) add({ op: 'bind', src: dir, dst: dir, optional: true });
+  }
 
   for (const b of req.binds) ops.push({ op: 'bind', src: b.src, dst: b.dst, readonly: b.readonly });
 
