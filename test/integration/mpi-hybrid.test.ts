@@ -79,10 +79,10 @@ describe('hybrid MPI: Open MPI in the image, ranks started by srun --mpi=pmix or
     }
   }, 300_000);
 
-  // Known failure, kept visible: with Open MPI's defaults the 4 MiB round trips never
-  // complete while ranks sit in separate containers. When this starts passing (one
-  // container per node), turn it into a plain test.
-  it.failing('with Open MPI defaults, completes the 4 MiB ping-pong (hangs today: ranks in separate user namespaces)', async () => {
+  // Known gaps are skipped by name, not counted as passes: with Open MPI's defaults
+  // the 4 MiB round trips never complete (a 45 s hang) while ranks sit in separate
+  // containers. Turn it into a plain test with one container per node.
+  it.skip('known gap: with Open MPI defaults, completes the 4 MiB ping-pong (hangs today: ranks in separate user namespaces)', async () => {
     const r = await srunAsUser(['--mpi=pmix', '-n', '2', '--time=1', SIF_BIN, 'exec', image, '/opt/mpi/pingpong', '5'], { timeoutMs: 45_000 });
     record('pingpong with defaults', r.stderr);
     expect(r.exitCode).toBe(0);
@@ -106,11 +106,11 @@ describe('hybrid MPI: Open MPI in the image, ranks started by srun --mpi=pmix or
     expect(r.stdout.match(/^hello rank=[01] size=2 /gm)?.sort()).toEqual(['hello rank=0 size=2 ', 'hello rank=1 size=2 ']);
   }, 180_000);
 
-  // Known gaps the MPI issue lists, kept visible as failing tests: flip each to a plain
-  // test when sif handles it.
+  // Known gaps the MPI issue lists, skipped by name: make each a plain test when sif
+  // handles it (--mpi's pass-through and binds).
   const twoRanks = (stdout: string) => stdout.match(/^hello rank=[01] size=2 /gm)?.sort();
 
-  it.failing('--contain: ranks share the host /dev/shm (today a private tmpfs each: shared memory set-up fails)', async () => {
+  it.skip('known gap: --contain: ranks share the host /dev/shm (today a private tmpfs each: shared memory set-up fails)', async () => {
     const r = await srunAsUser(['--mpi=pmix', '-n', '2', '--time=1', SIF_BIN, 'exec', '--contain', image, '/opt/mpi/hello'], { timeoutMs: 60_000 });
     record('hello --contain', r.stderr);
     expect(r.stderr).not.toMatch(/shared memory initialization/);
@@ -118,7 +118,7 @@ describe('hybrid MPI: Open MPI in the image, ranks started by srun --mpi=pmix or
     expect(twoRanks(r.stdout)).toEqual(['hello rank=0 size=2 ', 'hello rank=1 size=2 ']);
   }, 90_000);
 
-  it.failing('--cleanenv: PMIx still wires the ranks up (today each rank is a singleton of size 1)', async () => {
+  it.skip('known gap: --cleanenv: PMIx still wires the ranks up (today each rank is a singleton of size 1)', async () => {
     const r = await srunAsUser(['--mpi=pmix', '-n', '2', '--time=1', SIF_BIN, 'exec', '--cleanenv', image, '/opt/mpi/hello'], { timeoutMs: 60_000 });
     expect(r.exitCode).toBe(0);
     expect(twoRanks(r.stdout)).toEqual(['hello rank=0 size=2 ', 'hello rank=1 size=2 ']);
