@@ -1,0 +1,11 @@
+import { probeGpuHost } from '../host/probe-gpu-host.js';
+import { type GpuLaunchParts, nvidiaMountOps } from './nvidia-mount-ops.js';
+import { planNvidia } from './plan-nvidia.js';
+
+/**
+ * --nv for a launch: reads the host (lazily), plans, and returns what to add. Loaded
+ * only when --nv is given (src/cli/load-gpu.ts), so `sif exec` without it pays nothing.
+ */
+export function nvidiaForLaunch(contain: boolean, hostEnv: Record<string, string>, containerEnv: Record<string, string>): GpuLaunchParts {
+  return nvidiaMountOps(planNvidia({ contain }, probeGpuHost(hostEnv)), containerEnv);
+}
