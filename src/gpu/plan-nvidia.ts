@@ -31,7 +31,7 @@ export interface NvidiaPlan {
 }
 
 const LIBRARIES = new Set(NVIDIA_LIBRARIES);
-const FLAG_LIBC6 = 0x0003;
+const ARCH_MASK = 0xff00;
 
 /** "libcuda" for "libcuda.so.1", if the name has a version after ".so". */
 function libraryBase(name: string): string | undefined {
@@ -70,8 +70,10 @@ function candidates(facts: GpuHostFacts, version: string, libDirs: string[]): Ca
   const own = facts.cacheFlags();
   for (const e of facts.ldCache()) {
     const base = libraryBase(e.soname);
-    if (!base || !LIBRARIES.has(base) || (e.flags & 0xff) !== FLAG_LIBC6) continue;
-    out.push({ soname: e.soname, path: e.path, own: e.flags === own, origin: 'ld.so.cache' });
+    if (!base || !LIBRARIES.has(base)) continue;
+    // The architecture byte: 0x03 x86-64, 0x0a aarch64, 0x00 i386 (a library linked
+    // without libc is typed plain ELF rather than libc6, same architecture byte).
+    out.push({ soname: e.soname, path: e.path, own: (e.flags & ARCH_MASK) === (own & ARCH_MASK), origin: 'ld.so.cache' });
   }
   return out;
 }
