@@ -36,6 +36,8 @@ if $is_root; then
   # OCI fixtures and local registries for the image builder's tests. The registries
   # live as long as this run; stopped quietly so the summary stays the last line.
   bash scripts/test-images.sh
+  # The fake NVIDIA driver the --nv tests bind (cached under .cache/fake-nvidia).
+  bash scripts/fake-nvidia.sh
   trap 'bash scripts/test-registry.sh stop >/dev/null 2>&1 || true' EXIT
   bash scripts/test-registry.sh start
 else
