@@ -20,6 +20,14 @@ describe('planNvidia', () => {
     expect(plan.driverVersion).toBe(V);
   });
 
+  it('tells the architecture by the cache flags, libc6 or plain ELF (linked without libc)', () => {
+    const d = debianDriver(V, ['libcuda']);
+    for (const e of d.cache!) e.flags &= 0xff01; // ldconfig's type for a library without DT_NEEDED libc
+    const plan = planNvidia({ contain: false }, fakeGpuHost({ version: V, ...d }));
+    expect(dsts(plan)).toEqual(['/.singularity.d/libs/libcuda.so.1']);
+    expect(plan.notes).toContain('32-bit libraries not bound: libcuda.so.1');
+  });
+
   it('skips a library of another driver version (a leftover in another directory)', () => {
     const d = debianDriver(V);
     d.files!['/opt/old/libnvidia-ml.so.470.1'] = 64;
