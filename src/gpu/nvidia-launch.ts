@@ -6,6 +6,11 @@ import { planNvidia } from './plan-nvidia.js';
  * --nv for a launch: reads the host (lazily), plans, and returns what to add. Loaded
  * only when --nv is given (src/cli/load-gpu.ts), so `sif exec` without it pays nothing.
  */
-export function nvidiaForLaunch(contain: boolean, hostEnv: Record<string, string>, containerEnv: Record<string, string>): GpuLaunchParts {
-  return nvidiaMountOps(planNvidia({ contain }, probeGpuHost(hostEnv)), containerEnv);
+export function nvidiaForLaunch(
+  req: { contain: boolean; imageEnv: readonly string[] },
+  hostEnv: Record<string, string>,
+  containerEnv: Record<string, string>,
+): GpuLaunchParts & { notes: string[] } {
+  const plan = planNvidia(req, probeGpuHost(hostEnv));
+  return { ...nvidiaMountOps(plan, containerEnv), notes: plan.notes };
 }

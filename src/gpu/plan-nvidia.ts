@@ -1,4 +1,5 @@
 import type { GpuHostFacts } from '../host/gpu-host-facts.js';
+import { cudaMismatch, driverCudaVersion, imageCudaNeed } from './cuda-version.js';
 import { parseDriverVersion } from './driver-version.js';
 import { CONTAINER_BIN_DIR, CONTAINER_LIB_DIR, NVIDIA_BINARIES, NVIDIA_CONTROL_NODES, NVIDIA_LIBRARIES, PERSISTENCED_SOCKET } from './nvidia-files.js';
 import { parseSiteConfig } from './site-config.js';
@@ -7,6 +8,8 @@ import { type GpuSelection, selectGpus } from './visible-devices.js';
 export interface NvidiaRequest {
   /** --contain: /dev is minimal, so the chosen GPUs' nodes must be bound into it. */
   contain: boolean;
+  /** The image's OCI environment (KEY=VALUE), for the CUDA version it needs. */
+  imageEnv?: readonly string[];
 }
 
 /** A host file bound read-only into the container. */
@@ -171,7 +174,13 @@ export function planNvidia(req: NvidiaRequest, facts: GpuHostFacts): NvidiaPlan 
     return plan;
   }
   plan.driverVersion = version;
-  plan.notes.push(`driver ${version} (/proc/driver/nvidia/version)`);
+  plan.notes.push(`driver ${version} (/proc/driver/nvidia/version), CUDA ${driverCudaVersion(version) ?? 'older than 11.0'}`);
+  const need = imageCudaNeed(req.imageEnv ?? []);
+  if (need) {
+    plan.notes.push(`the image needs CUDA ${need.version} (${need.from})`);
+    const mismatch = cudaMismatch(need, version);
+    if (mismatch) plan.warnings.push(mismatch);
+  }
   const site = parseSiteConfig(facts.siteConfig());
   for (const p of site.problems) plan.warnings.push(p);
   planLibraries(facts, version, site.libDirs, plan);

@@ -30,7 +30,13 @@ export function actionCommand(command: string, describe: string, argvFor: ArgvFo
       const opts = actionOptions(a);
       const host = probeHost();
       const gpu = opts.nv ? await loadGpu() : undefined;
-      const gpuParts = gpu && ((containerEnv: Record<string, string>) => gpu.nvidiaForLaunch(opts.contain, host.env, containerEnv));
+      const gpuParts =
+        gpu &&
+        ((containerEnv: Record<string, string>) => {
+          const parts = gpu.nvidiaForLaunch({ contain: opts.contain, imageEnv: image.ociConfig?.Env ?? [] }, host.env, containerEnv);
+          if (logs('debug')) logger().debug({ decisions: parts.notes }, '--nv');
+          return parts;
+        });
       const plan = prepareLaunch(image, argv, opts, host, (m) => logger().warn(m), gpuParts);
       if (logs('debug')) logger().debug({ plan: { ...plan, env: Object.keys(plan.env) } }, 'launch plan');
       // For benchmarks and debugging: keep the plan the starter would read, run nothing.
