@@ -1,3 +1,4 @@
+import { doctorText } from './doctor-text.js';
 import { probeGpuHost } from '../host/probe-gpu-host.js';
 import { type GpuLaunchParts, nvidiaMountOps } from './nvidia-mount-ops.js';
 import { planNvidia } from './plan-nvidia.js';
@@ -13,4 +14,9 @@ export function nvidiaForLaunch(
 ): GpuLaunchParts & { notes: string[] } {
   const plan = planNvidia(req, probeGpuHost(hostEnv));
   return { ...nvidiaMountOps(plan, containerEnv), notes: plan.notes };
+}
+
+/** `sif doctor --gpu [IMAGE]`: the planner's decisions on this host, as text. */
+export function nvidiaDoctor(req: { contain: boolean; imageEnv: readonly string[] }, hostEnv: Record<string, string>): string {
+  return doctorText(planNvidia(req, probeGpuHost(hostEnv)), req.contain);
 }

@@ -85,7 +85,10 @@ function planLibraries(facts: GpuHostFacts, version: string, libDirs: string[], 
   const bound = new Set<string>();
   const skipped32 = new Set<string>();
   for (const c of candidates(facts, version, libDirs)) {
-    if (c.own && bound.has(c.soname)) continue;
+    if (c.own && bound.has(c.soname)) {
+      plan.notes.push(`skip ${c.path} (${c.origin}): ${c.soname} is already bound`);
+      continue;
+    }
     const base = libraryBase(c.soname)!;
     const real = facts.realPath(c.path);
     if (!real) {

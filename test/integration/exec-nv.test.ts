@@ -97,3 +97,24 @@ describe('sif exec --nv (fake driver)', () => {
     expect(sha(image)).toBe(before);
   });
 });
+
+describe('sif doctor --gpu (fake driver)', () => {
+  it('prints every decision: what is bound, what is left out and why', async () => {
+    const r = await sifAsUser(['doctor', '--gpu', '--contain'], { env: userEnv({ SIF_TEST_NVIDIA_ROOT: FAKE_ROOT, CUDA_VISIBLE_DEVICES: '1' }) });
+    expect(r).toMatchObject({ exitCode: 0, stderr: '' });
+    const lib = join(FAKE_ROOT, 'usr/lib/x86_64-linux-gnu');
+    expect(r.stdout).toContain('driver 550.54.14 (/proc/driver/nvidia/version), CUDA 12.4');
+    expect(r.stdout).toContain(`library libcuda.so.1: ${lib}/libcuda.so.550.54.14 (ld.so.cache)`);
+    expect(r.stdout).toContain('32-bit libraries not bound: libcuda.so.1');
+    expect(r.stdout).toMatch(/skip \S+\/opt\/old\/libnvidia-ml\.so\.1 .*(not of driver 550\.54\.14|already bound)/);
+    expect(r.stdout).toContain('CUDA_VISIBLE_DEVICES=0 in the container: 0 is /dev/nvidia1');
+    expect(r.stdout).toContain(`/dev/nvidia1  <-  ${FAKE_ROOT}/dev/nvidia1`);
+    expect(r.stdout).not.toContain('/dev/nvidia0  <-');
+  });
+
+  it('without a driver says so', async () => {
+    const r = await sifAsUser(['doctor', '--gpu'], { env: userEnv({ SIF_TEST_NVIDIA_ROOT: '/nonexistent' }) });
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toMatch(/warnings:\n {2}--nv: no NVIDIA driver is loaded/);
+  });
+});
