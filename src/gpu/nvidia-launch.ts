@@ -1,7 +1,7 @@
 import { doctorText } from './doctor-text.js';
 import { probeGpuHost } from '../host/probe-gpu-host.js';
 import { type GpuLaunchParts, nvidiaMountOps } from './nvidia-mount-ops.js';
-import { planNvidia } from './plan-nvidia.js';
+import { isNvidiaLibrary, planNvidia } from './plan-nvidia.js';
 
 /**
  * --nv for a launch: reads the host (lazily), plans, and returns what to add. Loaded
@@ -12,11 +12,11 @@ export function nvidiaForLaunch(
   hostEnv: Record<string, string>,
   containerEnv: Record<string, string>,
 ): GpuLaunchParts & { notes: string[] } {
-  const plan = planNvidia(req, probeGpuHost(hostEnv));
+  const plan = planNvidia(req, probeGpuHost(hostEnv, isNvidiaLibrary));
   return { ...nvidiaMountOps(plan, containerEnv), notes: plan.notes };
 }
 
 /** `sif doctor --gpu [IMAGE]`: the planner's decisions on this host, as text. */
 export function nvidiaDoctor(req: { contain: boolean; imageEnv: readonly string[] }, hostEnv: Record<string, string>): string {
-  return doctorText(planNvidia(req, probeGpuHost(hostEnv)), req.contain);
+  return doctorText(planNvidia(req, probeGpuHost(hostEnv, isNvidiaLibrary)), req.contain);
 }

@@ -36,6 +36,12 @@ export interface NvidiaPlan {
 const LIBRARIES = new Set(NVIDIA_LIBRARIES);
 const ARCH_MASK = 0xff00;
 
+/** Whether a library name is one of the list's (for reading only those of the host's cache). */
+export function isNvidiaLibrary(soname: string): boolean {
+  const base = libraryBase(soname);
+  return base !== undefined && LIBRARIES.has(base);
+}
+
 /** "libcuda" for "libcuda.so.1", if the name has a version after ".so". */
 function libraryBase(name: string): string | undefined {
   const at = name.indexOf('.so.');

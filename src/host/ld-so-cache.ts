@@ -20,8 +20,8 @@ const MAX_STRING = 4096;
 
 function stringAt(buf: Buffer, at: number): string | undefined {
   if (at >= buf.length) return undefined;
-  const end = buf.subarray(at, at + MAX_STRING).indexOf(0);
-  return end < 0 ? undefined : buf.toString('utf8', at, at + end);
+  const end = buf.indexOf(0, at);
+  return end < 0 || end - at > MAX_STRING ? undefined : buf.toString('utf8', at, end);
 }
 
 /** Where the new table starts, or -1 when the file has none. */
@@ -34,10 +34,11 @@ function newTableAt(buf: Buffer): number {
 }
 
 /**
- * The cache's entries; entries whose strings lie outside the file are skipped, and
- * a file in no known layout (or marked invalid by ldconfig) has none.
+ * The cache's entries (those whose soname `want` accepts: a path is decoded only for
+ * them); entries whose strings lie outside the file are skipped, and a file in no
+ * known layout (or marked invalid by ldconfig) has none.
  */
-export function readLdSoCache(buf: Buffer): LdCacheEntry[] {
+export function readLdSoCache(buf: Buffer, want: (soname: string) => boolean = () => true): LdCacheEntry[] {
   const start = newTableAt(buf);
   if (start < 0 || buf.length - start < NEW_HEADER) return [];
   const order = buf[start + 28]! & 3;
@@ -50,8 +51,9 @@ export function readLdSoCache(buf: Buffer): LdCacheEntry[] {
     const e = start + NEW_HEADER + i * NEW_ENTRY;
     // String offsets count from the start of the new table.
     const soname = stringAt(buf, start + u32(e + 4));
+    if (soname === undefined || !want(soname)) continue;
     const path = stringAt(buf, start + u32(e + 8));
-    if (soname !== undefined && path !== undefined) out.push({ soname, path, flags: big ? buf.readInt32BE(e) : buf.readInt32LE(e) });
+    if (path !== undefined) out.push({ soname, path, flags: big ? buf.readInt32BE(e) : buf.readInt32LE(e) });
   }
   return out;
 }

@@ -29,8 +29,9 @@ function once<T>(f: () => T): () => T {
  * The real host, read only when the planner asks. SIF_TEST_NVIDIA_ROOT (tests only: the
  * fake driver of scripts/fake-nvidia.sh) puts a directory in place of / for the driver's
  * version file, ld.so.cache, site file, /dev and /usr/bin; it is read nowhere else.
+ * wantLibrary picks the cache entries worth keeping (all, by default).
  */
-export function probeGpuHost(env: Record<string, string>): GpuHostFacts {
+export function probeGpuHost(env: Record<string, string>, wantLibrary: (soname: string) => boolean = () => true): GpuHostFacts {
   const root = env[TEST_ROOT_VARIABLE] ?? '';
   const cache = once(() => {
     let buf: Buffer;
@@ -39,7 +40,7 @@ export function probeGpuHost(env: Record<string, string>): GpuHostFacts {
     } catch {
       return [];
     }
-    return readLdSoCache(buf).map((e) => ({ ...e, path: root + e.path }));
+    return readLdSoCache(buf, wantLibrary).map((e) => ({ ...e, path: root + e.path }));
   });
   const devices = once((): DeviceNode[] => {
     const out: DeviceNode[] = [];

@@ -27,3 +27,10 @@ describe('readLdSoCache', () => {
     expect(readLdSoCache(buf)).toEqual(want.slice(1));
   });
 });
+
+describe('readLdSoCache with a filter', () => {
+  it('keeps only the entries whose soname is wanted', () => {
+    const buf = ldCache([['libz.so.1', '/usr/lib/libz.so.1', 0x0303], ['libcuda.so.1', '/usr/lib/libcuda.so.1', 0x0303]]);
+    expect(readLdSoCache(buf, (s) => s.startsWith('libcuda'))).toEqual([{ soname: 'libcuda.so.1', path: '/usr/lib/libcuda.so.1', flags: 0x0303 }]);
+  });
+});
