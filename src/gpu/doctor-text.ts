@@ -7,6 +7,7 @@ export function doctorText(plan: NvidiaPlan, contain: boolean): string {
   if (plan.notes.length === 0) lines.push('  (none: no driver)');
   lines.push('', 'binds (read-only):');
   for (const m of plan.mounts) lines.push(`  ${m.dst}  <-  ${m.src}`);
+  for (const f of plan.files) lines.push(`  ${f.dst}  (written: ${f.data.length} bytes)`);
   for (const l of plan.links) lines.push(`  ${l.dst} -> ${l.target}  (link)`);
   if (plan.mounts.length === 0) lines.push('  none');
   const env = Object.entries(plan.env);

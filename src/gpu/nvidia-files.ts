@@ -35,3 +35,21 @@ export const PERSISTENCED_SOCKET = '/var/run/nvidia-persistenced/socket';
 /** Where the libraries go in the container: on the library path, as in Apptainer. */
 export const CONTAINER_LIB_DIR = '/.singularity.d/libs';
 export const CONTAINER_BIN_DIR = '/usr/bin';
+
+/**
+ * The driver's ICD and vendor files, which tell the Vulkan, EGL and OpenCL loaders where
+ * NVIDIA's library is; each is put in the container at the same path, when the host has it.
+ */
+export const NVIDIA_ICD_FILES: readonly string[] = [
+  '/usr/share/glvnd/egl_vendor.d/10_nvidia.json',
+  '/usr/share/egl/egl_external_platform.d/15_nvidia_gbm.json',
+  '/usr/share/egl/egl_external_platform.d/10_nvidia_wayland.json',
+  '/usr/share/egl/egl_external_platform.d/09_nvidia_wayland2.json',
+  '/usr/share/egl/egl_external_platform.d/20_nvidia_xcb.json',
+  '/usr/share/egl/egl_external_platform.d/20_nvidia_xlib.json',
+  '/usr/share/vulkan/icd.d/nvidia_icd.json',
+  '/etc/vulkan/icd.d/nvidia_icd.json',
+  '/usr/share/vulkan/implicit_layer.d/nvidia_layers.json',
+  '/etc/vulkan/implicit_layer.d/nvidia_layers.json',
+  '/etc/OpenCL/vendors/nvidia.icd',
+];

@@ -22,6 +22,7 @@ export function nvidiaMountOps(plan: NvidiaPlan, containerEnv: Record<string, st
   for (const m of plan.mounts) {
     ops.push({ op: 'bind', src: m.src, dst: m.dst, readonly: true, ...(m.dst === PERSISTENCED_SOCKET ? { optional: true } : {}) });
   }
+  for (const f of plan.files) ops.push({ op: 'file', dst: f.dst, mode: 0o644, data: f.data });
   for (const l of plan.links) ops.push({ op: 'symlink', target: l.target, dst: l.dst });
   const env = { ...plan.env };
   if (libs.length) {

@@ -1,7 +1,8 @@
 import type { GpuHostFacts } from '../host/gpu-host-facts.js';
 import { cudaMismatch, driverCudaVersion, imageCudaNeed } from './cuda-version.js';
 import { parseDriverVersion } from './driver-version.js';
-import { CONTAINER_BIN_DIR, CONTAINER_LIB_DIR, NVIDIA_BINARIES, NVIDIA_CONTROL_NODES, NVIDIA_LIBRARIES, PERSISTENCED_SOCKET } from './nvidia-files.js';
+import { rewriteIcd } from './icd-files.js';
+import { CONTAINER_BIN_DIR, CONTAINER_LIB_DIR, NVIDIA_BINARIES, NVIDIA_CONTROL_NODES, NVIDIA_ICD_FILES, NVIDIA_LIBRARIES, PERSISTENCED_SOCKET } from './nvidia-files.js';
 import { parseSiteConfig } from './site-config.js';
 import { type GpuSelection, selectGpus } from './visible-devices.js';
 
@@ -22,6 +23,8 @@ export interface NvidiaPlan {
   driverVersion?: string;
   /** Libraries, binaries, device nodes, sockets: all read-only binds. */
   mounts: GpuMount[];
+  /** Files written into the container (ICD and vendor files, rewritten where they name a host path). */
+  files: { dst: string; data: string }[];
   /** Links made beside the libraries (libcuda.so -> libcuda.so.1, for programs that dlopen the bare name). */
   links: { target: string; dst: string }[];
   /** Variables to set in the container. */
@@ -135,6 +138,20 @@ function planBinaries(facts: GpuHostFacts, binDirs: string[], plan: NvidiaPlan):
   }
 }
 
+function planIcdFiles(facts: GpuHostFacts, plan: NvidiaPlan): void {
+  for (const path of NVIDIA_ICD_FILES) {
+    const text = facts.driverFile(path);
+    if (text === undefined) continue;
+    const data = rewriteIcd(path, text);
+    if (data === undefined) {
+      plan.notes.push(`skip ${path}: not an ICD file sif can read`);
+      continue;
+    }
+    plan.files.push({ dst: path, data });
+    plan.notes.push(`ICD file ${path}${data === text ? '' : ' (library path made a bare name, found in /.singularity.d/libs)'}`);
+  }
+}
+
 /** With --contain, the control nodes and the chosen GPUs' nodes; CUDA then numbers those from 0. */
 function planDevices(facts: GpuHostFacts, req: NvidiaRequest, plan: NvidiaPlan): void {
   const nodes = facts.deviceNodes();
@@ -171,7 +188,7 @@ function planDevices(facts: GpuHostFacts, req: NvidiaRequest, plan: NvidiaPlan):
  * the persistence daemon's socket. Without a driver: a warning, and nothing to bind.
  */
 export function planNvidia(req: NvidiaRequest, facts: GpuHostFacts): NvidiaPlan {
-  const plan: NvidiaPlan = { mounts: [], links: [], env: {}, selection: selectGpus(facts.env), notes: [], warnings: [] };
+  const plan: NvidiaPlan = { mounts: [], files: [], links: [], env: {}, selection: selectGpus(facts.env), notes: [], warnings: [] };
   const text = facts.driverVersionText();
   const version = text === undefined ? undefined : parseDriverVersion(text);
   if (!version) {
@@ -194,6 +211,7 @@ export function planNvidia(req: NvidiaRequest, facts: GpuHostFacts): NvidiaPlan 
   for (const p of site.problems) plan.warnings.push(p);
   planLibraries(facts, version, site.libDirs, plan);
   planBinaries(facts, site.binDirs, plan);
+  planIcdFiles(facts, plan);
   planDevices(facts, req, plan);
   const socket = facts.persistencedSocket();
   if (socket) {

@@ -34,6 +34,8 @@ export interface GpuHostFacts {
   deviceNodes(): DeviceNode[];
   /** Directories to look for the driver's programs in, in order. */
   binaryDirs(): string[];
+  /** A small text file of the driver (an ICD or vendor file), or undefined when absent. */
+  driverFile(path: string): string | undefined;
   /** The persistence daemon's socket, when it exists. */
   persistencedSocket(): string | undefined;
   env: Record<string, string>;

@@ -109,6 +109,11 @@ export function probeGpuHost(env: Record<string, string>, wantLibrary: (soname: 
     },
     deviceNodes: devices,
     binaryDirs: () => (root ? [`${root}/usr/bin`] : [...new Set([...(env.PATH ?? '').split(':').filter((d) => d.startsWith('/')), '/usr/bin', '/usr/sbin'])]),
+    driverFile: (path) => {
+      const text = readText(root + path);
+      // ICD and vendor files are a few hundred bytes: anything large is not one.
+      return text !== undefined && text.length <= 65536 ? text : undefined;
+    },
     persistencedSocket: () => {
       const path = `${root}/var/run/nvidia-persistenced/socket`;
       try {

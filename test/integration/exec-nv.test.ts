@@ -58,6 +58,12 @@ describe('sif exec --nv (fake driver)', () => {
     ]);
   });
 
+  it('writes the ICD files, a host library path made a bare name', async () => {
+    const r = await nv([image, 'sh', '-c', 'cat /etc/OpenCL/vendors/nvidia.icd; grep library_path /usr/share/vulkan/icd.d/nvidia_icd.json']);
+    expect(r).toMatchObject({ exitCode: 0, stderr: '' });
+    expect(r.stdout.split('\n').map((l) => l.trim())).toEqual(['libnvidia-opencl.so.1', '"library_path": "libGLX_nvidia.so.0",', '']);
+  });
+
   it('the libraries are read-only in the container', async () => {
     const r = await nv([image, 'sh', '-c', 'echo x > /.singularity.d/libs/libcuda.so.1']);
     expect(r.exitCode).not.toBe(0);

@@ -13,6 +13,8 @@ export interface FakeHost {
   devices?: string[];
   env?: Record<string, string>;
   socket?: string;
+  /** ICD and vendor files by path. */
+  icd?: Record<string, string>;
 }
 
 export const VERSION_TEXT = (v: string) => `NVRM version: NVIDIA UNIX x86_64 Kernel Module  ${v}  Thu Feb 15 2024\nGCC version:  gcc version 12.2.0 (Debian 12.2.0-14)\n`;
@@ -47,6 +49,7 @@ export function fakeGpuHost(h: FakeHost): GpuHostFacts & { asked: string[] } {
     isExecutable: (p) => exists(p) && files[p] === 0,
     deviceNodes: () => (asked.push('dev'), (h.devices ?? []).map((name) => ({ name, path: `/dev/${name}` }))),
     binaryDirs: () => ['/usr/bin'],
+    driverFile: (p) => h.icd?.[p],
     persistencedSocket: () => h.socket,
     env: h.env ?? {},
   };

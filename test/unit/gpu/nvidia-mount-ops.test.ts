@@ -8,6 +8,7 @@ const plan: NvidiaPlan = {
     { src: '/usr/bin/nvidia-smi', dst: '/usr/bin/nvidia-smi' },
     { src: '/run/nvidia-persistenced/socket', dst: '/var/run/nvidia-persistenced/socket' },
   ],
+  files: [{ dst: '/etc/OpenCL/vendors/nvidia.icd', data: 'libnvidia-opencl.so.1\n' }],
   links: [{ target: 'libcuda.so.1', dst: '/.singularity.d/libs/libcuda.so' }],
   env: { CUDA_VISIBLE_DEVICES: '0' },
   selection: { kind: 'all' },
@@ -23,6 +24,7 @@ describe('nvidiaMountOps', () => {
       { op: 'bind', src: '/usr/lib/x86_64-linux-gnu/libcuda.so.550.54.14', dst: '/.singularity.d/libs/libcuda.so.1', readonly: true },
       { op: 'bind', src: '/usr/bin/nvidia-smi', dst: '/usr/bin/nvidia-smi', readonly: true },
       { op: 'bind', src: '/run/nvidia-persistenced/socket', dst: '/var/run/nvidia-persistenced/socket', readonly: true, optional: true },
+      { op: 'file', dst: '/etc/OpenCL/vendors/nvidia.icd', mode: 0o644, data: 'libnvidia-opencl.so.1\n' },
       { op: 'symlink', target: 'libcuda.so.1', dst: '/.singularity.d/libs/libcuda.so' },
     ]);
     expect(parts.env).toEqual({ CUDA_VISIBLE_DEVICES: '0', LD_LIBRARY_PATH: '/.singularity.d/libs' });
@@ -35,7 +37,7 @@ describe('nvidiaMountOps', () => {
   });
 
   it('makes no tmpfs when no library is bound', () => {
-    const parts = nvidiaMountOps({ ...plan, mounts: [], links: [], env: {} }, {});
+    const parts = nvidiaMountOps({ ...plan, mounts: [], files: [], links: [], env: {} }, {});
     expect(parts).toEqual({ ops: [], env: {}, warnings: ['w'] });
   });
 });
