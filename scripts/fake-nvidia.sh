@@ -10,6 +10,7 @@
 #   ROOT/dev/nvidia{0,1,ctl,-uvm,-uvm-tools}, ROOT/dev/nvidia-caps/nvidia-cap1 (mknod, major 195)
 #   ROOT/etc/ld.so.cache                      built over ROOT with ldconfig -r
 #   ROOT/usr/share/vulkan/icd.d/nvidia_icd.json (an absolute library_path), ROOT/etc/OpenCL/vendors/nvidia.icd
+#   ROOT/tmp/nvidia-mps                       an MPS pipe directory (mode 1777)
 #   ROOT/cuda-probe                           a program that dlopens libcuda.so.1 (for the image)
 # Usage: scripts/fake-nvidia.sh [ROOT]  (default .cache/fake-nvidia); rebuilt only when
 # this script or its sources change.
@@ -61,6 +62,7 @@ mkdir -p "$root/usr/share/vulkan/icd.d" "$root/etc/OpenCL/vendors"
 printf '{\n    "file_format_version" : "1.0.1",\n    "ICD": {\n        "library_path": "/usr/lib/x86_64-linux-gnu/libGLX_nvidia.so.0",\n        "api_version" : "1.3.277"\n    }\n}\n' \
   > "$root/usr/share/vulkan/icd.d/nvidia_icd.json"
 echo libnvidia-opencl.so.1 > "$root/etc/OpenCL/vendors/nvidia.icd"
+mkdir -p -m 1777 "$root/tmp/nvidia-mps"
 gcc -O2 -Wall -o "$root/cuda-probe" "$src/cuda-probe.c"
 chmod -R o+rX "$root"
 echo "$stamp" > "$root/.stamp"

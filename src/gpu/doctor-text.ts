@@ -5,8 +5,8 @@ export function doctorText(plan: NvidiaPlan, contain: boolean): string {
   const lines = [`sif --nv on this host${contain ? ' (with --contain)' : ''}`, '', 'decisions:'];
   for (const n of plan.notes) lines.push(`  ${n}`);
   if (plan.notes.length === 0) lines.push('  (none: no driver)');
-  lines.push('', 'binds (read-only):');
-  for (const m of plan.mounts) lines.push(`  ${m.dst}  <-  ${m.src}`);
+  lines.push('', 'binds (read-only unless marked):');
+  for (const m of plan.mounts) lines.push(`  ${m.dst}  <-  ${m.src}${m.writable ? '  (read-write)' : ''}`);
   for (const f of plan.files) lines.push(`  ${f.dst}  (written: ${f.data.length} bytes)`);
   for (const l of plan.links) lines.push(`  ${l.dst} -> ${l.target}  (link)`);
   if (plan.mounts.length === 0) lines.push('  none');

@@ -13,14 +13,14 @@ export interface GpuLaunchParts {
  * The plan as starter operations. The libraries go into a fresh tmpfs at
  * /.singularity.d/libs: the image may lack the directory or hold files there, and
  * a tmpfs is the container's own, so the starter can make each file's mount point
- * in it (nothing of the image changes). Everything is bound read-only.
+ * in it (nothing of the image changes). All is bound read-only but the MPS pipes.
  */
 export function nvidiaMountOps(plan: NvidiaPlan, containerEnv: Record<string, string>): GpuLaunchParts {
   const ops: MountOp[] = [];
   const libs = plan.mounts.filter((m) => m.dst.startsWith(`${CONTAINER_LIB_DIR}/`));
   if (libs.length) ops.push({ op: 'tmpfs', dst: CONTAINER_LIB_DIR, mode: 0o755 });
   for (const m of plan.mounts) {
-    ops.push({ op: 'bind', src: m.src, dst: m.dst, readonly: true, ...(m.dst === PERSISTENCED_SOCKET ? { optional: true } : {}) });
+    ops.push({ op: 'bind', src: m.src, dst: m.dst, readonly: !m.writable, ...(m.dst === PERSISTENCED_SOCKET ? { optional: true } : {}) });
   }
   for (const f of plan.files) ops.push({ op: 'file', dst: f.dst, mode: 0o644, data: f.data });
   for (const l of plan.links) ops.push({ op: 'symlink', target: l.target, dst: l.dst });

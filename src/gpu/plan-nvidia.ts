@@ -9,6 +9,12 @@ import { type GpuSelection, selectGpus } from './visible-devices.js';
 export interface NvidiaRequest {
   /** --contain: /dev is minimal, so the chosen GPUs' nodes must be bound into it. */
   contain: boolean;
+  /**
+   * /tmp is the container's own tmpfs (--contain without --workdir). Otherwise it is
+   * the host's /tmp, which shows the MPS pipe directory already, or --workdir's, where
+   * sif makes no mount point.
+   */
+  privateTmp?: boolean;
   /** The image's OCI environment (KEY=VALUE), for the CUDA version it needs. */
   imageEnv?: readonly string[];
 }
@@ -17,11 +23,13 @@ export interface NvidiaRequest {
 export interface GpuMount {
   src: string;
   dst: string;
+  /** Bound read-write (the MPS pipe directory, where clients talk to the daemon). */
+  writable?: boolean;
 }
 
 export interface NvidiaPlan {
   driverVersion?: string;
-  /** Libraries, binaries, device nodes, sockets: all read-only binds. */
+  /** Libraries, binaries, device nodes, sockets: read-only binds, but for the MPS pipe directory. */
   mounts: GpuMount[];
   /** Files written into the container (ICD and vendor files, rewritten where they name a host path). */
   files: { dst: string; data: string }[];
@@ -213,6 +221,14 @@ export function planNvidia(req: NvidiaRequest, facts: GpuHostFacts): NvidiaPlan 
   planBinaries(facts, site.binDirs, plan);
   planIcdFiles(facts, plan);
   planDevices(facts, req, plan);
+  const mps = facts.mpsPipeDir();
+  const underTmp = mps && (mps.path === '/tmp' || mps.path.startsWith('/tmp/'));
+  if (mps && underTmp && !req.privateTmp) {
+    plan.notes.push(`MPS pipe directory ${mps.path}: in the container's /tmp, which is a host directory, not bound`);
+  } else if (mps) {
+    plan.mounts.push({ src: mps.src, dst: mps.path, writable: true });
+    plan.notes.push(`MPS pipe directory ${mps.path}`);
+  }
   const socket = facts.persistencedSocket();
   if (socket) {
     plan.mounts.push({ src: socket, dst: PERSISTENCED_SOCKET });

@@ -36,6 +36,8 @@ export interface GpuHostFacts {
   binaryDirs(): string[];
   /** A small text file of the driver (an ICD or vendor file), or undefined when absent. */
   driverFile(path: string): string | undefined;
+  /** The MPS pipe directory (CUDA_MPS_PIPE_DIRECTORY, else /tmp/nvidia-mps) when it exists: its path in the container and on the host. */
+  mpsPipeDir(): { path: string; src: string } | undefined;
   /** The persistence daemon's socket, when it exists. */
   persistencedSocket(): string | undefined;
   env: Record<string, string>;

@@ -114,6 +114,15 @@ export function probeGpuHost(env: Record<string, string>, wantLibrary: (soname: 
       // ICD and vendor files are a few hundred bytes: anything large is not one.
       return text !== undefined && text.length <= 65536 ? text : undefined;
     },
+    mpsPipeDir: () => {
+      const path = env.CUDA_MPS_PIPE_DIRECTORY || '/tmp/nvidia-mps';
+      if (!path.startsWith('/')) return undefined;
+      try {
+        return statSync(root + path).isDirectory() ? { path, src: root + path } : undefined;
+      } catch {
+        return undefined;
+      }
+    },
     persistencedSocket: () => {
       const path = `${root}/var/run/nvidia-persistenced/socket`;
       try {

@@ -79,6 +79,15 @@ describe('sif exec --nv (fake driver)', () => {
     expect(r.stdout).toMatch(/cuDeviceGetCount=1 /);
   });
 
+  it('binds the MPS pipe directory read-write, also under --contain', async () => {
+    const r = await nv(['--contain', image, 'sh', '-c', 'touch /tmp/nvidia-mps/client-$$ && ls /tmp/nvidia-mps && rm /tmp/nvidia-mps/client-$$']);
+    expect(r).toMatchObject({ exitCode: 0, stderr: '' });
+    expect(r.stdout).toMatch(/^client-\d+$/m);
+    // Not where /tmp is a host directory (--workdir's): sif makes no mount point there.
+    const wd = await nv(['--contain', '--workdir', userTempDir('sif-wd-'), image, 'true']);
+    expect(wd).toMatchObject({ exitCode: 0, stderr: '' });
+  });
+
   it("with --contain and Slurm's GPU binding, those GPUs' nodes", async () => {
     const r = await nv(['--contain', image, 'cuda-probe'], { SLURM_STEP_GPUS: '0,1', CUDA_VISIBLE_DEVICES: '0,1' });
     expect(r).toMatchObject({ exitCode: 0, stderr: '' });

@@ -33,7 +33,7 @@ export function actionCommand(command: string, describe: string, argvFor: ArgvFo
       const gpuParts =
         gpu &&
         ((containerEnv: Record<string, string>) => {
-          const parts = gpu.nvidiaForLaunch({ contain: opts.contain, imageEnv: image.ociConfig?.Env ?? [] }, host.env, containerEnv);
+          const parts = gpu.nvidiaForLaunch({ contain: opts.contain, privateTmp: opts.contain && !opts.workdir, imageEnv: image.ociConfig?.Env ?? [] }, host.env, containerEnv);
           if (logs('debug')) logger().debug({ decisions: parts.notes }, '--nv');
           return parts;
         });

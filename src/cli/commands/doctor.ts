@@ -18,6 +18,6 @@ export const doctorCommand: CommandModule = {
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
     const gpu = await loadGpu();
-    process.stdout.write(gpu.nvidiaDoctor({ contain: a.contain === true, imageEnv }, env));
+    process.stdout.write(gpu.nvidiaDoctor({ contain: a.contain === true, privateTmp: a.contain === true, imageEnv }, env));
   },
 };

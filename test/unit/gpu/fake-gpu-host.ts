@@ -15,6 +15,7 @@ export interface FakeHost {
   socket?: string;
   /** ICD and vendor files by path. */
   icd?: Record<string, string>;
+  mps?: string;
 }
 
 export const VERSION_TEXT = (v: string) => `NVRM version: NVIDIA UNIX x86_64 Kernel Module  ${v}  Thu Feb 15 2024\nGCC version:  gcc version 12.2.0 (Debian 12.2.0-14)\n`;
@@ -50,6 +51,7 @@ export function fakeGpuHost(h: FakeHost): GpuHostFacts & { asked: string[] } {
     deviceNodes: () => (asked.push('dev'), (h.devices ?? []).map((name) => ({ name, path: `/dev/${name}` }))),
     binaryDirs: () => ['/usr/bin'],
     driverFile: (p) => h.icd?.[p],
+    mpsPipeDir: () => (h.mps ? { path: h.mps, src: h.mps } : undefined),
     persistencedSocket: () => h.socket,
     env: h.env ?? {},
   };

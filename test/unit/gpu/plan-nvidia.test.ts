@@ -82,6 +82,15 @@ describe('planNvidia', () => {
     expect(plan.notes).toContain('program nvidia-debugdump: not found');
   });
 
+  it('binds the MPS pipe directory read-write when the host has one', () => {
+    const host = fakeGpuHost({ version: V, ...debianDriver(V), mps: '/tmp/nvidia-mps' });
+    expect(planNvidia({ contain: true, privateTmp: true }, host).mounts).toContainEqual({ src: '/tmp/nvidia-mps', dst: '/tmp/nvidia-mps', writable: true });
+    // The host's /tmp shows it already; --workdir's has no place for it.
+    expect(dsts(planNvidia({ contain: false }, host))).not.toContain('/tmp/nvidia-mps');
+    const elsewhere = fakeGpuHost({ version: V, ...debianDriver(V), mps: '/var/run/mps' });
+    expect(dsts(planNvidia({ contain: false }, elsewhere))).toContain('/var/run/mps');
+  });
+
   describe('device nodes', () => {
     const devices = ['nvidia-caps/nvidia-cap1', 'nvidia-modeset', 'nvidia-uvm', 'nvidia-uvm-tools', 'nvidia0', 'nvidia1', 'nvidia2', 'nvidiactl'];
     const host = (env: Record<string, string>) => fakeGpuHost({ version: V, ...debianDriver(V), devices, env });
