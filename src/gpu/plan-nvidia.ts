@@ -179,9 +179,12 @@ function planDevices(facts: GpuHostFacts, req: NvidiaRequest, plan: NvidiaPlan):
     chosen = sel.ids.flatMap((id) => gpus.filter((g) => g.name === `nvidia${id}`));
     const missing = sel.ids.filter((id) => !gpus.some((g) => g.name === `nvidia${id}`));
     if (missing.length) plan.warnings.push(`--nv: ${sel.from} names GPU ${missing.join(',')}, but there is no /dev/nvidia${missing[0]} on this host`);
-    // Only these nodes exist in the container: CUDA numbers them 0..n-1, in this order.
+    // Only these nodes exist in the container: CUDA numbers them 0..n-1 (in its own
+    // device order, CUDA_DEVICE_ORDER), so the host's indices would name missing GPUs.
     plan.env.CUDA_VISIBLE_DEVICES = chosen.map((_, i) => String(i)).join(',');
-    plan.notes.push(`CUDA_VISIBLE_DEVICES=${plan.env.CUDA_VISIBLE_DEVICES} in the container: ${chosen.map((g, i) => `${i} is /dev/${g.name}`).join(', ') || 'no GPU'}`);
+    plan.notes.push(
+      `CUDA_VISIBLE_DEVICES=${plan.env.CUDA_VISIBLE_DEVICES} in the container: ${chosen.length ? `CUDA numbers ${chosen.map((g) => `/dev/${g.name}`).join(' ')} from 0` : 'no GPU'}`,
+    );
   }
   const control = nodes.filter((n) => NVIDIA_CONTROL_NODES.includes(n.name) || n.name.startsWith('nvidia-caps/'));
   for (const n of [...control, ...chosen]) {

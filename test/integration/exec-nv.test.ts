@@ -122,7 +122,7 @@ describe('sif doctor --gpu (fake driver)', () => {
     expect(r.stdout).toContain(`library libcuda.so.1: ${lib}/libcuda.so.550.54.14 (ld.so.cache)`);
     expect(r.stdout).toContain('32-bit libraries not bound: libcuda.so.1');
     expect(r.stdout).toMatch(/skip \S+\/opt\/old\/libnvidia-ml\.so\.1 .*(not of driver 550\.54\.14|already bound)/);
-    expect(r.stdout).toContain('CUDA_VISIBLE_DEVICES=0 in the container: 0 is /dev/nvidia1');
+    expect(r.stdout).toContain('CUDA_VISIBLE_DEVICES=0 in the container: CUDA numbers /dev/nvidia1 from 0');
     expect(r.stdout).toContain(`/dev/nvidia1  <-  ${FAKE_ROOT}/dev/nvidia1`);
     expect(r.stdout).not.toContain('/dev/nvidia0  <-');
   });
