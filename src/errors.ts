@@ -32,6 +32,9 @@ export type SifErrorCode =
   | 'SIF_E_BIND_SOURCE'
   | 'SIF_E_ENV_FILE'
   | 'SIF_E_HOST'
+  | 'SIF_E_ELF_INVALID'
+  | 'SIF_E_ELF_UNREADABLE'
+  | 'SIF_E_LD_CACHE_INVALID'
   | 'SIF_E_STARTER_MISSING'
   | 'SIF_E_INTERNAL';
 

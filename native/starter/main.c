@@ -2,8 +2,9 @@
  * sif-starter: turns a launch plan into a running container.
  *
  *   parent: unshare user and mount namespaces, map the caller's uid/gid,
- *           FUSE-mount the image, fork, then serve FUSE on threads, read ahead
- *           the files the payload's exec will load (prefetch.h), and supervise
+ *           FUSE-mount the image, fork, then serve FUSE on threads, start a
+ *           process that reads ahead the files the payload's exec will load
+ *           (prefetch.h; the server itself never waits on its mount), and supervise
  *           the child (signals forwarded, exit status passed on); a holder
  *           process keeps the namespaces for the teardown after us.
  *   child:  overlay root, mount operations, pivot_root, no_new_privs, exec
@@ -27,6 +28,7 @@
 #include <unistd.h>
 
 #include "bind-sources.h"
+#include "crash-exit.h"
 #include "die.h"
 #include "fuse-session.h"
 #include "mounts.h"
@@ -35,6 +37,7 @@
 #include "plan.h"
 #include "prefetch.h"
 #include "rootfs.h"
+#include "squash-check.h"
 #include "squash-ops.h"
 #include "supervise.h"
 #include "userns.h"
@@ -182,6 +185,8 @@ int main(int argc, char **argv) {
 
   fds.image = open(plan.image, O_RDONLY | O_CLOEXEC);
   if (fds.image < 0) die_errno("open %s", plan.image);
+  char why[512];
+  if (squash_check(fds.image, plan.offset, why, sizeof why)) die("%s: corrupt squashfs: %s", plan.image, why);
   squash_pool_init(fds.image, plan.offset, fuse_threads(), getuid(), getgid());
 
   userns_enter(getuid(), getgid());
@@ -211,14 +216,16 @@ int main(int argc, char **argv) {
      would wait on ourselves. Stay in the host's root instead. */
   if (fchdir(fds.host) < 0 || chroot(".") < 0 || chdir("/") < 0) die_errno("chroot to the host's root");
   close(fds.host);
+  crash_exit_install(plan.image);
   /* Serve first: the child is already waiting for its first answers. */
   fuse_serve_in_background(fuse_threads());
-  heap_prefault();
+  /* The keeper goes with the read-ahead: closed when the busy part of the start is over. */
   if (fds.lower >= 0) {
-    prefetch_startup_files(fds.lower, &plan);
+    prefetch_in_background(fds.lower, &plan, fds.keeper);
     close(fds.lower);
   }
   if (fds.keeper >= 0) close(fds.keeper);
+  heap_prefault();
   ns_holder_start();
   _exit(supervise(child, trim_after_start));
 }

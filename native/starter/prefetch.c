@@ -17,6 +17,8 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,8 +65,8 @@ static char *map_buffer(size_t size) {
   return p == MAP_FAILED ? NULL : p;
 }
 
-/* Whether a signal waits for the supervisor (all are blocked until it runs): the
-   payload has ended, say, or is to be told to stop. Then the read-ahead stops. */
+/* Whether a signal waits (they stay blocked here, as in the server that forked us):
+   one sent to the process group, Ctrl-C say. Then the read-ahead stops. */
 static int signal_waiting(void) {
   sigset_t pending;
   return sigpending(&pending) == 0 && !sigisemptyset(&pending);
@@ -129,7 +131,7 @@ static int libc_path(int lower, char *out, size_t size) {
 
 #endif
 
-void prefetch_startup_files(int lower, const struct plan *plan) {
+static void prefetch_startup_files(int lower, const struct plan *plan) {
   char *buf = map_buffer(CHUNK);
   if (!buf) return;
   int program = open_program(lower, plan);
@@ -140,4 +142,30 @@ void prefetch_startup_files(int lower, const struct plan *plan) {
   if (!signal_waiting() && libc_path(lower, libc, sizeof libc)) read_ahead(lower, libc, buf);
 #endif
   munmap(buf, CHUNK);
+}
+
+/*
+ * The read-ahead runs in a process of its own, never in the FUSE server: a process
+ * that waits on its own mount cannot die while that wait lasts, and its threads keep
+ * the FUSE device open, so the wait never ends. A worker crashing on a corrupt image
+ * used to leave the server and the container in that state, unkillable. This
+ * process holds nothing but the mount's directory (and the keeper, closed when it is
+ * done): when the server dies its device closes, the kernel fails every request on
+ * the mount, and our reads return errors.
+ */
+void prefetch_in_background(int lower, const struct plan *plan, int keeper) {
+  pid_t server = getpid(), pid = fork();
+  if (pid != 0) return; /* the parent, or fork failed: best effort either way */
+  /* Only syscalls and the C library's string functions from here: we were forked
+     from a process with threads. */
+  /* Close all but lower and keeper (keeper may be -1). */
+  int first = lower < keeper ? lower : keeper, second = lower < keeper ? keeper : lower;
+  if (first > 0) syscall(SYS_close_range, 0, first - 1, 0);
+  if (second > first + 1) syscall(SYS_close_range, first + 1, second - 1, 0);
+  syscall(SYS_close_range, second + 1, ~0U, 0);
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != server) _exit(0);
+  /* Not "sif-starter": it is no server (tests and tools count those). */
+  prctl(PR_SET_NAME, "sif-prefetch", 0, 0, 0);
+  prefetch_startup_files(lower, plan);
+  _exit(0);
 }

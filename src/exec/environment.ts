@@ -106,7 +106,7 @@ export function buildEnvironment(req: EnvRequest): ContainerEnv {
     if (req.cleanenv ? !ALWAYS_PASS_SET.has(k) : HOST_KEYS_DROPPED.has(k) || HOST_PREFIXES_DROPPED.some((p) => k.startsWith(p))) continue;
     // A variable the user sets is not taken from the host (Apptainer's rule): `$FOO` in
     // SIFENV_FOO='$FOO:x' is the image's FOO, if any.
-    if (k in user) continue;
+    if (Object.hasOwn(user, k)) continue;
     env[k] = v;
   }
   if (req.cleanenv) env.LANG = 'C';

@@ -16,14 +16,14 @@ export function existingHostPath(path: string, what: string): string {
 }
 
 /**
- * path with symlinks resolved, or path itself when it cannot be (absent: an optional
- * source; the starter then says why). The starter follows no symlink in a bind source.
+ * path with symlinks resolved; undefined when it cannot be (absent, or a dangling
+ * link). The starter follows no symlink in a bind source.
  */
-export function canonicalHostPath(path: string): string {
+export function canonicalHostPath(path: string): string | undefined {
   try {
     return realpathSync.native(path);
   } catch {
-    return path;
+    return undefined;
   }
 }
 

@@ -5,7 +5,7 @@
  * inflate to more than `max` bytes.
  */
 import zlib from 'node:zlib';
-import { decompress as fzstdDecompress } from 'fzstd';
+import { Decompress } from 'fzstd';
 import type { SquashfsCompression } from './squashfs-superblock.js';
 
 export type Inflate = (data: Buffer, max: number) => Buffer;
@@ -32,9 +32,17 @@ function inflateZstd(data: Buffer, max: number): Buffer {
   if (zstdNative) return zstdNative(data, { maxOutputLength: max });
   const declared = zstdContentSize(data);
   if (declared !== undefined && declared > max) throw new RangeError(`zstd frame holds ${declared} bytes, more than ${max}`);
-  const out = fzstdDecompress(data);
-  if (out.length > max) throw new RangeError(`zstd frame holds ${out.length} bytes, more than ${max}`);
-  return Buffer.from(out.buffer, out.byteOffset, out.length);
+  // Block by block, counting: a frame that does not declare its size can hold
+  // gigabytes in a few bytes a block, and must not be inflated whole to be measured.
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  const stream = new Decompress((chunk) => {
+    total += chunk.length;
+    if (total > max) throw new RangeError(`zstd data holds more than ${max} bytes`);
+    parts.push(chunk);
+  });
+  stream.push(data, true);
+  return Buffer.concat(parts, total);
 }
 
 /** The inflater for `compression`, or undefined when Node cannot inflate it (xz, lzma, lzo, lz4). */

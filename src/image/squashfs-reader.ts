@@ -2,8 +2,9 @@
  * Reads files out of a squashfs 4.0 filesystem (plain, or a SIF partition at an
  * offset) without mounting it: enough for `sif inspect` to read /.singularity.d.
  * Every offset and size read from the image is checked against the filesystem's
- * bounds, and everything read is bounded (maxFileBytes, directory sizes, symlink
- * hops), so a damaged or hostile image gives SIF_E_IMAGE_CORRUPT, never a hang.
+ * bounds, and everything read is bounded (maxFileBytes, maxListingBytes, the
+ * metadata kept, symlink hops), so a damaged or hostile image gives an error, never a
+ * hang or a crash.
  */
 import { SifError } from '../errors.js';
 import { readAt } from './sif-reader.js';
@@ -15,6 +16,8 @@ const NO_FRAGMENT = 0xffffffff;
 const BLOCK_UNCOMPRESSED = 1 << 24;
 const FRAGMENTS_PER_BLOCK = 512;
 const MAX_SYMLINK_HOPS = 16;
+/** Metadata blocks kept inflated (8 KiB each); past this the cache starts over. */
+const MAX_CACHED_BLOCKS = 1024;
 
 /** Inode types of squashfs 4.0 (basic and extended). */
 const DIR = [1, 8];
@@ -48,7 +51,15 @@ export class SquashfsReader {
   private readonly inflate: Inflate;
   private readonly metaCache = new Map<number, { data: Buffer; next: number }>();
 
-  constructor(private readonly at: SquashfsLocation, private readonly maxFileBytes = 16 << 20) {
+  /**
+   * maxListingBytes: an extended inode may claim a 4 GiB listing, a few bytes a
+   * metadata block in a hostile image; real directories of 100,000 entries take 3 MiB.
+   */
+  constructor(
+    private readonly at: SquashfsLocation,
+    private readonly maxFileBytes = 16 << 20,
+    private readonly maxListingBytes = 16 << 20,
+  ) {
     const inflate = inflaterFor(at.superblock.compression);
     if (!inflate) {
       throw new SifError('SIF_E_IMAGE_UNSUPPORTED_FS', `${at.file}: sif reads files out of gzip and zstd squashfs images, not ${at.superblock.compression}`, {
@@ -93,6 +104,7 @@ export class SquashfsReader {
     const stored = this.raw(pos + 2, size, 'metadata block');
     const data = header & 0x8000 ? stored : this.inflated(stored, METADATA_BLOCK, `metadata block at ${pos}`);
     const block = { data, next: pos + 2 + size };
+    if (this.metaCache.size >= MAX_CACHED_BLOCKS) this.metaCache.clear();
     this.metaCache.set(pos, block);
     return block;
   }
@@ -156,9 +168,12 @@ export class SquashfsReader {
     throw this.corrupt(`inode type ${type}`);
   }
 
-  /** name → inode reference of each entry of a directory. */
-  private directory(dir: Inode): Map<string, bigint> {
+  /** name → inode reference of each entry of the directory `path`. */
+  private directory(dir: Inode, path: string): Map<string, bigint> {
     const sb = this.at.superblock;
+    if (dir.dirSize! > this.maxListingBytes) {
+      throw new SifError('SIF_E_IMAGE_BAD_OBJECT', `${this.at.file}: ${path || '/'} has a directory listing of ${dir.dirSize} bytes, more than the ${this.maxListingBytes} sif reads`);
+    }
     const entries = new Map<string, bigint>();
     // The listing's size counts 3 bytes for "." and "..", which are not stored.
     let left = dir.dirSize! - 3;
@@ -203,7 +218,7 @@ export class SquashfsReader {
         continue;
       }
       if (!DIR.includes(node.type)) return null;
-      const ref = this.directory(node).get(name);
+      const ref = this.directory(node, `/${done.join('/')}`).get(name);
       if (ref === undefined) return null;
       const next = this.inode(ref);
       if (SYMLINK.includes(next.type)) {
@@ -225,7 +240,7 @@ export class SquashfsReader {
     return this.guarded(() => {
       const node = this.lookup(path);
       if (!node || !DIR.includes(node.type)) return null;
-      return [...this.directory(node).keys()].sort();
+      return [...this.directory(node, path).keys()].sort();
     });
   }
 

@@ -61,13 +61,15 @@ async function runBuild(output: string, sourceText: string, source: SourceSpec, 
     };
     const result = await buildImage(req);
     bars.done();
+    // One "wrote" line: with -v the merge's figures come with it.
     if (logs('info')) logger().info({ ...result.merge, bytes: result.fileSize }, `wrote ${result.path}`);
-    note(`wrote ${result.path} (${(result.fileSize / 1048576).toFixed(1)} MiB, ${result.arch})`);
+    else note(`wrote ${result.path} (${(result.fileSize / 1048576).toFixed(1)} MiB, ${result.arch})`);
     if (buildTimings.on) note(`timings (s): total ${((performance.now() - started) / 1000).toFixed(2)}; ${buildTimings.report()}`);
   } catch (e) {
     bars.done();
     if (stoppedBy) {
-      note(`build interrupted (${stoppedBy}); ${output} was not written`);
+      // An error, not a note: it is why the status is not 0, and --quiet keeps errors.
+      logger().error(`build interrupted (${stoppedBy}); ${output} was not written`);
       process.exit(stoppedBy === 'SIGINT' ? 130 : stoppedBy === 'SIGHUP' ? 129 : 143);
     }
     throw e;

@@ -26,6 +26,12 @@ describe('buildEnvironment', () => {
     expect(env.APPTAINER_NAME).toBe('app.sif');
   });
 
+  it('passes host variables whose names an object inherits (constructor, toString)', () => {
+    const { env } = build({ hostEnv: { constructor: 'c', toString: 't' } });
+    expect(Object.hasOwn(env, 'constructor') && env.constructor).toBe('c');
+    expect(Object.hasOwn(env, 'toString') && env.toString).toBe('t');
+  });
+
   it('keeps only TERM and proxies with --cleanenv, and sets LANG=C', () => {
     const { env } = buildEnvironment({ ...base, hostEnv, cleanenv: true });
     expect(env).not.toHaveProperty('SLURM_JOB_ID');

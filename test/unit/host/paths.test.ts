@@ -18,7 +18,9 @@ describe('canonicalHostPath', () => {
     expect(canonicalHostPath(`${join(dir, 'link')}/`)).toBe(real);
   });
 
-  it('gives a path that does not exist back unchanged (an optional source)', () => {
-    expect(canonicalHostPath(join(dir, 'link', 'missing'))).toBe(join(dir, 'link', 'missing'));
+  it('gives undefined for a path that does not exist, or a dangling link', () => {
+    expect(canonicalHostPath(join(dir, 'link', 'missing'))).toBeUndefined();
+    symlinkSync('nowhere', join(dir, 'dangling'));
+    expect(canonicalHostPath(join(dir, 'dangling'))).toBeUndefined();
   });
 });

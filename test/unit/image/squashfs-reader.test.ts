@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { SifError } from '../../../src/errors.js';
 import { imageInfo, openImage } from '../../../src/image/open-image.js';
 import { withImageFd } from '../../../src/image/sif-reader.js';
-import { zstdContentSize } from '../../../src/image/squashfs-blocks.js';
+import { inflaterFor, zstdContentSize } from '../../../src/image/squashfs-blocks.js';
 import { SquashfsReader } from '../../../src/image/squashfs-reader.js';
 import { parseSquashfsSuperblock } from '../../../src/image/squashfs-superblock.js';
 import { SquashfsWriter, type SquashfsCompressor } from '../../../src/image/squashfs-writer.js';
@@ -92,6 +92,36 @@ it('reads the size a zstd frame declares', () => {
   // Frame header: single segment, 2-byte content size (value + 256): 0x0100 + 256 = 512.
   expect(zstdContentSize(Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x60, 0x00, 0x01, 0, 0]))).toBe(512);
   expect(zstdContentSize(Buffer.from('not zstd'))).toBeUndefined();
+});
+
+it('stops inflating a zstd frame at the bound, before the rest of it', () => {
+  // A frame that does not declare its size: 128 KiB RLE blocks, then a block of the
+  // reserved type. Bounded as it goes, the inflater stops at the first block past the
+  // bound; inflating the whole frame first would reach the bad block (or, with more
+  // RLE blocks, gigabytes: a few bytes each).
+  const rle = (last: number) => [...[(128 << 10 << 3) | (1 << 1) | last].flatMap((h) => [h & 0xff, (h >> 8) & 0xff, h >> 16]), 0x61];
+  const reserved = [(3 << 1) | 1, 0, 0];
+  const frame = Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x38, ...rle(0), ...rle(0), ...reserved]);
+  expect(zstdContentSize(frame)).toBeUndefined();
+  expect(() => inflaterFor('zstd')!(frame, 8192)).toThrow(/8192/);
+});
+
+it('refuses a directory listing over its limit, whatever size the inode claims', async () => {
+  // A listing's size is up to 4 GiB in an extended inode, and a hostile image can make
+  // it so in a few KiB of metadata blocks: it is bounded before anything is read.
+  const img = join(dir, 'wide.sqfs');
+  const files = Object.fromEntries(Array.from({ length: 600 }, (_, i) => [`many/entry-${String(i).padStart(4, '0')}`, Buffer.from(`${i}`)]));
+  await writeImage(img, 'zstd', files);
+  expect(withImageFd(img, (fd, size) => {
+    const info = imageInfo(fd, size, img);
+    return new SquashfsReader({ fd, offset: info.rootfsOffset, superblock: info.superblock, file: img }).list('/many')?.length;
+  })).toBe(600);
+  withImageFd(img, (fd, size) => {
+    const info = imageInfo(fd, size, img);
+    const r = new SquashfsReader({ fd, offset: info.rootfsOffset, superblock: info.superblock, file: img }, undefined, 4096);
+    expectSifErrorSync(() => r.list('/many'), 'SIF_E_IMAGE_BAD_OBJECT', '/many', 'listing', '4096');
+    expect(r.list('/')).toEqual(['d', 'many']); // a small one still reads
+  });
 });
 
 describe('damaged images', () => {

@@ -8,6 +8,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
+import { it } from '@jest/globals';
 import type { EntryMeta, EntryPath, FileData } from '../../../../src/image/squashfs-writer.js';
 import type { MergeLayer, MergeSink } from '../../../../src/build/merge/merge-layers.js';
 
@@ -166,8 +167,12 @@ export const gzip = (b: Buffer): Buffer => gzipSync(b);
  */
 export const HAVE_ZSTD = spawnSync('zstd', ['--version']).status === 0;
 export const zstd = (b: Buffer): Buffer => run('zstd', ['-q', '-c', '-3'], b);
-/** Table rows that need zstd: kept only when it is installed. */
-export const zstdRows = <R extends unknown[]>(rows: () => R[]): R[] => (HAVE_ZSTD ? rows() : []);
+/** Table rows that need zstd: kept only when it is installed, else one skipped test says so. */
+export function zstdRows<R extends unknown[]>(rows: () => R[]): R[] {
+  if (HAVE_ZSTD) return rows();
+  it.skip('the zstd rows of the next table (needs the zstd command)', () => {});
+  return [];
+}
 
 /** A layer served from memory, in chunks of `chunk` bytes (odd sizes cut headers and data anywhere). */
 export function memLayer(name: string, data: Buffer, chunk = 4099): MergeLayer & { opens: number } {
