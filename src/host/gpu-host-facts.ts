@@ -1,4 +1,4 @@
-import type { LdCacheEntry } from './ld-so-cache.js';
+import type { LdCacheEntry } from './elf/ld-so-cache.js';
 
 /** A device node of the driver: its name below /dev (nvidia0, nvidia-caps/nvidia-cap1) and host path. */
 export interface DeviceNode {

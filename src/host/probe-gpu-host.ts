@@ -1,6 +1,6 @@
 import { accessSync, closeSync, constants, lstatSync, openSync, readdirSync, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
 import type { DeviceNode, GpuHostFacts } from './gpu-host-facts.js';
-import { readLdSoCache } from './ld-so-cache.js';
+import { parseLdSoCache } from './elf/ld-so-cache.js';
 
 /** Test seam: a directory standing in for / where the driver's files are looked for. */
 export const TEST_ROOT_VARIABLE = 'SIF_TEST_NVIDIA_ROOT';
@@ -34,13 +34,15 @@ function once<T>(f: () => T): () => T {
 export function probeGpuHost(env: Record<string, string>, wantLibrary: (soname: string) => boolean = () => true): GpuHostFacts {
   const root = env[TEST_ROOT_VARIABLE] ?? '';
   const cache = once(() => {
-    let buf: Buffer;
+    const path = `${root}/etc/ld.so.cache`;
     try {
-      buf = readFileSync(`${root}/etc/ld.so.cache`);
+      // Entries for glibc-hwcaps subdirectories are left out: the base library is the one every machine loads.
+      return parseLdSoCache(readFileSync(path), path, wantLibrary)
+        .filter((e) => e.hwcap === 0n)
+        .map((e) => ({ ...e, path: root + e.path }));
     } catch {
-      return [];
+      return []; // unreadable or not a cache: the planner then finds no libcuda and says so
     }
-    return readLdSoCache(buf, wantLibrary).map((e) => ({ ...e, path: root + e.path }));
   });
   const devices = once((): DeviceNode[] => {
     const out: DeviceNode[] = [];

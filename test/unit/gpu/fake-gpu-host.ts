@@ -1,5 +1,5 @@
 import type { GpuHostFacts } from '../../../src/host/gpu-host-facts.js';
-import type { LdCacheEntry } from '../../../src/host/ld-so-cache.js';
+import type { LdCacheEntry } from '../../../src/host/elf/ld-so-cache.js';
 
 /** A host described by a file table: path -> symlink target, ELF kind or executable. */
 export interface FakeHost {
@@ -66,7 +66,7 @@ export function debianDriver(v: string, libs = ['libcuda', 'libnvidia-ml', 'libn
     for (const lib of libs) {
       files[`${dir}/${lib}.so.${v}`] = cls;
       links[`${dir}/${lib}.so.1`] = `${dir}/${lib}.so.${v}`;
-      cache.push({ soname: `${lib}.so.1`, path: `${dir}/${lib}.so.1`, flags });
+      cache.push({ soname: `${lib}.so.1`, path: `${dir}/${lib}.so.1`, flags, hwcap: 0n });
     }
   }
   return { cache, links, files };

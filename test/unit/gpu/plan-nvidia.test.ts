@@ -32,7 +32,7 @@ describe('planNvidia', () => {
     const d = debianDriver(V);
     d.files!['/opt/old/libnvidia-ml.so.470.1'] = 64;
     d.links!['/opt/old/libnvidia-ml.so.1'] = '/opt/old/libnvidia-ml.so.470.1';
-    d.cache!.unshift({ soname: 'libnvidia-ml.so.1', path: '/opt/old/libnvidia-ml.so.1', flags: 0x0303 });
+    d.cache!.unshift({ soname: 'libnvidia-ml.so.1', path: '/opt/old/libnvidia-ml.so.1', flags: 0x0303, hwcap: 0n });
     const plan = planNvidia({ contain: false }, fakeGpuHost({ version: V, ...d }));
     expect(plan.mounts.find((m) => m.dst.endsWith('libnvidia-ml.so.1'))?.src).toBe(`${LIBS}/libnvidia-ml.so.${V}`);
     expect(plan.notes.some((n) => n.includes('/opt/old/libnvidia-ml.so.1') && n.includes(`not of driver ${V}`))).toBe(true);

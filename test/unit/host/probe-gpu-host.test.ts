@@ -23,7 +23,7 @@ describe('probeGpuHost', () => {
   it('reads the driver files below the test root, and only the cache entries wanted', () => {
     const facts = probeGpuHost({ SIF_TEST_NVIDIA_ROOT: root }, (s) => s.startsWith('libcuda'));
     expect(facts.driverVersionText()).toMatch(/550\.54\.14/);
-    expect(facts.ldCache()).toEqual([{ soname: 'libcuda.so.1', path: `${root}/lib/libcuda.so.1`, flags: 0x0303 }]);
+    expect(facts.ldCache()).toEqual([{ soname: 'libcuda.so.1', path: `${root}/lib/libcuda.so.1`, flags: 0x0303, hwcap: 0n }]);
     expect(facts.realPath(`${root}/lib/libcuda.so.1`)).toMatch(/\/lib\/libcuda\.so\.550\.54\.14$/);
     expect(facts.siteConfig()).toBe('nvidia lib dir = /opt\n');
     expect(facts.binaryDirs()).toEqual([`${root}/usr/bin`]);
