@@ -5,6 +5,8 @@
 //   dist/sif-exec.cjs  only the fast path of `sif exec` and `sif run` (fastMain in
 //                      src/cli/fast-action.ts): under a tenth of the size, so it is read,
 //                      deserialised and initialised in a fraction of the time
+//   dist/sif-gpu.cjs   the --nv code (src/gpu/nvidia-launch.ts), loaded by both only
+//                      when --nv is given (src/cli/load-gpu.ts)
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -36,11 +38,21 @@ const common = {
   define: { 'import.meta.url': '__sifModule.url' },
   banner: { js: "const __sifModule = { get url() { return require('node:url').pathToFileURL(__filename).href; } };" },
 };
-await build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/sif.cjs' });
+// The other bundles require dist/sif-gpu.cjs instead of holding the --nv code.
+const gpuApart = {
+  define: { ...common.define, __SIF_GPU_BUNDLE__: '"sif-gpu.cjs"' },
+  plugins: [
+    ...common.plugins,
+    { name: 'gpu-apart', setup: (b) => b.onResolve({ filter: /\/gpu\/nvidia-launch\.js$/ }, (args) => ({ path: args.path, external: true })) },
+  ],
+};
+await build({ ...common, ...gpuApart, entryPoints: ['src/cli/main.ts'], outfile: 'dist/sif.cjs' });
+await build({ ...common, entryPoints: ['src/gpu/nvidia-launch.ts'], outfile: 'dist/sif-gpu.cjs', minifyWhitespace: true, minifySyntax: true });
 // The exec bundle without whitespace and with simpler syntax (names kept, for stack
 // traces): less to read and hash at every start, ~0.5 ms (measured).
 await build({
   ...common,
+  ...gpuApart,
   entryPoints: ['src/cli/fast-action.ts'],
   outfile: 'dist/sif-exec.cjs',
   minifyWhitespace: true,

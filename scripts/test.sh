@@ -37,6 +37,8 @@ if $is_root; then
   # live as long as this run; stopped quietly so the summary stays the last line.
   bash scripts/test-images.sh
   bash scripts/mpi-images.sh
+  # The fake NVIDIA driver the --nv tests bind (cached under .cache/fake-nvidia).
+  bash scripts/fake-nvidia.sh
   # The one-node SLURM cluster of the MPI tests (munged, slurmctld, slurmd), likewise.
   trap '{ bash scripts/test-registry.sh stop; bash scripts/test-slurm.sh stop; } >/dev/null 2>&1 || true' EXIT
   bash scripts/test-registry.sh start

@@ -18,6 +18,7 @@ export const ACTION_FLAGS = {
   workdir: { alias: 'W', type: 'string', describe: 'host directory backing /tmp, /var/tmp (and home with --contain)' },
   'writable-tmpfs': { type: 'boolean', describe: 'a writable tmpfs over the image, gone at exit' },
   pid: { alias: 'p', type: 'boolean', describe: 'own PID namespace, with an init that reaps and forwards signals' },
+  nv: { type: 'boolean', describe: "bind the host's NVIDIA driver (libraries, programs; GPU device nodes with --contain)" },
 } as const;
 
 /** Option names (and aliases) that take a separate value: needed to find the image argument. */
@@ -83,6 +84,7 @@ export function actionOptions(a: Record<string, unknown>, env: NodeJS.ProcessEnv
     noHome: a['no-home'] === true || a.home === false,
     writableTmpfs: a['writable-tmpfs'] === true,
     pid: a.pid === true,
+    nv: a.nv === true,
   };
   for (const [key, flag] of [['pwd', 'pwd'], ['home', 'home'], ['workdir', 'workdir']] as const) {
     const v = str(flag);

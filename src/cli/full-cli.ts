@@ -1,5 +1,6 @@
 import yargs, { type Argv } from 'yargs';
 import { sifVersion } from '../native-addons.js';
+import { doctorCommand } from './commands/doctor.js';
 import { execCommand } from './commands/exec.js';
 import { inspectCommand } from './commands/inspect.js';
 import { runCommand } from './commands/run.js';
@@ -39,6 +40,7 @@ export function fullCli(own: string[], debug: boolean, width = helpWidth()): Arg
     .command(pullCommand)
     .command(cacheCommand)
     .command(registryCommand)
+    .command(doctorCommand)
     .demandCommand(1, 'give a command: sif --help lists them')
     .strict()
     .help()

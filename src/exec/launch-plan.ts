@@ -24,6 +24,8 @@ export interface LaunchRequest {
   writableTmpfs: boolean;
   pid: boolean;
   env: ContainerEnv;
+  /** Operations of --nv, placed before the user's binds (a user's bind of the same destination wins). */
+  extraOps?: MountOp[];
 }
 
 /** Where --workdir keeps what would otherwise come from the host or a tmpfs. */
@@ -117,6 +119,7 @@ export function planLaunch(req: LaunchRequest, host: HostFacts): LaunchPlan {
     if (!samePath.some((d) => isUnder(dir, d))) add({ op: 'bind', src: dir, dst: dir, optional: true });
   }
 
+  for (const o of req.extraOps ?? []) add(o);
   for (const b of req.binds) ops.push({ op: 'bind', src: b.src, dst: b.dst, readonly: b.readonly });
 
   // Without a home, a cwd that is not mounted is looked for in the image, as Apptainer

@@ -26,7 +26,12 @@ export interface ActionOptions {
   workdir?: string;
   writableTmpfs: boolean;
   pid: boolean;
+  /** --nv: bind the host's NVIDIA driver. */
+  nv: boolean;
 }
+
+/** What --nv adds (src/gpu/nvidia-launch.ts), computed by the caller so that only --nv loads it. */
+export type GpuParts = (containerEnv: Record<string, string>) => { ops: MountOp[]; env: Record<string, string>; warnings: string[] };
 
 export interface OpenedImage {
   info: ImageInfo;
@@ -69,7 +74,7 @@ function readEnvFile(path: string): Record<string, string> {
  * Turns options into a plan, touching the host only to check paths and make --workdir;
  * `warn` hears what was asked and ignored.
  */
-export function prepareLaunch(image: OpenedImage, argv: string[], opts: ActionOptions, host: HostFacts, warn: (message: string) => void = () => {}): LaunchPlan {
+export function prepareLaunch(image: OpenedImage, argv: string[], opts: ActionOptions, host: HostFacts, warn: (message: string) => void = () => {}, gpu?: GpuParts): LaunchPlan {
   const binds = parseBinds(opts.bind, host.cwd).map((b) => ({ ...b, src: existingHostPath(b.src, 'bind source') }));
   let home: LaunchRequest['home'];
   if (opts.home) {
@@ -93,6 +98,11 @@ export function prepareLaunch(image: OpenedImage, argv: string[], opts: ActionOp
     bindDsts: binds.map((b) => b.dst),
   });
   for (const w of env.warnings) warn(w);
+  const gpuParts = gpu?.(env.env);
+  if (gpuParts) {
+    for (const w of gpuParts.warnings) warn(w);
+    Object.assign(env.env, gpuParts.env);
+  }
   const plan = planLaunch(
     {
       image: { path: image.info.path, offset: image.info.rootfsOffset },
@@ -106,6 +116,7 @@ export function prepareLaunch(image: OpenedImage, argv: string[], opts: ActionOp
       writableTmpfs: opts.writableTmpfs,
       pid: opts.pid,
       env,
+      ...(gpuParts ? { extraOps: gpuParts.ops } : {}),
     },
     host,
   );

@@ -4,6 +4,7 @@ import { encodePlan } from '../../exec/plan-encoding.js';
 import { probeHost } from '../../host/probe-host.js';
 import { launch, openForLaunch, prepareLaunch, type OpenedImage } from '../../exec/launch.js';
 import { actionOptions, withActionOptions } from '../action-options.js';
+import { loadGpu } from '../load-gpu.js';
 import { logger, logs } from '../logger.js';
 
 /** The payload's arguments, split off before yargs sees the command line (see split-argv.ts). */
@@ -26,7 +27,17 @@ export function actionCommand(command: string, describe: string, argvFor: ArgvFo
     handler: async (a) => {
       const image = openForLaunch(String(a.image));
       const argv = argvFor(image, payloadArgs, a);
-      const plan = prepareLaunch(image, argv, actionOptions(a), probeHost(), (m) => logger().warn(m));
+      const opts = actionOptions(a);
+      const host = probeHost();
+      const gpu = opts.nv ? await loadGpu() : undefined;
+      const gpuParts =
+        gpu &&
+        ((containerEnv: Record<string, string>) => {
+          const parts = gpu.nvidiaForLaunch({ contain: opts.contain, privateTmp: opts.contain && !opts.workdir, imageEnv: image.ociConfig?.Env ?? [] }, host.env, containerEnv);
+          if (logs('debug')) logger().debug({ decisions: parts.notes }, '--nv');
+          return parts;
+        });
+      const plan = prepareLaunch(image, argv, opts, host, (m) => logger().warn(m), gpuParts);
       if (logs('debug')) logger().debug({ plan: { ...plan, env: Object.keys(plan.env) } }, 'launch plan');
       // For benchmarks and debugging: keep the plan the starter would read, run nothing.
       const dump = process.env.SIF_DUMP_PLAN;

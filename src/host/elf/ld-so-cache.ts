@@ -42,13 +42,17 @@ function checkCount(nlibs: number, room: number, buf: Buffer, name: string): num
 function stringAt(buf: Buffer, base: number, offset: number, name: string, what: string): string {
   const at = base + offset;
   if (at >= buf.length) throw invalidCache(name, `${what} at offset ${offset} lies past the end of the file`);
-  // Look no further than MAX_STRING: each string costs a bounded scan.
-  const len = buf.subarray(at, at + MAX_STRING + 1).indexOf(0);
-  if (len < 0) throw invalidCache(name, `${what} at offset ${offset} has no terminator`);
-  return buf.toString('utf8', at, at + len);
+  // One native scan; a string longer than MAX_STRING counts as unterminated.
+  const end = buf.indexOf(0, at);
+  if (end < 0 || end - at > MAX_STRING) throw invalidCache(name, `${what} at offset ${offset} has no terminator`);
+  return buf.toString('utf8', at, end);
 }
 
-function readNew(buf: Buffer, start: number, name: string): LdCacheEntry[] {
+/** Which entries to keep, by soname: the paths of the others are not decoded (nor checked). */
+type Want = (soname: string) => boolean;
+const ALL: Want = () => true;
+
+function readNew(buf: Buffer, start: number, name: string, want: Want): LdCacheEntry[] {
   if (buf.length - start < NEW_HEADER) throw invalidCache(name, 'the new-format header is cut short');
   const order = buf[start + 28]! & 3;
   if (order === 1) throw invalidCache(name, 'ldconfig marked it invalid');
@@ -59,10 +63,12 @@ function readNew(buf: Buffer, start: number, name: string): LdCacheEntry[] {
   const out: LdCacheEntry[] = [];
   for (let i = 0; i < nlibs; i++) {
     const e = start + NEW_HEADER + i * NEW_ENTRY;
+    // String offsets count from the new header (the file's start, in the new layout).
+    const soname = stringAt(buf, start, u32(e + 4), name, `entry ${i} name`);
+    if (!want(soname)) continue;
     out.push({
       flags: big ? buf.readInt32BE(e) : buf.readInt32LE(e),
-      // String offsets count from the new header (the file's start, in the new layout).
-      soname: stringAt(buf, start, u32(e + 4), name, `entry ${i} name`),
+      soname,
       path: stringAt(buf, start, u32(e + 8), name, `entry ${i} path`),
       hwcap: big ? buf.readBigUInt64BE(e + 16) : buf.readBigUInt64LE(e + 16),
     });
@@ -70,15 +76,17 @@ function readNew(buf: Buffer, start: number, name: string): LdCacheEntry[] {
   return out;
 }
 
-function readOld(buf: Buffer, nlibs: number, name: string): LdCacheEntry[] {
+function readOld(buf: Buffer, nlibs: number, name: string, want: Want): LdCacheEntry[] {
   // Strings count from the end of the entry table.
   const strings = OLD_HEADER + nlibs * OLD_ENTRY;
   const out: LdCacheEntry[] = [];
   for (let i = 0; i < nlibs; i++) {
     const e = OLD_HEADER + i * OLD_ENTRY;
+    const soname = stringAt(buf, strings, buf.readUInt32LE(e + 4), name, `entry ${i} name`);
+    if (!want(soname)) continue;
     out.push({
       flags: buf.readInt32LE(e),
-      soname: stringAt(buf, strings, buf.readUInt32LE(e + 4), name, `entry ${i} name`),
+      soname,
       path: stringAt(buf, strings, buf.readUInt32LE(e + 8), name, `entry ${i} path`),
       hwcap: 0n,
     });
@@ -86,9 +94,12 @@ function readOld(buf: Buffer, nlibs: number, name: string): LdCacheEntry[] {
   return out;
 }
 
-/** The cache's entries, in file order (the loader's order of preference). */
-export function parseLdSoCache(buf: Buffer, name: string): LdCacheEntry[] {
-  if (buf.length >= NEW_MAGIC.length && buf.toString('latin1', 0, NEW_MAGIC.length) === NEW_MAGIC) return readNew(buf, 0, name);
+/**
+ * The cache's entries, in file order (the loader's order of preference); with `want`,
+ * only those whose soname it accepts (--nv needs a few of a host's hundreds).
+ */
+export function parseLdSoCache(buf: Buffer, name: string, want: Want = ALL): LdCacheEntry[] {
+  if (buf.length >= NEW_MAGIC.length && buf.toString('latin1', 0, NEW_MAGIC.length) === NEW_MAGIC) return readNew(buf, 0, name, want);
   if (buf.length < OLD_HEADER || buf.toString('latin1', 0, OLD_MAGIC.length) !== OLD_MAGIC) {
     throw invalidCache(name, 'no ld.so.cache magic number');
   }
@@ -96,7 +107,7 @@ export function parseLdSoCache(buf: Buffer, name: string): LdCacheEntry[] {
   // The new table, when present, follows the old one, aligned for its 64-bit fields.
   const next = (OLD_HEADER + nlibs * OLD_ENTRY + 7) & ~7;
   if (buf.length >= next + NEW_MAGIC.length && buf.toString('latin1', next, next + NEW_MAGIC.length) === NEW_MAGIC) {
-    return readNew(buf, next, name);
+    return readNew(buf, next, name, want);
   }
-  return readOld(buf, nlibs, name);
+  return readOld(buf, nlibs, name, want);
 }

@@ -5,11 +5,11 @@ import { GLOBAL_FLAGS } from '../../../src/cli/global-options.js';
 
 describe('parseActionFast', () => {
   it('reads every action option, aliases and repeats into what actionOptions expects', () => {
-    const a = parseActionFast(['-B', '/a:/b', '--bind', '/c', '--contain', '-e', '--env', 'X=1', '--env-file', '/f', '--pwd', '/w', '-H', '/h:/home/me', '-W', '/wd', '--writable-tmpfs', '-p', '-d', 'img.sif']);
+    const a = parseActionFast(['-B', '/a:/b', '--bind', '/c', '--contain', '-e', '--env', 'X=1', '--env-file', '/f', '--pwd', '/w', '-H', '/h:/home/me', '-W', '/wd', '--writable-tmpfs', '-p', '--nv', '-d', 'img.sif']);
     expect(a?.image).toBe('img.sif');
     expect(actionOptions(a!)).toEqual({
       bind: ['/a:/b', '/c'], contain: true, cleanenv: true, env: ['X=1'], envFiles: ['/f'], pwd: '/w',
-      home: '/h:/home/me', workdir: '/wd', noHome: false, writableTmpfs: true, pid: true,
+      home: '/h:/home/me', workdir: '/wd', noHome: false, writableTmpfs: true, pid: true, nv: true,
     });
     expect(a?.debug).toBe(true);
   });
@@ -45,6 +45,12 @@ describe('parseActionFast', () => {
       expect(actionOptions(parseActionFast(['i'])!)).toMatchObject({ bind: ['/from/env'], contain: true });
       expect(actionOptions(parseActionFast(['-B', '/flag', 'i'])!).bind).toEqual(['/flag', '/from/env']);
     });
+  });
+
+  it('takes --nv from SIF_NV or APPTAINER_NV', () => {
+    withEnv({ APPTAINER_NV: '1' }, () => expect(actionOptions(parseActionFast(['i'])!).nv).toBe(true));
+    withEnv({ SIF_NV: 'no', APPTAINER_NV: '1' }, () => expect(actionOptions(parseActionFast(['i'])!).nv).toBe(false));
+    expect(actionOptions(parseActionFast(['i'])!).nv).toBe(false);
   });
 
   it("reads Apptainer's APPTAINER_<FLAG> and SINGULARITY_<FLAG>, SIF_ first, then APPTAINER_", () => {
@@ -94,6 +100,7 @@ describe('parseActionFast against yargs-parser', () => {
     ['--bind=', 'img.sif'],
     ['-c', '-e', '--pid', '--writable-tmpfs', 'img.sif'],
     ['--contain', '--contain', 'img.sif'],
+    ['--nv', '-c', 'img.sif'],
     ['--env', 'A=1', '--env', 'B=2,C=3', '--env-file', '/f', 'img.sif'],
     ['--pwd', '/a', '--pwd', '/b', 'img.sif'],
     ['-H', '/h:/home/me', 'img.sif'],

@@ -36,6 +36,16 @@ describe('planLaunch', () => {
     expect(sys.cwd).toBe('/home/alice');
   });
 
+  it('places --nv operations before the user binds, which win at the same destination', () => {
+    const extraOps: MountOp[] = [
+      { op: 'tmpfs', dst: '/.singularity.d/libs', mode: 0o755 },
+      { op: 'bind', src: '/usr/bin/nvidia-smi', dst: '/usr/bin/nvidia-smi', readonly: true },
+    ];
+    const plan = planLaunch(request({ extraOps, binds: [{ src: '/opt/smi', dst: '/usr/bin/nvidia-smi', readonly: false }] }), host);
+    expect(plan.ops.slice(-3).map((o) => `${o.op} ${o.dst}`)).toEqual(['bind /scratch/alice/run1', 'tmpfs /.singularity.d/libs', 'bind /usr/bin/nvidia-smi']);
+    expect(at(plan.ops, '/usr/bin/nvidia-smi')).toEqual([{ op: 'bind', src: '/opt/smi', dst: '/usr/bin/nvidia-smi', readonly: false }]);
+  });
+
   it('--contain: minimal /dev, private tmp and home, no cwd', () => {
     const plan = planLaunch(request({ contain: true }), host);
     expect(at(plan.ops, '/dev')[0]).toMatchObject({ op: 'tmpfs' });

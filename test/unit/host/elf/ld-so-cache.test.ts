@@ -17,6 +17,16 @@ describe('parseLdSoCache', () => {
     expect(parseLdSoCache(fixture(`ld.so.cache.${layout}`), layout)).toEqual(ENTRIES);
   });
 
+  it.each(['new', 'compat', 'old'])('keeps only the wanted entries of the %s layout', (layout) => {
+    expect(parseLdSoCache(fixture(`ld.so.cache.${layout}`), layout, (s) => s === 'libbase.so.1')).toEqual(ENTRIES.slice(2));
+  });
+
+  it('does not decode the path of an entry it leaves out', () => {
+    const b = fixture('ld.so.cache.new');
+    b.writeUInt32LE(0xfffffff, 48 + 8); // entry 0 (libplain) path past the end
+    expect(parseLdSoCache(b, 'new', (s) => s === 'libmid.so.2')).toEqual([ENTRIES[1]]);
+  });
+
   const refusals: Array<[string, () => Buffer, RegExp]> = [
     ['an empty file', () => Buffer.alloc(0), /no ld.so.cache magic number/],
     ['another file', () => Buffer.from('include ld.so.conf.d/*.conf\n'), /no ld.so.cache magic number/],

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Builds a fake NVIDIA driver root for the --nv tests (no GPU needed), as root:
+#   ROOT/proc/driver/nvidia/version           the version file, read by sif through the
+#                                             test-only SIF_TEST_NVIDIA_ROOT=ROOT
+#   ROOT/usr/lib/x86_64-linux-gnu/lib*.so.V   libcuda, libnvidia-ml, libnvidia-ptxjitcompiler
+#                                             (gcc-built, real sonames, soname links)
+#   ROOT/usr/lib/i386-linux-gnu/libcuda.so.V  a 32-bit one (only to be left out)
+#   ROOT/opt/old/libnvidia-ml.so.470.57.02    a leftover of an older driver
+#   ROOT/usr/bin/nvidia-smi                   a script with a fixed answer
+#   ROOT/dev/nvidia{0,1,ctl,-uvm,-uvm-tools}, ROOT/dev/nvidia-caps/nvidia-cap1 (mknod, major 195)
+#   ROOT/etc/ld.so.cache                      built over ROOT with ldconfig -r
+#   ROOT/usr/share/vulkan/icd.d/nvidia_icd.json (an absolute library_path), ROOT/etc/OpenCL/vendors/nvidia.icd
+#   ROOT/tmp/nvidia-mps                       an MPS pipe directory (mode 1777)
+#   ROOT/cuda-probe                           a program that dlopens libcuda.so.1 (for the image)
+# Usage: scripts/fake-nvidia.sh [ROOT]  (default .cache/fake-nvidia); rebuilt only when
+# this script or its sources change.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=${1:-$PWD/.cache/fake-nvidia}
+src=test/native/fake-nvidia
+version=550.54.14
+stamp=$(cat "$0" "$src"/*.c | sha256sum | cut -c1-16)
+[ -f "$root/.stamp" ] && [ "$(cat "$root/.stamp")" = "$stamp" ] && exit 0
+
+rm -rf "$root"
+lib=$root/usr/lib/x86_64-linux-gnu
+mkdir -p "$lib" "$root/usr/lib/i386-linux-gnu" "$root/opt/old" "$root/usr/bin" "$root/proc/driver/nvidia" \
+  "$root/dev/nvidia-caps" "$root/etc"
+flags=(-shared -fPIC -O2 -Wall -DFAKE_CUDA_VERSION=12040 -DFAKE_DRIVER_VERSION="\"$version\"")
+gcc "${flags[@]}" -Wl,-soname,libcuda.so.1 -o "$lib/libcuda.so.$version" "$src/libcuda.c"
+gcc "${flags[@]}" -Wl,-soname,libnvidia-ml.so.1 -o "$lib/libnvidia-ml.so.$version" "$src/libnvidia-ml.c"
+gcc "${flags[@]}" -Wl,-soname,libnvidia-ptxjitcompiler.so.1 -o "$lib/libnvidia-ptxjitcompiler.so.$version" -x c /dev/null
+# A library of the list that is not NVIDIA's user-space driver of this version.
+gcc "${flags[@]}" -Wl,-soname,libnvidia-ml.so.1 -o "$root/opt/old/libnvidia-ml.so.470.57.02" "$src/libnvidia-ml.c"
+# 32-bit, without a 32-bit C library: against a stub libc.so.6, so that ldconfig files it as libc6.
+stub=$(mktemp -d)
+trap 'rm -rf "$stub"' EXIT
+gcc -m32 -shared -nostdlib -Wl,-soname,libc.so.6 -o "$stub/libc.so.6" -x c /dev/null
+gcc -m32 -shared -nostdlib -fPIC -Wl,-soname,libcuda.so.1 -o "$root/usr/lib/i386-linux-gnu/libcuda.so.$version" -x c /dev/null -x none "$stub/libc.so.6"
+for d in "$lib" "$root/usr/lib/i386-linux-gnu" "$root/opt/old"; do
+  for f in "$d"/lib*.so.*.*; do
+    name=$(basename "$f")
+    ln -s "$name" "$d/${name%%.so.*}.so.1"
+  done
+done
+printf '/usr/lib/x86_64-linux-gnu\n/usr/lib/i386-linux-gnu\n/opt/old\n' > "$root/etc/ld.so.conf"
+ldconfig -r "$root" -C /etc/ld.so.cache -f /etc/ld.so.conf -X
+
+cat > "$root/usr/bin/nvidia-smi" <<'SMI'
+#!/bin/sh
+echo "fake nvidia-smi: driver 550.54.14, CUDA 12.4"
+SMI
+chmod 755 "$root/usr/bin/nvidia-smi"
+printf 'NVRM version: NVIDIA UNIX x86_64 Kernel Module  %s  Thu Feb 22 01:44:30 UTC 2024\nGCC version:  gcc version 12.2.0 (Debian 12.2.0-14)\n' "$version" \
+  > "$root/proc/driver/nvidia/version"
+for n in 0 1; do mknod -m 666 "$root/dev/nvidia$n" c 195 "$n"; done
+mknod -m 666 "$root/dev/nvidiactl" c 195 255
+mknod -m 666 "$root/dev/nvidia-uvm" c 510 0
+mknod -m 666 "$root/dev/nvidia-uvm-tools" c 510 1
+mknod -m 444 "$root/dev/nvidia-caps/nvidia-cap1" c 511 1
+mkdir -p "$root/usr/share/vulkan/icd.d" "$root/etc/OpenCL/vendors"
+printf '{\n    "file_format_version" : "1.0.1",\n    "ICD": {\n        "library_path": "/usr/lib/x86_64-linux-gnu/libGLX_nvidia.so.0",\n        "api_version" : "1.3.277"\n    }\n}\n' \
+  > "$root/usr/share/vulkan/icd.d/nvidia_icd.json"
+echo libnvidia-opencl.so.1 > "$root/etc/OpenCL/vendors/nvidia.icd"
+mkdir -p -m 1777 "$root/tmp/nvidia-mps"
+gcc -O2 -Wall -o "$root/cuda-probe" "$src/cuda-probe.c"
+chmod -R o+rX "$root"
+echo "$stamp" > "$root/.stamp"

@@ -1,0 +1,241 @@
+import type { GpuHostFacts } from '../host/gpu-host-facts.js';
+import { cudaMismatch, driverCudaVersion, imageCudaNeed } from './cuda-version.js';
+import { parseDriverVersion } from './driver-version.js';
+import { rewriteIcd } from './icd-files.js';
+import { CONTAINER_BIN_DIR, CONTAINER_LIB_DIR, NVIDIA_BINARIES, NVIDIA_CONTROL_NODES, NVIDIA_ICD_FILES, NVIDIA_LIBRARIES, PERSISTENCED_SOCKET } from './nvidia-files.js';
+import { parseSiteConfig } from './site-config.js';
+import { type GpuSelection, selectGpus } from './visible-devices.js';
+
+export interface NvidiaRequest {
+  /** --contain: /dev is minimal, so the chosen GPUs' nodes must be bound into it. */
+  contain: boolean;
+  /**
+   * /tmp is the container's own tmpfs (--contain without --workdir). Otherwise it is
+   * the host's /tmp, which shows the MPS pipe directory already, or --workdir's, where
+   * sif makes no mount point.
+   */
+  privateTmp?: boolean;
+  /** The image's OCI environment (KEY=VALUE), for the CUDA version it needs. */
+  imageEnv?: readonly string[];
+}
+
+/** A host file bound read-only into the container. */
+export interface GpuMount {
+  src: string;
+  dst: string;
+  /** Bound read-write (the MPS pipe directory, where clients talk to the daemon). */
+  writable?: boolean;
+}
+
+export interface NvidiaPlan {
+  driverVersion?: string;
+  /** Libraries, binaries, device nodes, sockets: read-only binds, but for the MPS pipe directory. */
+  mounts: GpuMount[];
+  /** Files written into the container (ICD and vendor files, rewritten where they name a host path). */
+  files: { dst: string; data: string }[];
+  /** Links made beside the libraries (libcuda.so -> libcuda.so.1, for programs that dlopen the bare name). */
+  links: { target: string; dst: string }[];
+  /** Variables to set in the container. */
+  env: Record<string, string>;
+  selection: GpuSelection;
+  /** Every decision, for `sif doctor --gpu` and --debug. */
+  notes: string[];
+  /** What the user should hear. */
+  warnings: string[];
+}
+
+const LIBRARIES = new Set(NVIDIA_LIBRARIES);
+const ARCH_MASK = 0xff00;
+
+/** Whether a library name is one of the list's (for reading only those of the host's cache). */
+export function isNvidiaLibrary(soname: string): boolean {
+  const base = libraryBase(soname);
+  return base !== undefined && LIBRARIES.has(base);
+}
+
+/** "libcuda" for "libcuda.so.1", if the name has a version after ".so". */
+function libraryBase(name: string): string | undefined {
+  const at = name.indexOf('.so.');
+  return at > 0 ? name.slice(0, at) : undefined;
+}
+
+function basename(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1);
+}
+
+interface Candidate {
+  soname: string;
+  path: string;
+  /** 64 when it is of the host's own architecture, 32 (or other) when not. */
+  own: boolean;
+  origin: string;
+}
+
+/** Libraries named in the list, from the site's directories first, then the host's ld.so.cache. */
+function candidates(facts: GpuHostFacts, version: string, libDirs: string[]): Candidate[] {
+  const out: Candidate[] = [];
+  for (const dir of libDirs) {
+    const names = (facts.listDir(dir) ?? []).sort();
+    for (const name of names) {
+      const base = libraryBase(name);
+      if (!base || !LIBRARIES.has(base)) continue;
+      // The versioned file is taken under its soname link when the directory has one.
+      if (name === `${base}.so.${version}` && names.some((n) => n !== name && libraryBase(n) === base)) continue;
+      const path = `${dir}/${name}`;
+      const kind = facts.elfKind(path);
+      if (!kind) continue;
+      out.push({ soname: name, path, own: kind.elfClass === 64 && kind.machine === facts.elfMachine(), origin: `sif.conf 'nvidia lib dir' ${dir}` });
+    }
+  }
+  const own = facts.cacheFlags();
+  for (const e of facts.ldCache()) {
+    const base = libraryBase(e.soname);
+    if (!base || !LIBRARIES.has(base)) continue;
+    // The architecture byte: 0x03 x86-64, 0x0a aarch64, 0x00 i386 (a library linked
+    // without libc is typed plain ELF rather than libc6, same architecture byte).
+    out.push({ soname: e.soname, path: e.path, own: (e.flags & ARCH_MASK) === (own & ARCH_MASK), origin: 'ld.so.cache' });
+  }
+  return out;
+}
+
+function planLibraries(facts: GpuHostFacts, version: string, libDirs: string[], plan: NvidiaPlan): void {
+  const bound = new Set<string>();
+  const skipped32 = new Set<string>();
+  for (const c of candidates(facts, version, libDirs)) {
+    if (c.own && bound.has(c.soname)) {
+      plan.notes.push(`skip ${c.path} (${c.origin}): ${c.soname} is already bound`);
+      continue;
+    }
+    const base = libraryBase(c.soname)!;
+    const real = facts.realPath(c.path);
+    if (!real) {
+      plan.notes.push(`skip ${c.path} (${c.origin}): it does not exist`);
+      continue;
+    }
+    // The file behind the soname link must be this driver's: a leftover of an older
+    // driver in another directory would not talk to the running kernel module.
+    if (basename(real) !== `${base}.so.${version}`) {
+      plan.notes.push(`skip ${c.path} -> ${real} (${c.origin}): not of driver ${version}`);
+      continue;
+    }
+    if (!c.own) {
+      skipped32.add(c.soname);
+      plan.notes.push(`skip ${c.path} (${c.origin}): 32-bit or another architecture; only the host's own are bound`);
+      continue;
+    }
+    bound.add(c.soname);
+    plan.mounts.push({ src: real, dst: `${CONTAINER_LIB_DIR}/${c.soname}` });
+    plan.notes.push(`library ${c.soname}: ${real} (${c.origin})`);
+  }
+  if (bound.has('libcuda.so.1')) plan.links.push({ target: 'libcuda.so.1', dst: `${CONTAINER_LIB_DIR}/libcuda.so` });
+  if (!bound.has('libcuda.so.1')) plan.warnings.push(`--nv: no libcuda.so.1 of driver ${version} found in the library cache${libDirs.length ? ' or the sif.conf directories' : ''}: CUDA programs will not find the driver (name its directory with 'nvidia lib dir = DIR' in /etc/sif/sif.conf)`);
+  if (skipped32.size) plan.notes.push(`32-bit libraries not bound: ${[...skipped32].sort().join(', ')}`);
+}
+
+function planBinaries(facts: GpuHostFacts, binDirs: string[], plan: NvidiaPlan): void {
+  const dirs = [...binDirs, ...facts.binaryDirs()];
+  for (const name of NVIDIA_BINARIES) {
+    const dir = dirs.find((d) => facts.isExecutable(`${d}/${name}`));
+    const real = dir && facts.realPath(`${dir}/${name}`);
+    if (!real) {
+      plan.notes.push(`program ${name}: not found`);
+      continue;
+    }
+    plan.mounts.push({ src: real, dst: `${CONTAINER_BIN_DIR}/${name}` });
+    plan.notes.push(`program ${name}: ${real} at ${CONTAINER_BIN_DIR}/${name}`);
+  }
+}
+
+function planIcdFiles(facts: GpuHostFacts, plan: NvidiaPlan): void {
+  for (const path of NVIDIA_ICD_FILES) {
+    const text = facts.driverFile(path);
+    if (text === undefined) continue;
+    const data = rewriteIcd(path, text);
+    if (data === undefined) {
+      plan.notes.push(`skip ${path}: not an ICD file sif can read`);
+      continue;
+    }
+    plan.files.push({ dst: path, data });
+    plan.notes.push(`ICD file ${path}${data === text ? '' : ' (library path made a bare name, found in /.singularity.d/libs)'}`);
+  }
+}
+
+/** With --contain, the control nodes and the chosen GPUs' nodes; CUDA then numbers those from 0. */
+function planDevices(facts: GpuHostFacts, req: NvidiaRequest, plan: NvidiaPlan): void {
+  const nodes = facts.deviceNodes();
+  const gpus = nodes.filter((n) => /^nvidia\d+$/.test(n.name));
+  const sel = plan.selection;
+  const said = sel.kind === 'all' ? `all GPUs${sel.from ? ` (${sel.from}=all)` : ''}` : sel.kind === 'some' ? `GPUs ${sel.ids.join(',')} (${sel.from})` : `${sel.from}=${sel.kind === 'unmapped' ? sel.value : plan.selection.kind}`;
+  plan.notes.push(`visible devices: ${said}; GPU nodes on the host: ${gpus.map((g) => `/dev/${g.name}`).join(' ') || 'none'}`);
+  if (gpus.length === 0) plan.warnings.push('--nv: no GPU device node (/dev/nvidia0, ...) on this host: CUDA will see no device');
+  if (!req.contain) {
+    plan.notes.push("device nodes: the host's /dev is bound whole, with every GPU's node; the visible-device variables choose among them");
+    return;
+  }
+  let chosen = gpus;
+  if (sel.kind === 'none') chosen = [];
+  else if (sel.kind === 'unmapped') plan.warnings.push(`--nv --contain: cannot map ${sel.from}=${sel.value} to device nodes (UUIDs need NVML): binding every GPU`);
+  else if (sel.kind === 'some') {
+    chosen = sel.ids.flatMap((id) => gpus.filter((g) => g.name === `nvidia${id}`));
+    const missing = sel.ids.filter((id) => !gpus.some((g) => g.name === `nvidia${id}`));
+    if (missing.length) plan.warnings.push(`--nv: ${sel.from} names GPU ${missing.join(',')}, but there is no /dev/nvidia${missing[0]} on this host`);
+    // Only these nodes exist in the container: CUDA numbers them 0..n-1 (in its own
+    // device order, CUDA_DEVICE_ORDER), so the host's indices would name missing GPUs.
+    plan.env.CUDA_VISIBLE_DEVICES = chosen.map((_, i) => String(i)).join(',');
+    plan.notes.push(
+      `CUDA_VISIBLE_DEVICES=${plan.env.CUDA_VISIBLE_DEVICES} in the container: ${chosen.length ? `CUDA numbers ${chosen.map((g) => `/dev/${g.name}`).join(' ')} from 0` : 'no GPU'}`,
+    );
+  }
+  const control = nodes.filter((n) => NVIDIA_CONTROL_NODES.includes(n.name) || n.name.startsWith('nvidia-caps/'));
+  for (const n of [...control, ...chosen]) {
+    plan.mounts.push({ src: n.path, dst: `/dev/${n.name}` });
+    plan.notes.push(`device /dev/${n.name}`);
+  }
+}
+
+/**
+ * Plans --nv: the running driver's libraries into /.singularity.d/libs (under their
+ * sonames, 64-bit only), its programs at /usr/bin, its device nodes (with --contain),
+ * the persistence daemon's socket. Without a driver: a warning, and nothing to bind.
+ */
+export function planNvidia(req: NvidiaRequest, facts: GpuHostFacts): NvidiaPlan {
+  const plan: NvidiaPlan = { mounts: [], files: [], links: [], env: {}, selection: selectGpus(facts.env), notes: [], warnings: [] };
+  const text = facts.driverVersionText();
+  const version = text === undefined ? undefined : parseDriverVersion(text);
+  if (!version) {
+    plan.warnings.push(
+      text === undefined
+        ? '--nv: no NVIDIA driver is loaded on this host (no /proc/driver/nvidia/version): running without GPU support'
+        : '--nv: cannot read the driver version in /proc/driver/nvidia/version: running without GPU support',
+    );
+    return plan;
+  }
+  plan.driverVersion = version;
+  plan.notes.push(`driver ${version} (/proc/driver/nvidia/version), CUDA ${driverCudaVersion(version) ?? 'older than 11.0'}`);
+  const need = imageCudaNeed(req.imageEnv ?? []);
+  if (need) {
+    plan.notes.push(`the image needs CUDA ${need.version} (${need.from})`);
+    const mismatch = cudaMismatch(need, version);
+    if (mismatch) plan.warnings.push(mismatch);
+  }
+  const site = parseSiteConfig(facts.siteConfig());
+  for (const p of site.problems) plan.warnings.push(p);
+  planLibraries(facts, version, site.libDirs, plan);
+  planBinaries(facts, site.binDirs, plan);
+  planIcdFiles(facts, plan);
+  planDevices(facts, req, plan);
+  const mps = facts.mpsPipeDir();
+  const underTmp = mps && (mps.path === '/tmp' || mps.path.startsWith('/tmp/'));
+  if (mps && underTmp && !req.privateTmp) {
+    plan.notes.push(`MPS pipe directory ${mps.path}: in the container's /tmp, which is a host directory, not bound`);
+  } else if (mps) {
+    plan.mounts.push({ src: mps.src, dst: mps.path, writable: true });
+    plan.notes.push(`MPS pipe directory ${mps.path}`);
+  }
+  const socket = facts.persistencedSocket();
+  if (socket) {
+    plan.mounts.push({ src: socket, dst: PERSISTENCED_SOCKET });
+    plan.notes.push(`persistenced socket ${socket}`);
+  }
+  return plan;
+}

@@ -1,0 +1,135 @@
+// --nv against the fake driver of scripts/fake-nvidia.sh (no GPU needed): what is bound,
+// what a program loading libcuda.so.1 in the container is answered, --contain's device
+// filtering, and a host without a driver. Run as the unprivileged user.
+import { execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { makeBusyboxRootfs, makeSquashfs } from '../support/squashfs.js';
+import { REPO_ROOT, requireHost, sifAsUser, userEnv, userTempDir } from '../support/unprivileged.js';
+
+const FAKE_ROOT = join(REPO_ROOT, '.cache', 'fake-nvidia');
+const MULTIARCH = '/lib/x86_64-linux-gnu';
+let image: string;
+
+/** Busybox, the host's C library (the probe is a glibc program) and the probe. */
+async function makeProbeImage(): Promise<string> {
+  const dir = userTempDir('sif-img-');
+  const root = join(dir, 'root');
+  await makeBusyboxRootfs(root);
+  mkdirSync(join(root, MULTIARCH), { recursive: true });
+  for (const lib of ['libc.so.6', 'ld-linux-x86-64.so.2']) copyFileSync(join(MULTIARCH, lib), join(root, MULTIARCH, lib));
+  mkdirSync(join(root, 'lib64'));
+  symlinkSync(`..${MULTIARCH}/ld-linux-x86-64.so.2`, join(root, 'lib64', 'ld-linux-x86-64.so.2'));
+  copyFileSync(join(FAKE_ROOT, 'cuda-probe'), join(root, 'bin', 'cuda-probe'));
+  chmodSync(join(root, 'bin', 'cuda-probe'), 0o755);
+  const out = join(dir, 'probe.sqfs');
+  await makeSquashfs(root, out);
+  chmodSync(out, 0o644);
+  return out;
+}
+
+const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
+const nv = (args: string[], env: Record<string, string> = {}) =>
+  sifAsUser(['exec', '--nv', ...args], { env: userEnv({ SIF_TEST_NVIDIA_ROOT: FAKE_ROOT, ...env }) });
+
+beforeAll(async () => {
+  requireHost();
+  execFileSync('bash', [join(REPO_ROOT, 'scripts', 'fake-nvidia.sh')], { stdio: 'inherit' });
+  image = await makeProbeImage();
+}, 120_000);
+
+describe('sif exec --nv (fake driver)', () => {
+  it('a program in the image loads libcuda.so.1 and NVML from the host driver', async () => {
+    const r = await nv([image, '/bin/cuda-probe']);
+    expect(r).toMatchObject({ exitCode: 0, stderr: '' });
+    expect(r.stdout).toMatch(/^cuInit=0 cuDriverGetVersion=12040 cuDeviceGetCount=\d+ nvmlSystemGetDriverVersion=550\.54\.14$/m);
+  });
+
+  it("binds the running driver's 64-bit libraries, a libcuda.so link and nvidia-smi", async () => {
+    const r = await nv([image, 'sh', '-c', 'ls /.singularity.d/libs; readlink /.singularity.d/libs/libcuda.so; nvidia-smi; echo "$LD_LIBRARY_PATH"']);
+    expect(r).toMatchObject({ exitCode: 0, stderr: '' });
+    // Not the 32-bit libcuda, not the 470 leftover of libnvidia-ml.
+    expect(r.stdout.trim().split('\n')).toEqual([
+      'libcuda.so', 'libcuda.so.1', 'libnvidia-ml.so.1', 'libnvidia-ptxjitcompiler.so.1',
+      'libcuda.so.1',
+      'fake nvidia-smi: driver 550.54.14, CUDA 12.4',
+      '/.singularity.d/libs',
+    ]);
+  });
+
+  it('writes the ICD files, a host library path made a bare name', async () => {
+    const r = await nv([image, 'sh', '-c', 'cat /etc/OpenCL/vendors/nvidia.icd; grep library_path /usr/share/vulkan/icd.d/nvidia_icd.json']);
+    expect(r).toMatchObject({ exitCode: 0, stderr: '' });
+    expect(r.stdout.split('\n').map((l) => l.trim())).toEqual(['libnvidia-opencl.so.1', '"library_path": "libGLX_nvidia.so.0",', '']);
+  });
+
+  it('the libraries are read-only in the container', async () => {
+    const r = await nv([image, 'sh', '-c', 'echo x > /.singularity.d/libs/libcuda.so.1']);
+    expect(r.exitCode).not.toBe(0);
+    expect(r.stderr).toMatch(/Read-only file system/);
+  });
+
+  it('with --contain binds the control nodes and the visible GPU only, renumbered for CUDA', async () => {
+    const r = await nv(['--contain', image, 'sh', '-c', 'ls /dev /dev/nvidia-caps; echo "CVD=$CUDA_VISIBLE_DEVICES"; cuda-probe'], { CUDA_VISIBLE_DEVICES: '1' });
+    expect(r).toMatchObject({ exitCode: 0, stderr: '' });
+    const lines = r.stdout.split('\n');
+    expect(lines).toEqual(expect.arrayContaining(['nvidia1', 'nvidiactl', 'nvidia-uvm', 'nvidia-uvm-tools', 'nvidia-cap1', 'CVD=0']));
+    expect(lines).not.toContain('nvidia0');
+    expect(r.stdout).toMatch(/cuDeviceGetCount=1 /);
+  });
+
+  it('binds the MPS pipe directory read-write, also under --contain', async () => {
+    const r = await nv(['--contain', image, 'sh', '-c', 'touch /tmp/nvidia-mps/client-$$ && ls /tmp/nvidia-mps && rm /tmp/nvidia-mps/client-$$']);
+    expect(r).toMatchObject({ exitCode: 0, stderr: '' });
+    expect(r.stdout).toMatch(/^client-\d+$/m);
+    // Not where /tmp is a host directory (--workdir's): sif makes no mount point there.
+    const wd = await nv(['--contain', '--workdir', userTempDir('sif-wd-'), image, 'true']);
+    expect(wd).toMatchObject({ exitCode: 0, stderr: '' });
+  });
+
+  it("with --contain and Slurm's GPU binding, those GPUs' nodes", async () => {
+    const r = await nv(['--contain', image, 'cuda-probe'], { SLURM_STEP_GPUS: '0,1', CUDA_VISIBLE_DEVICES: '0,1' });
+    expect(r).toMatchObject({ exitCode: 0, stderr: '' });
+    expect(r.stdout).toMatch(/cuDeviceGetCount=2 /);
+    const none = await nv(['--contain', image, 'cuda-probe'], { NVIDIA_VISIBLE_DEVICES: 'none' });
+    expect(none.stdout).toMatch(/cuInit=0 .*cuDeviceGetCount=0 /);
+  });
+
+  it('without a driver: a warning, and the command runs', async () => {
+    const r = await nv([image, 'sh', '-c', 'echo ran; ls /.singularity.d/libs 2>&1 | head -1'], { SIF_TEST_NVIDIA_ROOT: '/nonexistent' });
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout.split('\n')[0]).toBe('ran');
+    expect(r.stderr).toMatch(/no NVIDIA driver is loaded on this host .*running without GPU support/);
+  });
+
+  it('changes nothing of the image', async () => {
+    const before = sha(image);
+    await nv([image, 'true']);
+    const plain = await sifAsUser(['exec', image, 'sh', '-c', 'ls -a / /.singularity.d 2>&1; ls /usr 2>&1'], { env: userEnv() });
+    expect(plain.stdout).not.toMatch(/nvidia|libcuda/);
+    expect(plain.stdout).toMatch(/\/\.singularity\.d.*No such file/);
+    expect(sha(image)).toBe(before);
+  });
+});
+
+describe('sif doctor --gpu (fake driver)', () => {
+  it('prints every decision: what is bound, what is left out and why', async () => {
+    const r = await sifAsUser(['doctor', '--gpu', '--contain'], { env: userEnv({ SIF_TEST_NVIDIA_ROOT: FAKE_ROOT, CUDA_VISIBLE_DEVICES: '1' }) });
+    expect(r).toMatchObject({ exitCode: 0, stderr: '' });
+    const lib = join(FAKE_ROOT, 'usr/lib/x86_64-linux-gnu');
+    expect(r.stdout).toContain('driver 550.54.14 (/proc/driver/nvidia/version), CUDA 12.4');
+    expect(r.stdout).toContain(`library libcuda.so.1: ${lib}/libcuda.so.550.54.14 (ld.so.cache)`);
+    expect(r.stdout).toContain('32-bit libraries not bound: libcuda.so.1');
+    expect(r.stdout).toMatch(/skip \S+\/opt\/old\/libnvidia-ml\.so\.1 .*(not of driver 550\.54\.14|already bound)/);
+    expect(r.stdout).toContain('CUDA_VISIBLE_DEVICES=0 in the container: CUDA numbers /dev/nvidia1 from 0');
+    expect(r.stdout).toContain(`/dev/nvidia1  <-  ${FAKE_ROOT}/dev/nvidia1`);
+    expect(r.stdout).not.toContain('/dev/nvidia0  <-');
+  });
+
+  it('without a driver says so', async () => {
+    const r = await sifAsUser(['doctor', '--gpu'], { env: userEnv({ SIF_TEST_NVIDIA_ROOT: '/nonexistent' }) });
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toMatch(/warnings:\n {2}--nv: no NVIDIA driver is loaded/);
+  });
+});

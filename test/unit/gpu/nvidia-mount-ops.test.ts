@@ -1,0 +1,43 @@
+import { nvidiaMountOps } from '../../../src/gpu/nvidia-mount-ops.js';
+import type { NvidiaPlan } from '../../../src/gpu/plan-nvidia.js';
+
+const plan: NvidiaPlan = {
+  driverVersion: '550.54.14',
+  mounts: [
+    { src: '/usr/lib/x86_64-linux-gnu/libcuda.so.550.54.14', dst: '/.singularity.d/libs/libcuda.so.1' },
+    { src: '/usr/bin/nvidia-smi', dst: '/usr/bin/nvidia-smi' },
+    { src: '/run/nvidia-persistenced/socket', dst: '/var/run/nvidia-persistenced/socket' },
+  ],
+  files: [{ dst: '/etc/OpenCL/vendors/nvidia.icd', data: 'libnvidia-opencl.so.1\n' }],
+  links: [{ target: 'libcuda.so.1', dst: '/.singularity.d/libs/libcuda.so' }],
+  env: { CUDA_VISIBLE_DEVICES: '0' },
+  selection: { kind: 'all' },
+  notes: [],
+  warnings: ['w'],
+};
+
+describe('nvidiaMountOps', () => {
+  it('binds read-only into a fresh tmpfs at /.singularity.d/libs, then links', () => {
+    const parts = nvidiaMountOps(plan, {});
+    expect(parts.ops).toEqual([
+      { op: 'tmpfs', dst: '/.singularity.d/libs', mode: 0o755 },
+      { op: 'bind', src: '/usr/lib/x86_64-linux-gnu/libcuda.so.550.54.14', dst: '/.singularity.d/libs/libcuda.so.1', readonly: true },
+      { op: 'bind', src: '/usr/bin/nvidia-smi', dst: '/usr/bin/nvidia-smi', readonly: true },
+      { op: 'bind', src: '/run/nvidia-persistenced/socket', dst: '/var/run/nvidia-persistenced/socket', readonly: true, optional: true },
+      { op: 'file', dst: '/etc/OpenCL/vendors/nvidia.icd', mode: 0o644, data: 'libnvidia-opencl.so.1\n' },
+      { op: 'symlink', target: 'libcuda.so.1', dst: '/.singularity.d/libs/libcuda.so' },
+    ]);
+    expect(parts.env).toEqual({ CUDA_VISIBLE_DEVICES: '0', LD_LIBRARY_PATH: '/.singularity.d/libs' });
+    expect(parts.warnings).toEqual(['w']);
+  });
+
+  it('adds the library directory to an LD_LIBRARY_PATH once', () => {
+    expect(nvidiaMountOps(plan, { LD_LIBRARY_PATH: '/opt/lib' }).env.LD_LIBRARY_PATH).toBe('/opt/lib:/.singularity.d/libs');
+    expect(nvidiaMountOps(plan, { LD_LIBRARY_PATH: '/.singularity.d/libs:/x' }).env.LD_LIBRARY_PATH).toBeUndefined();
+  });
+
+  it('makes no tmpfs when no library is bound', () => {
+    const parts = nvidiaMountOps({ ...plan, mounts: [], files: [], links: [], env: {} }, {});
+    expect(parts).toEqual({ ops: [], env: {}, warnings: ['w'] });
+  });
+});
