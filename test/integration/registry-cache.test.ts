@@ -139,7 +139,7 @@ describe('rebuilds from the cache', () => {
 });
 
 describe('a corrupted cache entry', () => {
-  it('is detected, discarded and downloaded again', async () => {
+  it('fails the read that finds it (checked as streamed), is discarded, and is downloaded again next time', async () => {
     const ref = `${proxy.host}/sif/small@${digest()}`;
     const first = await pull(ref);
     const layer = first.layers[first.layers.length - 1]!.descriptor;
@@ -149,8 +149,11 @@ describe('a corrupted cache entry', () => {
     writeFileSync(cache.pathOf(layer.digest), bad);
     proxy.requests.length = 0;
     const warnings: string[] = [];
-    await pull(ref, { onWarning: (w) => warnings.push(w) });
+    await expectSifError(pull(ref, { onWarning: (w) => warnings.push(w) }), 'SIF_E_BUILD_DIGEST', layer.digest, 'cached copy hashes to');
     expect(warnings.join()).toContain(`cached blob ${layer.digest} was corrupt`);
+    expect(proxy.requests).toEqual([]);
+    expect(await cache.has(layer.digest)).toBe(false);
+    await pull(ref);
     expect(proxy.requests).toEqual([`GET /v2/sif/small/blobs/${layer.digest}`]);
     const again = await cache.openVerified(layer.digest, layer.size);
     expect(again).not.toBeNull();
@@ -199,7 +202,11 @@ describe('an abort in the middle of a download', () => {
       },
     }));
     const top = img.layers[img.layers.length - 1]!;
-    await expectSifError(top.open(), 'SIF_E_BUILD_INTERRUPTED');
+    // The layer is handed out while it downloads: the abort fails open() or the read.
+    const read = async () => {
+      for await (const _ of await top.open());
+    };
+    await expectSifError(read(), 'SIF_E_BUILD_INTERRUPTED');
     await img.close();
     expect(started.length).toBeGreaterThan(0);
     expect(leftovers()).toEqual([]);
