@@ -70,6 +70,8 @@ export interface CleanResult {
 }
 
 const ALGORITHMS = ['sha256', 'sha512'] as const;
+/** Bytes of a download held in memory at most while the disk catches up. */
+const WRITE_BEHIND = 16 << 20;
 /** Read size of a streamed blob: big reads, few trips through the merge's reader. */
 const STREAM_CHUNK = 1 << 20;
 
@@ -125,7 +127,8 @@ export class BlobCache {
    * against `size` and `digest`, fsynced, then renamed. On any failure (mismatch:
    * SIF_E_BUILD_DIGEST; abort; I/O) the temp file is removed and nothing is cached.
    * Returns the blob still open (the caller closes it), so a concurrent clean
-   * cannot take it away between the rename and the first read.
+   * cannot take it away between the rename and the first read. Chunks are kept
+   * until written: `source` must not reuse its buffers (network chunks are fresh).
    */
   async ingest(digest: string, size: number | undefined, source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, opts: IngestOptions = {}): Promise<VerifiedBlob> {
     const { algorithm, hex } = parseDigest(digest, 'cache');
@@ -134,6 +137,8 @@ export class BlobCache {
     const tmp = join(dir, tempName(hex));
     let fh: FileHandle | undefined;
     let live: GrowingBlob | undefined;
+    let writer: Promise<void> | undefined;
+    let failure: { error: unknown } | undefined;
     try {
       await mkdir(dir, { recursive: true });
       fh = await open(tmp, 'wx+', 0o644);
@@ -142,18 +147,47 @@ export class BlobCache {
         opts.onStart(live);
       }
       const hash = createHash(algorithm);
+      const file = fh;
       let done = 0;
+      // Chunks are written behind the reads, gathered while a write is in flight: a
+      // write per network chunk, awaited before the next read, held a download to
+      // one chunk per turn of an event loop that the merge keeps busy (~30 MB/s).
+      const queue: Buffer[] = [];
+      let queued = 0;
+      let written = 0;
+      const writeQueued = async (): Promise<void> => {
+        while (queue.length > 0) {
+          const buf = queue.length === 1 ? queue[0]! : Buffer.concat(queue);
+          queue.length = 0;
+          queued = 0;
+          for (let off = 0; off < buf.length; ) off += (await file.write(buf, off)).bytesWritten;
+          written += buf.length;
+          live?.wrote(written);
+          opts.onBytes?.(written);
+        }
+      };
+      const startWriter = (): void => {
+        writer ??= writeQueued().catch((error: unknown) => {
+          failure ??= { error };
+        }).finally(() => {
+          writer = undefined;
+        });
+      };
       for await (const chunk of source) {
         if (opts.signal?.aborted) throw new SifError('SIF_E_BUILD_INTERRUPTED', `download of ${digest} interrupted`);
+        if (failure) throw failure.error;
         const t0 = buildTimings.on ? performance.now() : 0;
         hash.update(chunk);
         if (t0) buildTimings.add('digest', t0);
         done += chunk.length;
         if (size !== undefined && done > size) throw digestMismatch(digest, `more than the ${size} bytes its descriptor says`);
-        for (let off = 0; off < chunk.length; ) off += (await fh.write(chunk, off)).bytesWritten;
-        live?.wrote(done);
-        opts.onBytes?.(done);
+        queue.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
+        queued += chunk.length;
+        startWriter();
+        while (queued > WRITE_BEHIND && writer) await writer; // bounded memory when the disk is slower
       }
+      while (writer) await writer;
+      if (failure) throw failure.error;
       if (opts.signal?.aborted) throw new SifError('SIF_E_BUILD_INTERRUPTED', `download of ${digest} interrupted`);
       if (size !== undefined && done !== size) throw digestMismatch(digest, `got ${done} bytes, the descriptor says ${size}`);
       const got = `${algorithm}:${hash.digest('hex')}`;
@@ -166,6 +200,7 @@ export class BlobCache {
       return verifiedBlob(digest, done, fh);
     } catch (e) {
       const err = e instanceof SifError ? e : cacheError(e, `writing blob ${digest}`);
+      while (writer) await writer; // its errors are kept in failure, never thrown
       live?.finished(err); // before the handle closes, so readers report this error
       await fh?.close().catch(() => undefined);
       await rm(tmp, { force: true });
