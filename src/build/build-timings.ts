@@ -2,7 +2,7 @@
  * Where a build's time goes, for `SIF_BUILD_TIMINGS=1 sif build ...` and the build
  * benchmark. First the source is opened (manifest and config). The stages overlap (downloads run beside the merge, compression on the
  * writer's threads), so the merge's thread is the reference: its wall time splits into
- * waiting for a layer's blob (its download, or the digest check of a cached copy),
+ * waiting for a layer's blob (until its download begins: digests are checked as it streams),
  * waiting for layer bytes (file reads and inflating), waiting for the squashfs writer
  * (compression) and the rest, its own work (tar parsing, flattening). Downloads are
  * timed from the first request to the last byte; sha256 digests wherever they run.
@@ -16,7 +16,7 @@ export interface StageTotals {
   source: number;
   /** First request to last byte, beside the merge (0: every blob was cached). */
   download: number;
-  /** Merge thread: waiting for layer blobs. */
+  /** Merge thread: waiting for layer blobs (their downloads to begin). */
   blobs: number;
   /** Merge thread: waiting for inflated layer bytes. */
   inflate: number;

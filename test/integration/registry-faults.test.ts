@@ -4,27 +4,30 @@
 // dropped and stalled connections, bytes that do not match their digest, lying
 // Docker-Content-Digest headers, schema 1 manifests and redirects to another host.
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { BlobCache } from '../../src/build/cache/blob-cache.js';
 import { MEDIA, type ResolvedImage } from '../../src/build/image-source.js';
 import { openRegistryImage, type RegistryImageOptions } from '../../src/build/registry/registry-source.js';
 import { pullWhole } from '../support/read-layers.js';
 import { testRegistries, type TestRegistries } from '../support/registry.js';
 import { expectSifError } from '../unit/image/support.js';
+import { tarball } from '../unit/build/merge/support.js';
+import { requireHost, userTempDir } from '../support/unprivileged.js';
+import { buildAsUser, leftovers } from './build-support.js';
 
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const USER = 'u';
 const PASSWORD = 'p';
 
-/** One tiny image: a gzip "layer" big enough to be cut in the middle, a config, a manifest. */
+/** One tiny image: a gzip layer (one 256 KiB file) big enough to be cut in the middle, a config, a manifest. */
 function makeImage() {
-  const layer = gzipSync(Buffer.concat(Array.from({ length: 64 }, (_, i) => Buffer.alloc(4096, i))), { level: 0 });
+  const layer = gzipSync(tarball([{ name: 'data', data: Buffer.concat(Array.from({ length: 64 }, (_, i) => Buffer.alloc(4096, i))) }]), { level: 0 });
   const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Env: ['A=1'] }, rootfs: { type: 'layers', diff_ids: [] } }));
   const manifest = Buffer.from(JSON.stringify({
     schemaVersion: 2,
@@ -32,7 +35,25 @@ function makeImage() {
     config: { mediaType: MEDIA.ociConfig, digest: sha(config), size: config.length },
     layers: [{ mediaType: MEDIA.ociLayerGzip, digest: sha(layer), size: layer.length }],
   }));
-  return { layer, config, manifest };
+  return { layer, config, manifest, damaged: damaged(layer) };
+}
+
+/**
+ * The layer with one byte of its file's data changed, in its last quarter: still a
+ * well-formed gzip stream up to its checksum (level 0 stores the bytes), so only the
+ * digest (and the gzip CRC, at the very end) can tell.
+ */
+function damaged(layer: Buffer): Buffer {
+  for (let p = (layer.length * 3) >> 2; p < layer.length; p++) {
+    const bad = Buffer.from(layer);
+    bad[p] = bad[p]! ^ 0x55;
+    try {
+      gunzipSync(bad);
+    } catch (e) {
+      if (/incorrect data check/.test((e as Error).message)) return bad;
+    }
+  }
+  throw new Error('no byte of the test layer can be changed without breaking its gzip structure');
 }
 
 interface Plan {
@@ -45,6 +66,8 @@ interface Plan {
   hangs: number;
   /** Serve other bytes (same length) for the layer. */
   lie: boolean;
+  /** Serve the damaged layer (one byte changed, late in it), pausing halfway so a reader takes the first half. */
+  lateLie?: boolean;
   /** Send this Docker-Content-Digest with manifests. */
   headerDigest?: string;
   /** Serve this body as the manifest. */
@@ -110,6 +133,12 @@ class FakeRegistry {
       setTimeout(() => res.socket?.destroy(), 20);
       return;
     }
+    if (blob === layer && p.lateLie) {
+      const bad = this.image.damaged;
+      res.write(bad.subarray(0, bad.length >> 1));
+      setTimeout(() => res.end(bad.subarray(bad.length >> 1)), 300);
+      return;
+    }
     res.end(blob === layer && p.lie ? Buffer.alloc(blob.length, 0x42) : blob);
   }
 }
@@ -167,10 +196,10 @@ describe('retries', () => {
     const retries: string[] = [];
     await pull({ http: { retryBaseMs: 5, tries: 4, onRetry: (r) => retries.push(r.reason) } });
     expect(retries).toEqual(['HTTP 500', 'HTTP 504']);
-    // After the unauthenticated try that fetches the challenge: the HEAD of the tag 3
-    // times (500, 504, then 200), then the GET of the manifest it names.
+    // After the unauthenticated try that fetches the challenge: the GET of the tag 3
+    // times (500, 504, then 200); no HEAD first, as nothing is cached.
     const manifestRequests = reg.requests.filter((r) => r.url.includes('/manifests/') && r.headers.authorization);
-    expect(manifestRequests.map((r) => r.method)).toEqual(['HEAD', 'HEAD', 'HEAD', 'GET']);
+    expect(manifestRequests.map((r) => r.method)).toEqual(['GET', 'GET', 'GET']);
   });
 
   it('gives up after the tries, with the status', async () => {
@@ -196,11 +225,31 @@ describe('retries', () => {
 });
 
 describe('bytes that do not match their digest', () => {
-  it('fail the layer with SIF_E_BUILD_DIGEST naming it, after trying again; nothing is cached', async () => {
+  const layerRequests = () => reg.requests.filter((r) => r.url.endsWith(sha(reg.image.layer))).length;
+
+  it('are fetched again while no reader has taken any, then fail the layer naming it; nothing is cached', async () => {
     reg.plan.lie = true;
     const layerDigest = sha(reg.image.layer);
-    await expectSifError(pull(), 'SIF_E_BUILD_DIGEST', layerDigest);
-    expect(reg.requests.filter((r) => r.url.endsWith(layerDigest)).length).toBe(3);
+    const img = await openRegistryImage(ref(), options());
+    try {
+      // Nobody reads the layer until its three downloads were made.
+      for (let i = 0; i < 500 && layerRequests() < 3; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(layerRequests()).toBe(3);
+      await expectSifError(pullWhole(Promise.resolve(img)), 'SIF_E_BUILD_DIGEST', layerDigest);
+    } finally {
+      await img.close();
+    }
+    expect(layerRequests()).toBe(3);
+    expect(await new BlobCache(cacheDir()).has(layerDigest)).toBe(false);
+    expect(tempFiles()).toEqual([]);
+  });
+
+  it('read while they download fail the reader with SIF_E_BUILD_DIGEST, not the gzip check; no retry, nothing cached', async () => {
+    reg.plan.lateLie = true;
+    const layerDigest = sha(reg.image.layer);
+    const e = await expectSifError(pull(), 'SIF_E_BUILD_DIGEST', layerDigest);
+    expect(e.message).toContain('does not match its digest');
+    expect(layerRequests()).toBe(1); // the reader had the first half: bytes handed on are not taken back
     expect(await new BlobCache(cacheDir()).has(layerDigest)).toBe(false);
     expect(tempFiles()).toEqual([]);
   });
@@ -249,4 +298,30 @@ describe('redirects', () => {
       await storage.stop();
     }
   });
+});
+
+describe('sif build from a registry serving a bad layer', () => {
+  const layerRequests = () => reg.requests.filter((r) => r.url.endsWith(sha(reg.image.layer))).length;
+
+  it('fails cleanly while merging it: digest error naming the layer, no SIF, no cache entry, no temp file', async () => {
+    requireHost();
+    reg.plan.lateLie = true;
+    const layerDigest = sha(reg.image.layer);
+    const dir = userTempDir('sif-build-bad-blob-');
+    try {
+      const target = join(dir, 'bad.sif');
+      const r = await buildAsUser(['--ca-cert', env.caFile, '--username', USER, target, `docker://${ref()}`],
+        { env: { SIF_PASSWORD: PASSWORD, SIF_CACHEDIR: join(dir, 'cache') } });
+      expect(r.exitCode).toBe(125);
+      expect(r.stderr).toContain(layerDigest);
+      expect(r.stderr).toContain('does not match its digest');
+      expect(existsSync(target)).toBe(false);
+      expect(leftovers(dir, ['cache'])).toEqual([]);
+      expect(layerRequests()).toBe(1);
+      const blobs = readdirSync(join(dir, 'cache', 'blobs', 'sha256'));
+      expect(blobs.filter((n) => n.includes(layerDigest.slice(7)))).toEqual([]); // neither the blob nor a temp file
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { SifError } from '../../errors.js';
 import { parseDigest } from '../sources/verified-stream.js';
 import { cacheRoot } from './cache-root.js';
@@ -19,11 +19,14 @@ import { TagIndex, type TagRecord } from './tag-index.js';
 import { isTempName, tempIsLive, tempName } from './temp-files.js';
 import { syncDir } from '../../host/sync-dir.js';
 import { buildTimings } from '../build-timings.js';
+import { GrowingBlob } from './growing-blob.js';
 
 export interface IngestOptions {
   signal?: AbortSignal;
   /** Bytes written so far, after each chunk. */
   onBytes?: (done: number) => void;
+  /** Called once the temp file is open: the blob can be read while it is written. */
+  onStart?: (live: GrowingBlob) => void;
 }
 
 /** A cached blob whose bytes were just checked, held open so nothing can swap it. */
@@ -67,6 +70,10 @@ export interface CleanResult {
 }
 
 const ALGORITHMS = ['sha256', 'sha512'] as const;
+/** Bytes of a download held in memory at most while the disk catches up. */
+const WRITE_BEHIND = 16 << 20;
+/** Read size of a streamed blob: big reads, few trips through the merge's reader. */
+const STREAM_CHUNK = 1 << 20;
 
 export function cacheError(e: unknown, what: string): SifError {
   if (e instanceof SifError) return e;
@@ -120,7 +127,8 @@ export class BlobCache {
    * against `size` and `digest`, fsynced, then renamed. On any failure (mismatch:
    * SIF_E_BUILD_DIGEST; abort; I/O) the temp file is removed and nothing is cached.
    * Returns the blob still open (the caller closes it), so a concurrent clean
-   * cannot take it away between the rename and the first read.
+   * cannot take it away between the rename and the first read. Chunks are kept
+   * until written: `source` must not reuse its buffers (network chunks are fresh).
    */
   async ingest(digest: string, size: number | undefined, source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, opts: IngestOptions = {}): Promise<VerifiedBlob> {
     const { algorithm, hex } = parseDigest(digest, 'cache');
@@ -128,21 +136,58 @@ export class BlobCache {
     const dir = dirname(final);
     const tmp = join(dir, tempName(hex));
     let fh: FileHandle | undefined;
+    let live: GrowingBlob | undefined;
+    let writer: Promise<void> | undefined;
+    let failure: { error: unknown } | undefined;
     try {
       await mkdir(dir, { recursive: true });
       fh = await open(tmp, 'wx+', 0o644);
+      if (opts.onStart) {
+        live = new GrowingBlob(digest, size, fh);
+        opts.onStart(live);
+      }
       const hash = createHash(algorithm);
+      const file = fh;
       let done = 0;
+      // Chunks are written behind the reads, gathered while a write is in flight: a
+      // write per network chunk, awaited before the next read, held a download to
+      // one chunk per turn of an event loop that the merge keeps busy (~30 MB/s).
+      const queue: Buffer[] = [];
+      let queued = 0;
+      let written = 0;
+      const writeQueued = async (): Promise<void> => {
+        while (queue.length > 0) {
+          const buf = queue.length === 1 ? queue[0]! : Buffer.concat(queue);
+          queue.length = 0;
+          queued = 0;
+          for (let off = 0; off < buf.length; ) off += (await file.write(buf, off)).bytesWritten;
+          written += buf.length;
+          live?.wrote(written);
+          opts.onBytes?.(written);
+        }
+      };
+      const startWriter = (): void => {
+        writer ??= writeQueued().catch((error: unknown) => {
+          failure ??= { error };
+        }).finally(() => {
+          writer = undefined;
+        });
+      };
       for await (const chunk of source) {
         if (opts.signal?.aborted) throw new SifError('SIF_E_BUILD_INTERRUPTED', `download of ${digest} interrupted`);
+        if (failure) throw failure.error;
         const t0 = buildTimings.on ? performance.now() : 0;
         hash.update(chunk);
         if (t0) buildTimings.add('digest', t0);
         done += chunk.length;
         if (size !== undefined && done > size) throw digestMismatch(digest, `more than the ${size} bytes its descriptor says`);
-        for (let off = 0; off < chunk.length; ) off += (await fh.write(chunk, off)).bytesWritten;
-        opts.onBytes?.(done);
+        queue.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
+        queued += chunk.length;
+        startWriter();
+        while (queued > WRITE_BEHIND && writer) await writer; // bounded memory when the disk is slower
       }
+      while (writer) await writer;
+      if (failure) throw failure.error;
       if (opts.signal?.aborted) throw new SifError('SIF_E_BUILD_INTERRUPTED', `download of ${digest} interrupted`);
       if (size !== undefined && done !== size) throw digestMismatch(digest, `got ${done} bytes, the descriptor says ${size}`);
       const got = `${algorithm}:${hash.digest('hex')}`;
@@ -151,11 +196,15 @@ export class BlobCache {
       await fh.chmod(0o444);
       await rename(tmp, final);
       await syncDir(dir);
+      live?.finished();
       return verifiedBlob(digest, done, fh);
     } catch (e) {
+      const err = e instanceof SifError ? e : cacheError(e, `writing blob ${digest}`);
+      while (writer) await writer; // its errors are kept in failure, never thrown
+      live?.finished(err); // before the handle closes, so readers report this error
       await fh?.close().catch(() => undefined);
       await rm(tmp, { force: true });
-      throw e instanceof SifError ? e : cacheError(e, `writing blob ${digest}`);
+      throw err;
     }
   }
 
@@ -183,17 +232,7 @@ export class BlobCache {
     try {
       st = await fh.stat();
       if (size !== undefined && st.size !== size) throw digestMismatch(digest, `the cached copy has ${st.size} bytes, expected ${size}`);
-      const hash = createHash(algorithm);
-      const buf = Buffer.allocUnsafe(1 << 20);
-      for (let pos = 0; pos < st.size; ) {
-        const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
-        if (bytesRead === 0) break;
-        const t0 = buildTimings.on ? performance.now() : 0;
-        hash.update(buf.subarray(0, bytesRead));
-        if (t0) buildTimings.add('digest', t0);
-        pos += bytesRead;
-      }
-      const got = `${algorithm}:${hash.digest('hex')}`;
+      const got = await hashHandle(fh, st.size, algorithm);
       if (got !== digest) throw digestMismatch(digest, `the cached copy hashes to ${got}`);
       const now = new Date();
       await fh.utimes(now, now).catch(() => undefined);
@@ -203,6 +242,94 @@ export class BlobCache {
       if (e instanceof SifError && e.code === 'SIF_E_BUILD_DIGEST') await this.discard(digest, st?.ino);
       throw e instanceof SifError ? e : cacheError(e, `reading ${path}`);
     }
+  }
+
+  /**
+   * Opens a cached blob to be streamed whole (layers), checking its size now and its
+   * digest as each stream passes: a stream fails at its end (SIF_E_BUILD_DIGEST) when
+   * the bytes do not match, and the entry is discarded. This replaces a full re-hash
+   * before the merge reads the blob again (a second read of every layer on a warm
+   * build); the merge fails before its output is renamed into place, so the guarantee
+   * stays: every byte built from is checked. A stream stopped before its end (the
+   * merge failed on bad data first) has the whole blob checked on close(), so a
+   * corrupt entry never stays to fail the next build as well.
+   */
+  async openStreamed(digest: string, size?: number, onCorrupt?: (message: string) => void): Promise<VerifiedBlob | null> {
+    const { algorithm } = parseDigest(digest, 'cache');
+    const path = this.pathOf(digest);
+    let fh: FileHandle;
+    try {
+      fh = await open(path, 'r');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw cacheError(e, `reading ${path}`);
+    }
+    let st: Stats | undefined;
+    try {
+      st = await fh.stat();
+      if (size !== undefined && st.size !== size) throw digestMismatch(digest, `the cached copy has ${st.size} bytes, expected ${size}`);
+      const now = new Date();
+      await fh.utimes(now, now).catch(() => undefined);
+    } catch (e) {
+      await fh.close().catch(() => undefined);
+      if (e instanceof SifError && e.code === 'SIF_E_BUILD_DIGEST') await this.discard(digest, st?.ino);
+      throw e instanceof SifError ? e : cacheError(e, `reading ${path}`);
+    }
+    const { ino, size: length } = st;
+    const checks: Promise<unknown>[] = [];
+    let verified = false;
+    let discarded = false;
+    let unfinished = 0; // streams made that did not reach their end
+    const corrupt = async (got: string): Promise<SifError> => {
+      const err = new SifError('SIF_E_BUILD_DIGEST', `cached blob ${digest} does not match its digest: the cached copy hashes to ${got}`, {
+        hint: 'the bad copy was discarded; build again to download it',
+      });
+      if (!discarded) {
+        discarded = true;
+        const gone = this.discard(digest, ino).catch(() => undefined);
+        checks.push(gone); // close() waits for it
+        await gone;
+        onCorrupt?.(`cached blob ${digest} was corrupt and has been discarded`);
+      }
+      return err;
+    };
+    let closed = false;
+    return {
+      digest,
+      size: length,
+      stream: () => {
+        unfinished++;
+        async function* read(): AsyncGenerator<Buffer> {
+          const hash = createHash(algorithm);
+          for (let pos = 0; pos < length; ) {
+            const buf = Buffer.allocUnsafe(Math.min(STREAM_CHUNK, length - pos));
+            const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+            if (bytesRead === 0) break; // shorter than at open: the digest says so below
+            const t0 = buildTimings.on ? performance.now() : 0;
+            hash.update(buf.subarray(0, bytesRead));
+            if (t0) buildTimings.add('digest', t0);
+            pos += bytesRead;
+            yield buf.subarray(0, bytesRead);
+          }
+          unfinished--;
+          const got = `${algorithm}:${hash.digest('hex')}`;
+          if (got !== digest) throw await corrupt(got);
+          verified = true;
+        }
+        return Readable.from(read(), { objectMode: false });
+      },
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        if (unfinished > 0 && !verified && !discarded) {
+          // A read stopped before its end (the merge failed first): check the whole blob now.
+          const got = await hashHandle(fh, length, algorithm).catch(() => digest);
+          if (got !== digest) await corrupt(got);
+        }
+        await Promise.all(checks);
+        await fh.close().catch(() => undefined);
+      },
+    };
   }
 
   /** A small blob's bytes, verified; null when not cached. */
@@ -308,6 +435,21 @@ export class BlobCache {
     }
     return res;
   }
+}
+
+/** The digest of a file's first `size` bytes, read through `fh`. */
+async function hashHandle(fh: FileHandle, size: number, algorithm: 'sha256' | 'sha512'): Promise<string> {
+  const hash = createHash(algorithm);
+  const buf = Buffer.allocUnsafe(1 << 20);
+  for (let pos = 0; pos < size; ) {
+    const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+    if (bytesRead === 0) break;
+    const t0 = buildTimings.on ? performance.now() : 0;
+    hash.update(buf.subarray(0, bytesRead));
+    if (t0) buildTimings.add('digest', t0);
+    pos += bytesRead;
+  }
+  return `${algorithm}:${hash.digest('hex')}`;
 }
 
 function verifiedBlob(digest: string, size: number, fh: FileHandle): VerifiedBlob {

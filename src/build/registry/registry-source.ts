@@ -1,14 +1,16 @@
 /**
  * `docker://REF` as a build source (the contract in ../image-source.ts): resolve
- * the reference to one manifest for the wanted platform, fetch its config, and
- * hand out layers that stream from the verified cache while the rest download in
- * the background.
+ * the reference to one manifest for the wanted platform, fetch its config (while
+ * the layers start downloading), and hand out layers that stream from the cache or
+ * from their download as it runs (layer-downloads.ts).
  *
  * Network use on a rebuild: a digest reference whose manifests, config and layers
  * are cached makes no request at all. A tag must be asked again (one HEAD of the
  * manifest; Docker Hub does not count HEADs against its pull limit), because tags
- * move. When the registry cannot be reached, the cache's last resolution of the
- * tag is used with a warning; `offline: true` uses it without trying.
+ * move; when the cache holds nothing the tag pointed at before, the manifest is
+ * fetched at once (a HEAD first would only cost a round trip). When the registry
+ * cannot be reached, the cache's last resolution of the tag is used with a warning;
+ * `offline: true` uses it without trying.
  *
  * A single-platform image is returned whatever its platform: the caller checks
  * the config against the wanted one (platform.ts checkImagePlatform), as it does
@@ -120,8 +122,12 @@ async function resolveTop(c: Context): Promise<{ digest: string; mediaType?: str
   const client = c.client();
   if (!client) return remembered('offline');
   try {
+    // A HEAD saves the manifest's download only when it may be cached: when this tag's
+    // last resolution is. Otherwise it would cost a round trip before the GET.
+    const last = await c.cache.tags.get(key).catch(() => null);
+    const worthHead = last !== null && (await c.cache.has(last.digest));
     let found: { digest: string; mediaType?: string; fetched?: { json: ManifestJson; mediaType: string } } | null =
-      await client.resolveTag(ref.repository, ref.tag!, c.signal);
+      worthHead ? await client.resolveTag(ref.repository, ref.tag!, c.signal) : null;
     if (!found || !(await c.cache.has(found.digest))) {
       // No usable HEAD answer, or a manifest we do not have: GET it (by tag, for the registry's error messages).
       const got = await client.manifest(ref.repository, ref.tag!, c.signal);
@@ -216,6 +222,17 @@ export async function openRegistryImage(input: string, opts: RegistryImageOption
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
       ...(opts.onWarning ? { onWarning: opts.onWarning } : {}),
     };
+    // Validate the layer types before any download starts. The layers then start
+    // beside the config (one round trip less before the merge); a wrong platform,
+    // found by the caller in the config, closes the image and stops them.
+    const blobs = layers.map((d, i) => layerBlob(d, () => open(i), `${name}: layer ${d.digest}`, false));
+    const dl = new LayerDownloads(layers, Math.max(1, opts.concurrency ?? DEFAULT_CONCURRENCY), fetchOpts);
+    downloads = dl;
+    const open = async (i: number) => {
+      if (signal.aborted) throw interrupted(`${name}: layer ${layers[i]!.digest}`);
+      return (await dl.get(i)).stream();
+    };
+
     const configBlob = await fetchBlob(configDesc, fetchOpts);
     let config: OciConfigFile;
     try {
@@ -225,15 +242,6 @@ export async function openRegistryImage(input: string, opts: RegistryImageOption
     } finally {
       await configBlob.close();
     }
-
-    // Validate the layer types before any download starts.
-    const blobs = layers.map((d, i) => layerBlob(d, () => open(i), `${name}: layer ${d.digest}`, false));
-    const dl = new LayerDownloads(layers, Math.max(1, opts.concurrency ?? DEFAULT_CONCURRENCY), fetchOpts);
-    downloads = dl;
-    const open = async (i: number) => {
-      if (signal.aborted) throw interrupted(`${name}: layer ${layers[i]!.digest}`);
-      return (await dl.get(i)).stream();
-    };
     return { source, manifestDigest, config, layers: blobs, close, reference: ref, platform: want, ...(indexDigest ? { indexDigest } : {}) };
   } catch (e) {
     const aborted = signal.aborted;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -88,6 +88,18 @@ describe('ingest', () => {
     expect(files()).toEqual([d.slice(7)]);
   });
 
+  it('stores many small chunks intact, gathered into fewer writes', async () => {
+    const parts = Array.from({ length: 3000 }, (_, i) => Buffer.alloc(1 + (i % 97), i % 251));
+    const whole = Buffer.concat(parts);
+    const d = sha(whole);
+    async function* quick(): AsyncIterable<Buffer> {
+      for (const p of parts) yield p; // no pause: chunks arrive while a write is in flight
+    }
+    const blob = await cache.ingest(d, whole.length, quick());
+    await blob.close();
+    expect(readFileSync(cache.pathOf(d)).equals(whole)).toBe(true);
+  });
+
   it('rejects digests it cannot check', async () => {
     await expectSifError(cache.ingest('md5:abc', 3, chunks('abc')), 'SIF_E_BUILD_SOURCE', 'not a valid sha256');
   });
@@ -129,6 +141,137 @@ describe('openVerified / readBytes', () => {
     expect(await cache.has(d)).toBe(false);
     expect(await readAll(blob.stream())).toBe('still here');
     await blob.close();
+  });
+});
+
+describe('ingest read while it runs (onStart)', () => {
+  it('lets a reader follow the download, holding its last 64 KiB until the blob verified', async () => {
+    const head = Buffer.alloc(100 * 1024, 1);
+    const tail = Buffer.alloc(100 * 1024, 2);
+    const whole = Buffer.concat([head, tail]);
+    const d = sha(whole);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let verified = false;
+    async function* source(): AsyncIterable<Buffer> {
+      yield head;
+      await gate; // the rest comes only after the reader had the first part
+      yield tail;
+      verified = true; // the ingest checks the digest after asking for more
+    }
+    const early: number[] = [];
+    let reading: Promise<Buffer> | undefined;
+    const blob = await cache.ingest(d, whole.length, source(), {
+      onStart: (live) => {
+        const s = live.stream();
+        reading = (async () => {
+          const got: Buffer[] = [];
+          for await (const c of s) {
+            if (!verified) early.push((c as Buffer).length);
+            got.push(c as Buffer);
+            if (got.length === 1) release();
+          }
+          return Buffer.concat(got);
+        })();
+      },
+    });
+    const before = early.reduce((a, b) => a + b, 0);
+    expect(before).toBeGreaterThanOrEqual(head.length);
+    expect(before).toBeLessThanOrEqual(whole.length - 64 * 1024);
+    expect((await reading!).equals(whole)).toBe(true);
+    await blob.close();
+  });
+
+  it('fails the reader with the digest error, and keeps no entry and no temp file', async () => {
+    const d = sha('hello world');
+    let reading: Promise<string> | undefined;
+    const ingest = cache.ingest(d, 11, chunks('hello ', 'w0rld'), {
+      onStart: (live) => {
+        reading = readAll(live.stream());
+        reading.catch(() => undefined); // awaited below
+      },
+    });
+    await expectSifError(ingest, 'SIF_E_BUILD_DIGEST', d, 'hash to');
+    await expectSifError(reading!, 'SIF_E_BUILD_DIGEST', d, 'hash to');
+    expect(files()).toEqual([]);
+  });
+
+  it('fails the reader when the download is aborted', async () => {
+    const d = sha('abc');
+    const ac = new AbortController();
+    async function* slow(): AsyncIterable<Buffer> {
+      yield Buffer.from('a');
+      ac.abort();
+      yield Buffer.from('b');
+    }
+    let reading: Promise<string> | undefined;
+    const ingest = cache.ingest(d, 3, slow(), {
+      signal: ac.signal,
+      onStart: (live) => {
+        reading = readAll(live.stream());
+        reading.catch(() => undefined); // awaited below
+      },
+    });
+    await expectSifError(ingest, 'SIF_E_BUILD_INTERRUPTED', d);
+    await expectSifError(reading!, 'SIF_E_BUILD_INTERRUPTED', d);
+    expect(files()).toEqual([]);
+  });
+});
+
+describe('openStreamed', () => {
+  it('streams a good blob whole, any number of times', async () => {
+    const d = sha('good bytes');
+    await cache.putBytes(d, Buffer.from('good bytes'));
+    const blob = (await cache.openStreamed(d, 10))!;
+    expect(await readAll(blob.stream())).toBe('good bytes');
+    expect(await readAll(blob.stream())).toBe('good bytes');
+    await blob.close();
+    expect(await cache.has(d)).toBe(true);
+    expect(await cache.openStreamed(sha('absent'))).toBeNull();
+  });
+
+  it('fails the stream at its end when the entry was corrupted, and discards it', async () => {
+    const d = sha('good bytes');
+    await cache.putBytes(d, Buffer.from('good bytes'));
+    chmodSync(cache.pathOf(d), 0o644);
+    writeFileSync(cache.pathOf(d), 'evil bytes');
+    const warnings: string[] = [];
+    const blob = (await cache.openStreamed(d, 10, (w) => warnings.push(w)))!;
+    await expectSifError(readAll(blob.stream()), 'SIF_E_BUILD_DIGEST', d, 'cached copy hashes to');
+    await blob.close();
+    expect(existsSync(cache.pathOf(d))).toBe(false);
+    expect(warnings).toEqual([`cached blob ${d} was corrupt and has been discarded`]);
+  });
+
+  it('checks the whole entry on close when a stream was stopped early, and discards a corrupt one', async () => {
+    const d = sha('good bytes');
+    await cache.putBytes(d, Buffer.from('good bytes'));
+    chmodSync(cache.pathOf(d), 0o644);
+    writeFileSync(cache.pathOf(d), 'evil bytes');
+    const blob = (await cache.openStreamed(d, 10))!;
+    const s = blob.stream();
+    await new Promise<void>((resolve) => s.once('readable', resolve));
+    s.destroy();
+    await blob.close();
+    expect(existsSync(cache.pathOf(d))).toBe(false);
+  });
+
+  it('keeps a good entry whose stream was stopped early', async () => {
+    const d = sha('good bytes');
+    await cache.putBytes(d, Buffer.from('good bytes'));
+    const blob = (await cache.openStreamed(d, 10))!;
+    const s = blob.stream();
+    await new Promise<void>((resolve) => s.once('readable', resolve));
+    s.destroy();
+    await blob.close();
+    expect(await cache.has(d, 10)).toBe(true);
+  });
+
+  it('discards an entry of the wrong size without reading it', async () => {
+    const d = sha('12345');
+    await cache.putBytes(d, Buffer.from('12345'));
+    await expectSifError(cache.openStreamed(d, 6), 'SIF_E_BUILD_DIGEST', 'has 5 bytes, expected 6');
+    expect(await cache.has(d)).toBe(false);
   });
 });
 
