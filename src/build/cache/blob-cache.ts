@@ -215,11 +215,11 @@ export class BlobCache {
   }
 
   /**
-   * Opens a cached blob and checks every byte against its digest. Null when it is
-   * not cached; a corrupt entry is discarded and reported as SIF_E_BUILD_DIGEST.
+   * Opens a cached entry and checks its size, marking it used. Null when it is not
+   * cached; a wrong size discards the entry and is reported as SIF_E_BUILD_DIGEST.
+   * `check` runs on the open file before it is handed over, under the same rules.
    */
-  async openVerified(digest: string, size?: number): Promise<VerifiedBlob | null> {
-    const { algorithm } = parseDigest(digest, 'cache');
+  private async openEntry(digest: string, size: number | undefined, check?: (fh: FileHandle, st: Stats) => Promise<void>): Promise<{ fh: FileHandle; st: Stats } | null> {
     const path = this.pathOf(digest);
     let fh: FileHandle;
     try {
@@ -232,16 +232,28 @@ export class BlobCache {
     try {
       st = await fh.stat();
       if (size !== undefined && st.size !== size) throw digestMismatch(digest, `the cached copy has ${st.size} bytes, expected ${size}`);
-      const got = await hashHandle(fh, st.size, algorithm);
-      if (got !== digest) throw digestMismatch(digest, `the cached copy hashes to ${got}`);
+      await check?.(fh, st);
       const now = new Date();
       await fh.utimes(now, now).catch(() => undefined);
-      return verifiedBlob(digest, st.size, fh);
+      return { fh, st };
     } catch (e) {
       await fh.close().catch(() => undefined);
       if (e instanceof SifError && e.code === 'SIF_E_BUILD_DIGEST') await this.discard(digest, st?.ino);
       throw e instanceof SifError ? e : cacheError(e, `reading ${path}`);
     }
+  }
+
+  /**
+   * Opens a cached blob and checks every byte against its digest. Null when it is
+   * not cached; a corrupt entry is discarded and reported as SIF_E_BUILD_DIGEST.
+   */
+  async openVerified(digest: string, size?: number): Promise<VerifiedBlob | null> {
+    const { algorithm } = parseDigest(digest, 'cache');
+    const entry = await this.openEntry(digest, size, async (fh, st) => {
+      const got = await hashHandle(fh, st.size, algorithm);
+      if (got !== digest) throw digestMismatch(digest, `the cached copy hashes to ${got}`);
+    });
+    return entry && verifiedBlob(digest, entry.st.size, entry.fh);
   }
 
   /**
@@ -256,25 +268,9 @@ export class BlobCache {
    */
   async openStreamed(digest: string, size?: number, onCorrupt?: (message: string) => void): Promise<VerifiedBlob | null> {
     const { algorithm } = parseDigest(digest, 'cache');
-    const path = this.pathOf(digest);
-    let fh: FileHandle;
-    try {
-      fh = await open(path, 'r');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw cacheError(e, `reading ${path}`);
-    }
-    let st: Stats | undefined;
-    try {
-      st = await fh.stat();
-      if (size !== undefined && st.size !== size) throw digestMismatch(digest, `the cached copy has ${st.size} bytes, expected ${size}`);
-      const now = new Date();
-      await fh.utimes(now, now).catch(() => undefined);
-    } catch (e) {
-      await fh.close().catch(() => undefined);
-      if (e instanceof SifError && e.code === 'SIF_E_BUILD_DIGEST') await this.discard(digest, st?.ino);
-      throw e instanceof SifError ? e : cacheError(e, `reading ${path}`);
-    }
+    const entry = await this.openEntry(digest, size);
+    if (!entry) return null;
+    const { fh, st } = entry;
     const { ino, size: length } = st;
     const checks: Promise<unknown>[] = [];
     let verified = false;
