@@ -5,7 +5,7 @@
  * without the metadata object).
  */
 import { imageInfo, type ImageInfo } from './open-image.js';
-import { readSifMetadata, type InspectMetadata } from './sif-objects.js';
+import { readSifMetadata, type ContainerAttributes, type InspectMetadata } from './sif-objects.js';
 import { withImageFd } from './sif-reader.js';
 import { SquashfsReader } from './squashfs-reader.js';
 
@@ -13,15 +13,7 @@ import { SquashfsReader } from './squashfs-reader.js';
 export const ATTRIBUTE_NAMES = ['environment', 'labels', 'runscript', 'test', 'helpfile', 'deffile', 'startscript'] as const;
 export type AttributeName = (typeof ATTRIBUTE_NAMES)[number];
 
-export interface ContainerAttributes {
-  environment?: Record<string, string>;
-  labels?: Record<string, string>;
-  runscript?: string;
-  test?: string;
-  helpfile?: string;
-  deffile?: string;
-  startscript?: string;
-}
+export type { ContainerAttributes };
 
 const D = '/.singularity.d';
 /** The file in /.singularity.d that holds each single-file attribute. */

@@ -20,21 +20,22 @@ export interface OciImageConfig {
   [key: string]: unknown;
 }
 
+/** The container attributes Apptainer records, whether from metadata or /.singularity.d. */
+export interface ContainerAttributes {
+  environment?: Record<string, string>;
+  labels?: Record<string, string>;
+  runscript?: string;
+  test?: string;
+  helpfile?: string;
+  deffile?: string;
+  startscript?: string;
+}
+
 /** `apptainer inspect --json` shape (pkg/inspect/metadata.go). */
 export interface InspectMetadata {
   type?: string;
   data?: {
-    attributes?: {
-      apps?: unknown;
-      environment?: Record<string, string>;
-      labels?: Record<string, string>;
-      runscript?: string;
-      startscript?: string;
-      test?: string;
-      helpfile?: string;
-      deffile?: string;
-      [key: string]: unknown;
-    };
+    attributes?: ContainerAttributes & { apps?: unknown; [key: string]: unknown };
   };
   [key: string]: unknown;
 }
