@@ -19,5 +19,6 @@ export const doctorCommand: CommandModule = {
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
     const gpu = await loadGpu();
     process.stdout.write(gpu.nvidiaDoctor({ contain: a.contain === true, privateTmp: a.contain === true, imageEnv }, env));
+    process.stdout.write(gpu.cdiDoctor(env));
   },
 };
