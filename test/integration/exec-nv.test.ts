@@ -173,6 +173,8 @@ describe('sif exec --device nvidia.com/gpu=... (the fake driver\'s CDI spec)', (
     expect(r.exitCode).not.toBe(0);
     expect(r.stderr).toContain('no CDI device nvidia.com/gpu=7: the specs in');
     expect(r.stderr).toContain('define nvidia.com/gpu=0, nvidia.com/gpu=1, nvidia.com/gpu=GPU-00000000-0000-4000-8000-000000000000');
+    // The error comes from the GPU bundle: reported as sif's own, with its hint.
+    expect(r.stderr).toContain('\nhint: choose one of those (sif doctor --gpu lists them)');
   });
 
   it("without --contain, nodes the host's /dev lacks are left out with a warning; the libraries still load", async () => {
