@@ -2,7 +2,7 @@ import { SifError } from '../errors.js';
 import { probeCdiHost } from '../host/probe-cdi-host.js';
 import { cdiMountOps } from './cdi-mount-ops.js';
 import { type CdiRegistry, loadCdiRegistry } from './cdi-registry.js';
-import { planCdi, type CdiRequest } from './plan-cdi.js';
+import { type CdiPlan, planCdi, type CdiRequest } from './plan-cdi.js';
 import type { MountOp } from '../exec/mount-ops.js';
 
 /** --device for a launch: reads the spec directories, plans, and returns what to add. */
@@ -38,6 +38,25 @@ export function cdiRegistryText(reg: CdiRegistry): string {
   return `${lines.join('\n')}\n`;
 }
 
-export function cdiDoctor(hostEnv: Record<string, string>): string {
-  return cdiRegistryText(loadCdiRegistry(probeCdiHost(hostEnv)));
+/** What --device would apply, decision by decision: for `sif doctor --gpu --device NAME`. */
+export function cdiPlanText(plan: CdiPlan, contain: boolean): string {
+  const lines = ['', `--device ${plan.devices.join(',')}${contain ? ' (with --contain)' : ''}:`, '', 'decisions:'];
+  for (const n of plan.notes) lines.push(`  ${n}`);
+  lines.push('', 'hooks:', ...(plan.hooks.length ? plan.hooks.map((h) => `  ${h}`) : ['  none']));
+  lines.push('', 'binds (read-only unless marked):');
+  for (const m of plan.mounts) lines.push(`  ${m.dst}  <-  ${m.src}${m.writable ? '  (read-write)' : ''}`);
+  if (plan.mounts.length === 0) lines.push('  none');
+  for (const l of plan.links) lines.push(`  ${l.dst} -> ${l.target}  (link)`);
+  const env = Object.entries(plan.env);
+  if (env.length) lines.push('', 'environment:', ...env.map(([k, v]) => `  ${k}=${v}`));
+  lines.push('', 'warnings:', ...(plan.warnings.length ? plan.warnings.map((w) => `  ${w}`) : ['  none']));
+  return `${lines.join('\n')}\n`;
+}
+
+/** `sif doctor --gpu [--device NAME]`: the specs found, and what the devices named would get. */
+export function cdiDoctor(hostEnv: Record<string, string>, req?: CdiRequest): string {
+  const facts = probeCdiHost(hostEnv);
+  const reg = loadCdiRegistry(facts);
+  const text = cdiRegistryText(reg);
+  return req?.devices.length ? text + cdiPlanText(planCdi(req, reg, facts), req.contain) : text;
 }

@@ -189,5 +189,14 @@ describe('sif exec --device nvidia.com/gpu=... (the fake driver\'s CDI spec)', (
     expect(r).toMatchObject({ exitCode: 0, stderr: '' });
     expect(r.stdout).toContain(`${FAKE_ROOT}/etc/cdi/nvidia.yaml: nvidia.com/gpu, cdiVersion 0.5.0`);
     expect(r.stdout).toContain('devices: 0 1 GPU-00000000-0000-4000-8000-000000000000 GPU-11111111-1111-4111-8111-111111111111 all');
+    // With --device: what it would apply, decision by decision.
+    const d = await sifAsUser(['doctor', '--gpu', '--contain', '--device', 'nvidia.com/gpu=1'], { env: userEnv({ SIF_TEST_NVIDIA_ROOT: FAKE_ROOT }) });
+    expect(d).toMatchObject({ exitCode: 0, stderr: '' });
+    expect(d.stdout).toContain(`device nvidia.com/gpu=1: ${FAKE_ROOT}/etc/cdi/nvidia.yaml (cdiVersion 0.5.0)`);
+    expect(d.stdout).toContain(`  /dev/nvidia1  <-  ${FAKE_ROOT}/dev/nvidia1`);
+    expect(d.stdout).toContain('  /.singularity.d/libs/libcuda.so.1 -> /usr/lib/x86_64-linux-gnu/libcuda.so.550.54.14  (link)');
+    expect(d.stdout).toMatch(/hooks:\n {2}createContainer hook \/usr\/bin\/nvidia-cdi-hook create-symlinks/);
+    expect(d.stdout).toContain('  NVIDIA_VISIBLE_DEVICES=void');
+    expect(d.stdout.slice(d.stdout.indexOf('\n--device '))).not.toContain('/dev/nvidia0  <-');
   });
 });
