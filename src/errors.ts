@@ -35,6 +35,10 @@ export type SifErrorCode =
   | 'SIF_E_ELF_INVALID'
   | 'SIF_E_ELF_UNREADABLE'
   | 'SIF_E_LD_CACHE_INVALID'
+  | 'SIF_E_MPI_NOT_FOUND'
+  | 'SIF_E_MPI_ABI'
+  | 'SIF_E_MPI_ELF'
+  | 'SIF_E_MPI_GLIBC'
   | 'SIF_E_STARTER_MISSING'
   | 'SIF_E_INTERNAL';
 
