@@ -3,10 +3,23 @@ import { hostLibraryAccess, hostMachine, hostSearchDefaults } from './elf/host-l
 import type { MpiHostFacts, PathKind } from './mpi-host-facts.js';
 import { siteConfigPath } from './site-config.js';
 
-/** The real host for --mpi: each fact read when the planner first asks for it. */
+function cached<T>(f: (key: string) => T): (key: string) => T {
+  const seen = new Map<string, T>();
+  return (key) => {
+    if (!seen.has(key)) seen.set(key, f(key));
+    return seen.get(key)!;
+  };
+}
+
+/**
+ * The real host for --mpi: each fact read when the planner first asks for it, and
+ * once (the planners ask for the big library directories many times).
+ */
 export function probeMpiHost(env: Record<string, string>): MpiHostFacts {
   let site: ReturnType<MpiHostFacts['siteConfig']> | undefined;
   const machine = hostMachine();
+  const access = hostLibraryAccess({ machine });
+  const libraries = { ...access, listDirectory: cached((dir) => access.listDirectory(dir)) };
   return {
     env,
     siteConfig: () => {
@@ -20,23 +33,26 @@ export function probeMpiHost(env: Record<string, string>): MpiHostFacts {
       }
       return site;
     },
-    libraries: hostLibraryAccess({ machine }),
-    searchDefaults: (m, elfClass) => hostSearchDefaults(m, elfClass),
+    libraries,
+    searchDefaults: (() => {
+      const byAbi = cached((key) => hostSearchDefaults(Number(key.split('/')[0]), key.endsWith('/32') ? 32 : 64));
+      return (m: number, elfClass: 32 | 64) => byAbi(`${m}/${elfClass}`);
+    })(),
     machine,
-    realPath: (path) => {
+    realPath: cached((path) => {
       try {
         return realpathSync.native(path);
       } catch {
         return undefined;
       }
-    },
-    kind: (path): PathKind | undefined => {
+    }),
+    kind: cached((path): PathKind | undefined => {
       try {
         const s = statSync(path);
         return s.isDirectory() ? 'dir' : s.isFile() ? 'file' : s.isSocket() ? 'socket' : s.isCharacterDevice() ? 'char' : 'other';
       } catch {
         return undefined;
       }
-    },
+    }),
   };
 }

@@ -7,7 +7,8 @@ import { SifError } from '../errors.js';
 import type { ElfInfo } from '../host/elf/elf-info.js';
 import { type LdCacheEntry, parseLdSoCache } from '../host/elf/ld-so-cache.js';
 import type { LibraryHost } from '../host/elf/library-host.js';
-import { readElfBuffer } from '../host/elf/read-elf.js';
+import { rangeSource } from '../host/elf/byte-source.js';
+import { readElf } from '../host/elf/read-elf.js';
 import type { SquashfsReader } from './squashfs-reader.js';
 
 export interface ImageLibraries extends LibraryHost {
@@ -29,9 +30,10 @@ export function imageLibraries(reader: SquashfsReader, file: string): ImageLibra
     elfInfo(path) {
       let info = infos.get(path);
       if (info) return info;
-      const data = reader.readFile(path);
-      if (!data) throw new SifError('SIF_E_ELF_UNREADABLE', `${file}: ${path}: no such file in the image`);
-      info = readElfBuffer(data, `${file}:${path}`);
+      const f = reader.fileReader(path);
+      if (!f) throw new SifError('SIF_E_ELF_UNREADABLE', `${file}: ${path}: no such file in the image`);
+      // Only the blocks holding the headers and tables are inflated, not the whole library.
+      info = readElf(rangeSource(`${file}:${path}`, f.size, f.read));
       infos.set(path, info);
       return info;
     },

@@ -96,6 +96,8 @@ export function commandNeed(ctx: CommandContext, image: ImageLibraries, host: Ho
     // MPI libraries are where the search stops: their names are the answer, and the
     // image's copies (if any) are what the host's replace.
     leaveOut: (name) => isLibcFamily(name) || familyOf(name) !== undefined,
+    // The loader is the C library's, left out too: no need to inflate it out of the image.
+    loadInterpreter: false,
   });
   const cache = image.ldCache();
   for (const l of closure.leftOut) {

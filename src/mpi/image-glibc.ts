@@ -19,8 +19,12 @@ export function imageLibc(image: LibraryHost, sonames: readonly string[], abi: {
   const out: ImageLibc = { defines: new Map(), paths: new Map() };
   const cache = image.ldCache().filter((e) => e.hwcap === 0n && cacheFlagsMatch(e.flags, abi.elfClass, abi.machine));
   for (const soname of sonames) {
-    const candidates = [...cache.filter((e) => e.soname === soname).map((e) => e.path), ...defaultDirs.filter((d) => image.listDirectory(d)?.includes(soname)).map((d) => `${d}/${soname}`)];
-    for (const path of candidates) {
+    // The default directories are listed only when the cache does not answer (they are large).
+    const candidates = function* () {
+      for (const e of cache) if (e.soname === soname) yield e.path;
+      for (const d of defaultDirs) if (image.listDirectory(d)?.includes(soname)) yield `${d}/${soname}`;
+    };
+    for (const path of candidates()) {
       try {
         const info = image.elfInfo(path);
         if (info.elfClass !== abi.elfClass || info.machine !== abi.machine) continue;

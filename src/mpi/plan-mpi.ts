@@ -79,7 +79,7 @@ export function planMpi(req: MpiRequest, facts: { host: MpiHostFacts; image: Ima
   const site = siteOf(hf, plan);
 
   // The image's loader: multiarch directories where the image has them.
-  const multiarch = image.listDirectory('/lib/x86_64-linux-gnu') !== null || image.listDirectory('/lib/aarch64-linux-gnu') !== null;
+  const multiarch = image.has('/lib', 'x86_64-linux-gnu') || image.has('/lib', 'aarch64-linux-gnu');
   const defaults = searchDefaults(hf.machine, 64, multiarch);
 
   const need = commandNeed(req.command, image, { isFile: (p) => hf.kind(p) === 'file', elfInfo: (p) => hf.libraries.elfInfo(p) }, defaults);

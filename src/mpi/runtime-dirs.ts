@@ -1,8 +1,9 @@
 /**
  * What an MPI stack opens at run time, by path, rather than through DT_NEEDED: plugin
  * directories found beside a library (Open MPI's MCA components, PMIx's, UCX's
- * transports, libfabric's and libibverbs' providers, hwloc's plugins) and the help
- * and configuration files of its installation. Each library names its own: the
+ * transports, libfabric's and libibverbs' providers) and the help and configuration
+ * files of its installation. hwloc's plugins are left out: they are optional (the
+ * topology of Linux is read without them) and bring X11, OpenCL and ICU along. Each library names its own: the
  * directory is looked for beside the library's real file and in its DT_RUNPATH (Debian
  * keeps Open MPI's components in .../openmpi/lib/openmpi3, reached from the RUNPATH of
  * libopen-pal.so.40). These are bound at the same path, as the library has the path
@@ -31,13 +32,13 @@ interface Rule {
 }
 
 const RULES: Rule[] = [
-  { library: /^libopen-pal\.so\./, what: 'Open MPI components', plugins: [/^openmpi\d*$/], share: ['share/openmpi', 'etc/openmpi-mca-params.conf'], fixed: ['/etc/openmpi'] },
+  // Debian gives libmpi and libopen-rte a RUNPATH to .../openmpi/lib, not libopen-pal.
+  { library: /^lib(mpi|open-rte|open-pal)\.so\.(40|80)$/, what: 'Open MPI components', plugins: [/^openmpi\d*$/], share: ['share/openmpi', 'etc/openmpi-mca-params.conf'], fixed: ['/etc/openmpi'] },
   { library: /^libpmix\.so\./, what: 'PMIx components', plugins: ['pmix'], share: ['share/pmix', 'share/pmix-mca-params.conf', 'etc/pmix-mca-params.conf'] },
   { library: /^libprrte\.so\./, what: 'PRRTE components', plugins: ['prte'], share: ['share/prte', 'etc/prte-mca-params.conf'] },
   { library: /^libucs\.so\./, what: 'UCX transports', plugins: ['ucx'], fixed: ['/etc/ucx'] },
   { library: /^libfabric\.so\./, what: 'libfabric providers', plugins: ['libfabric'] },
   { library: /^libibverbs\.so\./, what: 'libibverbs providers', plugins: ['libibverbs'], fixed: ['/etc/libibverbs.d'] },
-  { library: /^libhwloc\.so\./, what: 'hwloc plugins', plugins: ['hwloc'] },
 ];
 
 export interface RuntimeDirsHost {
