@@ -54,6 +54,15 @@ describe('sif exec --mpi with the host Open MPI (singleton)', () => {
     expect(r.stdout.split('\n')).toEqual(['/.singularity.d/libs:/opt/x', `${vader.dev} ${vader.ino}`, '']);
   }, 60_000);
 
+  it("--contain --cleanenv: the host's /dev/shm, and the launcher and interconnect variables pass", async () => {
+    const r = await sifAsUser(['exec', '--mpi', '--contain', '--cleanenv', image, 'sh', '-c', 'stat -c "%d %i" /dev/shm; echo "$PMIX_RANK $UCX_TLS ${MY_VAR:-unset}"'], {
+      env: { PMIX_RANK: '0', UCX_TLS: 'self,sm', MY_VAR: 'x' },
+    });
+    const shm = statSync('/dev/shm');
+    expect(r).toMatchObject({ exitCode: 0, stderr: '' });
+    expect(r.stdout.split('\n')).toEqual([`${shm.dev} ${shm.ino}`, '0 self,sm unset', '']);
+  }, 60_000);
+
   it('says under --verbose how the MPI was found', async () => {
     const r = await sifAsUser(['-v', 'exec', '--mpi', image, 'true']);
     expect(r.exitCode).toBe(0);
