@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mpiImage } from '../support/slurm.js';
-import { requireHost, sifAsUser, userTempDir } from '../support/unprivileged.js';
+import { requireHost, sifAsUser, testImagesDir, userTempDir } from '../support/unprivileged.js';
 
 const HOST_LIBMPI = '/usr/lib/x86_64-linux-gnu/libmpi.so.40';
 let image: string;
@@ -67,6 +67,23 @@ describe('sif exec --mpi with the host Open MPI (singleton)', () => {
     const r = await sifAsUser(['-v', 'exec', '--mpi', image, 'true']);
     expect(r.exitCode).toBe(0);
     expect(r.stderr).toMatch(/sif: info: --mpi: host MPI: \S+libmpi\.so\.40 -> \S+ soname libmpi\.so\.40, Open MPI 3\.0 or later \(libmpi\.so\.40\) \(found by host ld\.so\.cache entry libmpi\.so\.40/);
+  }, 60_000);
+});
+
+describe('sif exec --mpi in an image without MPI', () => {
+  it("python3 of the Debian image loads the host's libmpi, MPI_Init and MPI_Finalize succeed", async () => {
+    // Components, help files and PMIx's plugins come from the host at their own paths,
+    // which the image lacks: the starter makes the mount points in its overlays.
+    const script = [
+      'import ctypes',
+      'm = ctypes.CDLL("libmpi.so.40", mode=ctypes.RTLD_GLOBAL)',
+      'print("init", m.MPI_Init(None, None))',
+      'buf = ctypes.create_string_buffer(256); n = ctypes.c_int()',
+      'm.MPI_Get_library_version(buf, ctypes.byref(n)); print(buf.value.split(b",")[0].decode())',
+      'print("finalize", m.MPI_Finalize())',
+    ].join('\n');
+    const r = await sifAsUser(['exec', '--mpi', join(testImagesDir(), 'python.sqfs'), 'python3', '-c', script]);
+    expect(r).toMatchObject({ exitCode: 0, stdout: 'init 0\nOpen MPI v4.1.4\nfinalize 0\n' });
   }, 60_000);
 });
 
