@@ -66,7 +66,7 @@ describe('sif exec --mpi with the host Open MPI (singleton)', () => {
   it('says under --verbose how the MPI was found', async () => {
     const r = await sifAsUser(['-v', 'exec', '--mpi', image, 'true']);
     expect(r.exitCode).toBe(0);
-    expect(r.stderr).toMatch(/sif: info: --mpi: host MPI: \S+libmpi\.so\.40 -> \S+ soname libmpi\.so\.40, Open MPI 3\.0 or later \(libmpi\.so\.40\) \(found by host ld\.so\.cache entry libmpi\.so\.40/);
+    expect(r.stderr).toMatch(/sif: info: --mpi: host MPI: \S+libmpi\.so\.40 -> \S+ soname libmpi\.so\.40, Open MPI 3\.0 or later \(found by host ld\.so\.cache entry libmpi\.so\.40/);
   }, 60_000);
 });
 
@@ -93,7 +93,7 @@ describe('sif doctor --mpi', () => {
     expect(r).toMatchObject({ exitCode: 0, stderr: '' });
     for (const re of [
       /^ {2}command \/opt\/mpi\/hello \(in the image\): 64-bit x86-64$/m,
-      /^ {2}it needs libmpi\.so\.40 \(Open MPI 3\.0 or later \(libmpi\.so\.40\)\), via hello; the image has its own at \S+libmpi\.so\.40$/m,
+      /^ {2}it needs libmpi\.so\.40 \(Open MPI 3\.0 or later\), via hello; the image has its own at \S+libmpi\.so\.40$/m,
       /^ {2}ABI: libmpi\.so\.40 and the host's libmpi\.so\.40 are both Open MPI/m,
       /^ {2}Open MPI components: \/usr\/lib\/x86_64-linux-gnu\/openmpi\/lib\/openmpi3, bound at the same path$/m,
       /^ {2}glibc: the host objects need up to GLIBC_2\.\d+, the image defines all of it$/m,
@@ -117,7 +117,7 @@ describe('--mpi refuses a host MPI of another family', () => {
     const r = await sifAsUser(['exec', '--mpi', image, '/opt/mpi/hello'], { env: { SIF_MPI_LIBRARY: fake } });
     expect(r.exitCode).toBe(125);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toContain(`sif: error: --mpi: /opt/mpi/hello (in the image) needs libmpi.so.40 (Open MPI 3.0 or later (libmpi.so.40)), but the host's MPI is libmpich.so.12 at ${fake} (the MPICH ABI`);
+    expect(r.stderr).toContain(`sif: error: --mpi: /opt/mpi/hello (in the image) needs libmpi.so.40 (Open MPI 3.0 or later), but the host's MPI is libmpich.so.12 at ${fake} (the MPICH ABI: MPICH, Intel MPI, MVAPICH2, Cray MPICH): the two ABIs are incompatible`);
     expect(r.stderr).toMatch(/hint: run without --mpi to use the image's own MPI.*SIF_MPI_LIBRARY=PATH/);
   }, 60_000);
 

@@ -51,7 +51,7 @@ describe('planMpi: refusals', () => {
     const p = plan(['hello-mpich'], { image: debianImage(36, { '/usr/bin/hello-mpich': ['libmpich.so.12', 'libc.so.6'] }) });
     expect(p.refusal?.code).toBe('SIF_E_MPI_ABI');
     expect(p.refusal?.message).toBe(
-      "--mpi: /usr/bin/hello-mpich (in the image) needs libmpich.so.12 (the MPICH ABI (MPICH, Intel MPI, MVAPICH2, Cray MPICH: libmpi.so.12)), but the host's MPI is libmpi.so.40 at /usr/lib/x86_64-linux-gnu/libmpi.so.40 (Open MPI 3.0 or later (libmpi.so.40)): the two ABIs are incompatible",
+      "--mpi: /usr/bin/hello-mpich (in the image) needs libmpich.so.12 (the MPICH ABI: MPICH, Intel MPI, MVAPICH2, Cray MPICH), but the host's MPI is libmpi.so.40 at /usr/lib/x86_64-linux-gnu/libmpi.so.40 (Open MPI 3.0 or later): the two ABIs are incompatible",
     );
     expect(p.refusal?.hint).toMatch(/without --mpi.*SIF_MPI_LIBRARY=PATH/);
     expect(p.libraries).toEqual([]);
@@ -120,7 +120,7 @@ describe('planMpi: commands it cannot read, and other families', () => {
       { src: `${L}/libmpich.so.12`, name: 'libmpich.so.12' },
       { src: `${L}/libmpich.so.12`, name: 'libmpi.so.12' },
     ]);
-    expect(p.notes).toContain(`also on the host: libmpi.so.40 (Open MPI 3.0 or later (libmpi.so.40)) at ${L}/libmpi.so.40, not used`);
+    expect(p.notes).toContain(`also on the host: libmpi.so.40 (Open MPI 3.0 or later) at ${L}/libmpi.so.40, not used`);
   });
 
   it('reads a program from the host where a bind shows a host directory', () => {
