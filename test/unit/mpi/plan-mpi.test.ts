@@ -85,6 +85,15 @@ describe('planMpi: refusals', () => {
     expect(p.refusal?.message).toMatch(/needs libmpi_mpifh\.so\.40, which the host's Open MPI .* lacks/);
   });
 
+  it("a program needing a newer libstdc++ than the host's, which --mpi would bind in its place", () => {
+    const host: Tree = { ...debianOpenMpiHost(), [`${L}/libstdc++.so.6`]: so({ soname: 'libstdc++.so.6', versionsDefined: ['GLIBCXX_3.4', 'GLIBCXX_3.4.29'] }) };
+    (host[`${L}/libopen-pal.so.40`] as { needed: string[] }).needed.push('libstdc++.so.6');
+    const image = { ...debianImage(36, {}), '/opt/app': so({ type: 'executable', needed: ['libmpi.so.40', 'libstdc++.so.6'], versionsNeeded: [{ file: 'libstdc++.so.6', versions: ['GLIBCXX_3.4', 'GLIBCXX_3.4.30'], weak: [] }] }) };
+    const p = plan(['/opt/app'], { host, image });
+    expect(p.refusal?.code).toBe('SIF_E_MPI_GLIBC');
+    expect(p.refusal?.message).toBe("--mpi: /opt/app needs GLIBCXX_3.4.30 from libstdc++.so.6, which the host's copy that --mpi binds in place of the image's lacks (it comes with the host's MPI)");
+  });
+
   it('no MPI on the host', () => {
     const p = plan(['/opt/mpi/hello'], { host: { '/run/munge': 'dir' } });
     expect(p.refusal?.code).toBe('SIF_E_MPI_NOT_FOUND');
