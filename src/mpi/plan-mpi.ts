@@ -5,7 +5,6 @@
  * Pure over the host's and the image's facts, so doctor and the tests see exactly what
  * a launch would do.
  */
-import { posix } from 'node:path';
 import { SifError, type SifErrorCode } from '../errors.js';
 import type { ContainerLibrary } from '../exec/launch-contribution.js';
 import type { MountOp } from '../exec/mount-ops.js';
@@ -220,7 +219,7 @@ export function planMpi(req: MpiRequest, facts: { host: MpiHostFacts; image: Ima
   Object.assign(plan.env, pass.env);
   plan.notes.push(...pass.notes);
   plan.warnings.push(...pass.warnings);
-  if (need.program && posix.isAbsolute(need.program.path) && need.mpi.some((m) => m.inImage)) {
+  if (need.mpi.some((m) => m.inImage)) {
     plan.notes.push("the image's own MPI libraries stay in the image, unused: /.singularity.d/libs comes first");
   }
   return plan;
