@@ -9,6 +9,8 @@ import { probeMpiHost } from '../host/probe-mpi-host.js';
 import { imageLibraries } from '../image/image-libraries.js';
 import type { ImageInfo } from '../image/open-image.js';
 import { SquashfsReader } from '../image/squashfs-reader.js';
+import { cachedHostClosure } from './closure-cache.js';
+import { hostClosure } from './host-closure.js';
 import { type MpiPlan, planMpi } from './plan-mpi.js';
 
 export interface MpiLaunchRequest {
@@ -21,10 +23,15 @@ export interface MpiLaunchRequest {
 function plan(req: MpiLaunchRequest, hostEnv: Record<string, string>, ctx: ContributionContext): MpiPlan {
   const fd = openSync(req.image.path, 'r');
   try {
+    const host = probeMpiHost(hostEnv);
     const reader = new SquashfsReader({ fd, offset: req.image.rootfsOffset, superblock: req.image.superblock, file: req.image.path });
     return planMpi(
       { contain: req.contain, cleanenv: req.cleanenv, uid: req.uid, command: { argv: ctx.argv, env: ctx.env, cwd: ctx.cwd, hostPathOf: ctx.hostPathOf } },
-      { host: probeMpiHost(hostEnv), image: imageLibraries(reader, req.image.path) },
+      {
+        host,
+        image: imageLibraries(reader, req.image.path),
+        closure: (starts) => cachedHostClosure(starts, hostEnv, req.uid, () => hostClosure(host, starts)),
+      },
     );
   } finally {
     closeSync(fd);

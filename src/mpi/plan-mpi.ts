@@ -18,7 +18,7 @@ import { parseSiteConfig, type SiteConfig } from '../host/site-config.js';
 import type { ImageLibraries } from '../image/image-libraries.js';
 import { type CommandContext, type CommandNeed, commandNeed } from './command-need.js';
 import { discoverMpi, type HostMpi, LIBRARY_VARIABLE } from './discover-mpi.js';
-import { hostClosure } from './host-closure.js';
+import { type HostClosure, hostClosure } from './host-closure.js';
 import { imageLibc } from './image-glibc.js';
 import { FAMILY_NAMES, twinName } from './mpi-family.js';
 import { mpiPassThrough } from './mpi-passthrough.js';
@@ -73,7 +73,14 @@ function siteOf(facts: MpiHostFacts, plan: MpiPlan): SiteConfig {
   return site;
 }
 
-export function planMpi(req: MpiRequest, facts: { host: MpiHostFacts; image: ImageLibraries }): MpiPlan {
+export interface MpiFacts {
+  host: MpiHostFacts;
+  image: ImageLibraries;
+  /** hostClosure, or a cache of it (closure-cache.ts): the same for every rank of a node. */
+  closure?: (starts: ReadonlyArray<{ path: string; names: string[] }>) => HostClosure;
+}
+
+export function planMpi(req: MpiRequest, facts: MpiFacts): MpiPlan {
   const plan: MpiPlan = { libraries: [], ops: [], env: {}, notes: [], warnings: [] };
   const { host: hf, image } = facts;
   const site = siteOf(hf, plan);
@@ -155,7 +162,7 @@ export function planMpi(req: MpiRequest, facts: { host: MpiHostFacts; image: Ima
     }
     starts.push({ path: entry.path, names: [m.name] });
   }
-  const closure = hostClosure(hf, starts);
+  const closure = (facts.closure ?? ((st) => hostClosure(hf, st)))(starts);
   plan.libraries = closure.libraries;
   plan.notes.push(...closure.notes);
   plan.warnings.push(...closure.warnings);
