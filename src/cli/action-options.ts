@@ -20,6 +20,7 @@ export const ACTION_FLAGS = {
   pid: { alias: 'p', type: 'boolean', describe: 'own PID namespace, with an init that reaps and forwards signals' },
   nv: { type: 'boolean', describe: "bind the host's NVIDIA driver (libraries, programs; GPU device nodes with --contain)" },
   device: { type: 'string', describe: 'apply a CDI device from /etc/cdi or /var/run/cdi: VENDOR/CLASS=NAME, e.g. nvidia.com/gpu=0 (comma-separated, repeatable)' },
+  mpi: { type: 'boolean', describe: "bind the host's MPI library and what it loads, after checking the command's MPI ABI and glibc" },
 } as const;
 
 /** Option names (and aliases) that take a separate value: needed to find the image argument. */
@@ -90,6 +91,7 @@ export function actionOptions(a: Record<string, unknown>, env: NodeJS.ProcessEnv
     pid: a.pid === true,
     nv: a.nv === true,
     device: list('device').flatMap((d) => d.split(',')).map((d) => d.trim()).filter(Boolean),
+    mpi: a.mpi === true,
   };
   for (const [key, flag] of [['pwd', 'pwd'], ['home', 'home'], ['workdir', 'workdir']] as const) {
     const v = str(flag);

@@ -3,14 +3,13 @@ import { probeCdiHost } from '../host/probe-cdi-host.js';
 import { cdiMountOps } from './cdi-mount-ops.js';
 import { type CdiRegistry, loadCdiRegistry } from './cdi-registry.js';
 import { type CdiPlan, planCdi, type CdiRequest } from './plan-cdi.js';
-import type { MountOp } from '../exec/mount-ops.js';
+import type { LaunchContribution } from '../exec/launch-contribution.js';
 
 /** --device for a launch: reads the spec directories, plans, and returns what to add. */
 export function cdiForLaunch(
   req: CdiRequest & { nv: boolean },
   hostEnv: Record<string, string>,
-  containerEnv: Record<string, string>,
-): { ops: MountOp[]; env: Record<string, string>; warnings: string[]; hooks: string[]; notes: string[] } {
+): LaunchContribution & { hooks: string[]; notes: string[] } {
   if (req.nv) {
     throw new SifError('SIF_E_USAGE', '--nv and --device both bind the NVIDIA driver, each its own way', {
       hint: "use --device nvidia.com/gpu=... to apply the site's CDI spec, or --nv without it",
@@ -18,7 +17,7 @@ export function cdiForLaunch(
   }
   const facts = probeCdiHost(hostEnv);
   const plan = planCdi(req, loadCdiRegistry(facts), facts);
-  return { ...cdiMountOps(plan, containerEnv), hooks: plan.hooks, notes: plan.notes };
+  return { ...cdiMountOps(plan), hooks: plan.hooks, notes: plan.notes };
 }
 
 /** `sif doctor --gpu`: the CDI specs found, their devices, and what was not usable. */

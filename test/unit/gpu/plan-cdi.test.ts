@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SifError } from '../../../src/errors.js';
 import type { CdiHostFacts } from '../../../src/host/cdi-host-facts.js';
+import { combineContributions } from '../../../src/exec/launch-contribution.js';
 import { cdiMountOps } from '../../../src/gpu/cdi-mount-ops.js';
 import { loadCdiRegistry } from '../../../src/gpu/cdi-registry.js';
 import { cdiRegistryText } from '../../../src/gpu/cdi-launch.js';
@@ -82,13 +83,15 @@ describe('planCdi (an nvidia-ctk spec)', () => {
     ]);
   });
 
-  it('as starter operations: a tmpfs for the links first, the library path extended after the image\'s', () => {
-    const parts = cdiMountOps(plan({}), { LD_LIBRARY_PATH: '/opt/app/lib' });
-    expect(parts.ops[0]).toEqual({ op: 'tmpfs', dst: '/.singularity.d/libs', mode: 0o755 });
-    expect(parts.ops[1]).toEqual({ op: 'symlink', target: `${LIB}/libcuda.so.${V}`, dst: '/.singularity.d/libs/libcuda.so.1' });
+  it('as a launch contribution: links in the shared library directory (tmpfs and library path made by the launch), then binds', () => {
+    const parts = cdiMountOps(plan({}));
+    expect(parts.libraries).toEqual([]);
+    expect(parts.ops[0]).toEqual({ op: 'symlink', target: `${LIB}/libcuda.so.${V}`, dst: '/.singularity.d/libs/libcuda.so.1' });
     expect(parts.ops).toContainEqual({ op: 'bind', src: '/dev/nvidia0', dst: '/dev/nvidia0', readonly: true });
-    expect(parts.env.LD_LIBRARY_PATH).toBe('/opt/app/lib:/.singularity.d/libs');
-    expect(cdiMountOps(plan({}), {}).env.LD_LIBRARY_PATH).toBe('/.singularity.d/libs');
+    const combined = combineContributions([parts], { LD_LIBRARY_PATH: '/opt/app/lib' });
+    expect(combined.ops[0]).toEqual({ op: 'tmpfs', dst: '/.singularity.d/libs', mode: 0o755 });
+    expect(combined.env.LD_LIBRARY_PATH).toBe('/opt/app/lib:/.singularity.d/libs');
+    expect(combineContributions([parts], {}).env.LD_LIBRARY_PATH).toBe('/.singularity.d/libs');
   });
 
   it("without --contain, binds no node the host's /dev already shows, and says a moved one needs --contain", () => {
