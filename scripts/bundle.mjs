@@ -7,6 +7,8 @@
 //                      deserialised and initialised in a fraction of the time
 //   dist/sif-gpu.cjs   the --nv code (src/gpu/nvidia-launch.ts), loaded by both only
 //                      when --nv is given (src/cli/load-gpu.ts)
+//   dist/sif-mpi.cjs   the --mpi code (src/mpi/mpi-launch.ts), likewise only with --mpi
+//                      or `sif doctor --mpi` (src/cli/load-mpi.ts)
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -38,16 +40,21 @@ const common = {
   define: { 'import.meta.url': '__sifModule.url' },
   banner: { js: "const __sifModule = { get url() { return require('node:url').pathToFileURL(__filename).href; } };" },
 };
-// The other bundles require dist/sif-gpu.cjs instead of holding the --nv code.
+// The other bundles require dist/sif-gpu.cjs and dist/sif-mpi.cjs instead of holding
+// the --nv and --mpi code.
 const gpuApart = {
-  define: { ...common.define, __SIF_GPU_BUNDLE__: '"sif-gpu.cjs"' },
+  define: { ...common.define, __SIF_GPU_BUNDLE__: '"sif-gpu.cjs"', __SIF_MPI_BUNDLE__: '"sif-mpi.cjs"' },
   plugins: [
     ...common.plugins,
-    { name: 'gpu-apart', setup: (b) => b.onResolve({ filter: /\/gpu\/nvidia-launch\.js$/ }, (args) => ({ path: args.path, external: true })) },
+    {
+      name: 'options-apart',
+      setup: (b) => b.onResolve({ filter: /\/(gpu\/nvidia-launch|mpi\/mpi-launch)\.js$/ }, (args) => ({ path: args.path, external: true })),
+    },
   ],
 };
 await build({ ...common, ...gpuApart, entryPoints: ['src/cli/main.ts'], outfile: 'dist/sif.cjs' });
 await build({ ...common, entryPoints: ['src/gpu/nvidia-launch.ts'], outfile: 'dist/sif-gpu.cjs', minifyWhitespace: true, minifySyntax: true });
+await build({ ...common, entryPoints: ['src/mpi/mpi-launch.ts'], outfile: 'dist/sif-mpi.cjs', minifyWhitespace: true, minifySyntax: true });
 // The exec bundle without whitespace and with simpler syntax (names kept, for stack
 // traces): less to read and hash at every start, ~0.5 ms (measured).
 await build({

@@ -35,6 +35,10 @@ export type SifErrorCode =
   | 'SIF_E_ELF_INVALID'
   | 'SIF_E_ELF_UNREADABLE'
   | 'SIF_E_LD_CACHE_INVALID'
+  | 'SIF_E_MPI_NOT_FOUND'
+  | 'SIF_E_MPI_ABI'
+  | 'SIF_E_MPI_ELF'
+  | 'SIF_E_MPI_GLIBC'
   | 'SIF_E_STARTER_MISSING'
   | 'SIF_E_INTERNAL';
 
@@ -43,7 +47,11 @@ export interface SifErrorOptions {
   cause?: unknown;
 }
 
+/** Marks a SifError across bundles: dist/sif-gpu.cjs and dist/sif-mpi.cjs each hold their own copy of the class. */
+const BRAND = Symbol.for('sif.SifError');
+
 export class SifError extends Error {
+  readonly [BRAND] = true;
   readonly code: SifErrorCode;
   readonly hint?: string;
 
@@ -56,5 +64,5 @@ export class SifError extends Error {
 }
 
 export function isSifError(e: unknown): e is SifError {
-  return e instanceof SifError;
+  return e instanceof SifError || (e instanceof Error && (e as unknown as Record<symbol, unknown>)[BRAND] === true);
 }

@@ -19,6 +19,7 @@ export const ACTION_FLAGS = {
   'writable-tmpfs': { type: 'boolean', describe: 'a writable tmpfs over the image, gone at exit' },
   pid: { alias: 'p', type: 'boolean', describe: 'own PID namespace, with an init that reaps and forwards signals' },
   nv: { type: 'boolean', describe: "bind the host's NVIDIA driver (libraries, programs; GPU device nodes with --contain)" },
+  mpi: { type: 'boolean', describe: "bind the host's MPI library and what it loads, after checking the command's MPI ABI and glibc" },
 } as const;
 
 /** Option names (and aliases) that take a separate value: needed to find the image argument. */
@@ -85,6 +86,7 @@ export function actionOptions(a: Record<string, unknown>, env: NodeJS.ProcessEnv
     writableTmpfs: a['writable-tmpfs'] === true,
     pid: a.pid === true,
     nv: a.nv === true,
+    mpi: a.mpi === true,
   };
   for (const [key, flag] of [['pwd', 'pwd'], ['home', 'home'], ['workdir', 'workdir']] as const) {
     const v = str(flag);

@@ -33,8 +33,10 @@ export function splitCommandLine(tokens: readonly string[]): CommandLine {
   while (at < tokens.length && tokens[at]!.startsWith('-')) at += GLOBAL_VALUE_OPTIONS.has(tokens[at]!.slice(2)) ? 2 : 1;
   const command = tokens[at];
   let own = [...tokens];
-  if (ACTIONS.has(command ?? '')) {
-    const split = splitActionArgv(tokens.slice(at + 1), new Set([...VALUE_OPTIONS, ...GLOBAL_VALUE_OPTIONS]));
+  if (ACTIONS.has(command ?? '') || command === 'doctor') {
+    // doctor's options take no value; what follows its image is the command to judge.
+    const values = command === 'doctor' ? GLOBAL_VALUE_OPTIONS : new Set([...VALUE_OPTIONS, ...GLOBAL_VALUE_OPTIONS]);
+    const split = splitActionArgv(tokens.slice(at + 1), values);
     own = [...tokens.slice(0, at + 1), ...split.own];
     setPayloadArgs(split.payload);
   }

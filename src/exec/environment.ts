@@ -8,6 +8,13 @@ const CONTAINER_LIBS = '/.singularity.d/libs';
 /** Passed even with --cleanenv (Apptainer's list). */
 const ALWAYS_PASS = ['TERM', 'http_proxy', 'https_proxy', 'no_proxy', 'all_proxy', 'ftp_proxy'];
 const ALWAYS_PASS_SET = new Set([...ALWAYS_PASS, ...ALWAYS_PASS.map((k) => k.toUpperCase())]);
+/**
+ * Also passed with --cleanenv: how an MPI launcher (srun, mpirun, mpiexec) reaches its
+ * ranks. A rank without them starts as a singleton of size 1, so --cleanenv would
+ * quietly break every job it is used in (Apptainer's does). --mpi passes more
+ * (src/mpi/mpi-passthrough.ts).
+ */
+export const LAUNCHER_PREFIXES = ['SLURM_', 'PMI_', 'PMIX_', 'OMPI_', 'PRTE_', 'HYDRA_', 'MPIR_'];
 /** Never taken from the host: sif's own settings, and what must come from the container. */
 const HOST_PREFIXES_DROPPED = ['SIF_', 'SIFENV_', 'APPTAINER_', 'APPTAINERENV_', 'SINGULARITY_', 'SINGULARITYENV_'];
 const HOST_KEYS_DROPPED = new Set(['HOME', 'PATH', 'LD_LIBRARY_PATH', 'PS1']);
@@ -44,6 +51,11 @@ export interface ContainerEnv {
   path?: string;
   /** Something the user asked that was ignored: the caller shows these. */
   warnings: string[];
+  /**
+   * /.singularity.d/libs goes first on LD_LIBRARY_PATH (--mpi): the env script puts it
+   * back there after the image's scripts, which add it last.
+   */
+  librariesFirst?: boolean;
 }
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -103,7 +115,7 @@ export function buildEnvironment(req: EnvRequest): ContainerEnv {
 
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(req.hostEnv)) {
-    if (req.cleanenv ? !ALWAYS_PASS_SET.has(k) : HOST_KEYS_DROPPED.has(k) || HOST_PREFIXES_DROPPED.some((p) => k.startsWith(p))) continue;
+    if (req.cleanenv ? !ALWAYS_PASS_SET.has(k) && !LAUNCHER_PREFIXES.some((p) => k.startsWith(p)) : HOST_KEYS_DROPPED.has(k) || HOST_PREFIXES_DROPPED.some((p) => k.startsWith(p))) continue;
     // A variable the user sets is not taken from the host (Apptainer's rule): `$FOO` in
     // SIFENV_FOO='$FOO:x' is the image's FOO, if any.
     if (Object.hasOwn(user, k)) continue;
@@ -202,6 +214,7 @@ export function envScriptShim(ce: ContainerEnv): string {
     if (ce.prependPath) lines.push(`PATH=${doubleQuoted(ce.prependPath)}:"$PATH"`);
     if (ce.appendPath) lines.push(`PATH="$PATH":${doubleQuoted(ce.appendPath)}`);
   }
+  if (ce.librariesFirst) lines.push(`LD_LIBRARY_PATH=${CONTAINER_LIBS}\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}`, 'export LD_LIBRARY_PATH');
   lines.push('export PATH', 'exec "$@"');
   return lines.join('\n');
 }

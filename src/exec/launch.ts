@@ -8,6 +8,7 @@ import { type OciImageConfig, readSifJson, OCI_CONFIG_NAME } from '../image/sif-
 import { parseBinds } from './bind-spec.js';
 import { buildEnvironment, parseEnvFile } from './environment.js';
 import { handOff } from './handoff.js';
+import { combineContributions, type Contributor } from './launch-contribution.js';
 import { type LaunchRequest, planLaunch, workdirLayout } from './launch-plan.js';
 import type { LaunchPlan, MountOp } from './mount-ops.js';
 import { encodePlan } from './plan-encoding.js';
@@ -28,10 +29,9 @@ export interface ActionOptions {
   pid: boolean;
   /** --nv: bind the host's NVIDIA driver. */
   nv: boolean;
+  /** --mpi: bind the host's MPI library and what it loads. */
+  mpi: boolean;
 }
-
-/** What --nv adds (src/gpu/nvidia-launch.ts), computed by the caller so that only --nv loads it. */
-export type GpuParts = (containerEnv: Record<string, string>) => { ops: MountOp[]; env: Record<string, string>; warnings: string[] };
 
 export interface OpenedImage {
   info: ImageInfo;
@@ -70,11 +70,31 @@ function readEnvFile(path: string): Record<string, string> {
   return parseEnvFile(text, path);
 }
 
+/** The host path a container path shows through the plan's binds (the deepest that covers it). */
+function hostPathVia(ops: readonly MountOp[], path: string): string | undefined {
+  let best: { src: string; dst: string } | undefined;
+  for (const o of ops) {
+    if (o.op !== 'bind' || ['/proc', '/sys', '/dev'].includes(o.dst)) continue;
+    const under = path === o.dst || path.startsWith(o.dst === '/' ? '/' : `${o.dst}/`);
+    if (under && (!best || o.dst.length > best.dst.length)) best = o;
+  }
+  return best && best.src + path.slice(best.dst.length);
+}
+
 /**
  * Turns options into a plan, touching the host only to check paths and make --workdir;
- * `warn` hears what was asked and ignored.
+ * `warn` hears what was asked and ignored. `contributors` (--nv, --mpi: computed by
+ * the caller, so that only those options load their code) add libraries, mounts and
+ * variables, seeing the environment and the mounts planned so far.
  */
-export function prepareLaunch(image: OpenedImage, argv: string[], opts: ActionOptions, host: HostFacts, warn: (message: string) => void = () => {}, gpu?: GpuParts): LaunchPlan {
+export function prepareLaunch(
+  image: OpenedImage,
+  argv: string[],
+  opts: ActionOptions,
+  host: HostFacts,
+  warn: (message: string) => void = () => {},
+  contributors: readonly Contributor[] = [],
+): LaunchPlan {
   const binds = parseBinds(opts.bind, host.cwd).map((b) => ({ ...b, src: existingHostPath(b.src, 'bind source') }));
   let home: LaunchRequest['home'];
   if (opts.home) {
@@ -98,28 +118,28 @@ export function prepareLaunch(image: OpenedImage, argv: string[], opts: ActionOp
     bindDsts: binds.map((b) => b.dst),
   });
   for (const w of env.warnings) warn(w);
-  const gpuParts = gpu?.(env.env);
-  if (gpuParts) {
-    for (const w of gpuParts.warnings) warn(w);
-    Object.assign(env.env, gpuParts.env);
+  const request: LaunchRequest = {
+    image: { path: image.info.path, offset: image.info.rootfsOffset },
+    argv,
+    binds,
+    contain: opts.contain,
+    ...(home ? { home } : {}),
+    noHome: opts.noHome,
+    ...(workdir ? { workdir } : {}),
+    ...(opts.pwd ? { pwd: opts.pwd } : {}),
+    writableTmpfs: opts.writableTmpfs,
+    pid: opts.pid,
+    env,
+  };
+  let plan = planLaunch(request, host);
+  if (contributors.length) {
+    const ctx = { env: env.env, argv, cwd: plan.cwd, hostPathOf: (path: string) => hostPathVia(plan.ops, path) };
+    const added = combineContributions(contributors.map((c) => c(ctx)), env.env);
+    for (const w of added.warnings) warn(w);
+    Object.assign(env.env, added.env);
+    if (added.librariesFirst) env.librariesFirst = true;
+    plan = planLaunch({ ...request, extraOps: added.ops }, host);
   }
-  const plan = planLaunch(
-    {
-      image: { path: image.info.path, offset: image.info.rootfsOffset },
-      argv,
-      binds,
-      contain: opts.contain,
-      ...(home ? { home } : {}),
-      noHome: opts.noHome,
-      ...(workdir ? { workdir } : {}),
-      ...(opts.pwd ? { pwd: opts.pwd } : {}),
-      writableTmpfs: opts.writableTmpfs,
-      pid: opts.pid,
-      env,
-      ...(gpuParts ? { extraOps: gpuParts.ops } : {}),
-    },
-    host,
-  );
   // The user's binds, --home, the home and the cwd are resolved already.
   const resolved = new Set([...binds.map((b) => b.src), ...(home ? [home.src] : []), host.home, host.cwd]);
   return { ...plan, ops: canonicalBindSources(plan.ops, resolved) };

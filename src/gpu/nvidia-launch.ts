@@ -1,19 +1,16 @@
+import type { LaunchContribution } from '../exec/launch-contribution.js';
 import { doctorText } from './doctor-text.js';
 import { probeGpuHost } from '../host/probe-gpu-host.js';
-import { type GpuLaunchParts, nvidiaMountOps } from './nvidia-mount-ops.js';
+import { nvidiaMountOps } from './nvidia-mount-ops.js';
 import { isNvidiaLibrary, type NvidiaRequest, planNvidia } from './plan-nvidia.js';
 
 /**
  * --nv for a launch: reads the host (lazily), plans, and returns what to add. Loaded
  * only when --nv is given (src/cli/load-gpu.ts), so `sif exec` without it pays nothing.
  */
-export function nvidiaForLaunch(
-  req: NvidiaRequest,
-  hostEnv: Record<string, string>,
-  containerEnv: Record<string, string>,
-): GpuLaunchParts & { notes: string[] } {
+export function nvidiaForLaunch(req: NvidiaRequest, hostEnv: Record<string, string>): LaunchContribution & { notes: string[] } {
   const plan = planNvidia(req, probeGpuHost(hostEnv, isNvidiaLibrary));
-  return { ...nvidiaMountOps(plan, containerEnv), notes: plan.notes };
+  return { ...nvidiaMountOps(plan), notes: plan.notes };
 }
 
 /** `sif doctor --gpu [IMAGE]`: the planner's decisions on this host, as text. */

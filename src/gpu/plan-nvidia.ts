@@ -3,7 +3,7 @@ import { cudaMismatch, driverCudaVersion, imageCudaNeed } from './cuda-version.j
 import { parseDriverVersion } from './driver-version.js';
 import { rewriteIcd } from './icd-files.js';
 import { CONTAINER_BIN_DIR, CONTAINER_LIB_DIR, NVIDIA_BINARIES, NVIDIA_CONTROL_NODES, NVIDIA_ICD_FILES, NVIDIA_LIBRARIES, PERSISTENCED_SOCKET } from './nvidia-files.js';
-import { parseSiteConfig } from './site-config.js';
+import { parseSiteConfig } from '../host/site-config.js';
 import { type GpuSelection, selectGpus } from './visible-devices.js';
 
 export interface NvidiaRequest {
@@ -220,8 +220,8 @@ export function planNvidia(req: NvidiaRequest, facts: GpuHostFacts): NvidiaPlan 
   }
   const site = parseSiteConfig(facts.siteConfig());
   for (const p of site.problems) plan.warnings.push(p);
-  planLibraries(facts, version, site.libDirs, plan);
-  planBinaries(facts, site.binDirs, plan);
+  planLibraries(facts, version, site.nvidiaLibDirs, plan);
+  planBinaries(facts, site.nvidiaBinDirs, plan);
   planIcdFiles(facts, plan);
   planDevices(facts, req, plan);
   const mps = facts.mpsPipeDir();

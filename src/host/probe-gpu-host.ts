@@ -1,6 +1,7 @@
 import { accessSync, closeSync, constants, lstatSync, openSync, readdirSync, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
 import type { DeviceNode, GpuHostFacts } from './gpu-host-facts.js';
 import { parseLdSoCache } from './elf/ld-so-cache.js';
+import { siteConfigPath } from './site-config.js';
 
 /** Test seam: a directory standing in for / where the driver's files are looked for. */
 export const TEST_ROOT_VARIABLE = 'SIF_TEST_NVIDIA_ROOT';
@@ -71,7 +72,7 @@ export function probeGpuHost(env: Record<string, string>, wantLibrary: (soname: 
     driverVersionText: once(() => readText(`${root}/proc/driver/nvidia/version`)),
     ldCache: cache,
     cacheFlags: () => CACHE_FLAGS[process.arch] ?? 0,
-    siteConfig: once(() => readText(`${root}/etc/sif/sif.conf`)),
+    siteConfig: once(() => readText(siteConfigPath(env, root))),
     listDir: (dir) => {
       try {
         return readdirSync(dir);

@@ -125,10 +125,12 @@ export class SquashfsReader {
         offset = 0;
       }
     }
-    return { bytes: Buffer.concat(parts), pos, offset };
+    // Most reads lie in one block: no copy then (directory listings make thousands).
+    return { bytes: parts.length === 1 ? parts[0]! : Buffer.concat(parts), pos, offset };
   }
 
-  private inode(ref: bigint): Inode {
+  /** The inode at `ref`; a file's block list is read only up to `maxBytes` of file. */
+  private inode(ref: bigint, maxBytes = this.maxFileBytes): Inode {
     const sb = this.at.superblock;
     let pos = sb.inodeTableStart + Number(ref >> 16n);
     let offset = Number(ref & 0xffffn);
@@ -152,7 +154,7 @@ export class SquashfsReader {
       const [blocksStart, fileSize, fragment, fragmentOffset] = type === 2
         ? [b.readUInt32LE(0), b.readUInt32LE(12), b.readUInt32LE(4), b.readUInt32LE(8)]
         : [Number(b.readBigUInt64LE(0)), Number(b.readBigUInt64LE(8)), b.readUInt32LE(28), b.readUInt32LE(32)];
-      if (fileSize > this.maxFileBytes) return { type, fileSize };
+      if (fileSize > maxBytes) return { type, fileSize };
       const full = Math.floor(fileSize / sb.blockSize);
       const count = fragment === NO_FRAGMENT ? Math.ceil(fileSize / sb.blockSize) : full;
       const sizes = read(4 * count);
@@ -202,7 +204,7 @@ export class SquashfsReader {
   }
 
   /** Follows `path` (symlinks included, within the image) to an inode; null when it does not exist. */
-  private lookup(path: string): Inode | null {
+  private lookup(path: string, maxBytes = this.maxFileBytes): Inode | null {
     const sb = this.at.superblock;
     let todo = path.split('/').filter((c) => c && c !== '.');
     let done: string[] = [];
@@ -220,7 +222,7 @@ export class SquashfsReader {
       if (!DIR.includes(node.type)) return null;
       const ref = this.directory(node, `/${done.join('/')}`).get(name);
       if (ref === undefined) return null;
-      const next = this.inode(ref);
+      const next = this.inode(ref, maxBytes);
       if (SYMLINK.includes(next.type)) {
         if (++hops > MAX_SYMLINK_HOPS) throw this.corrupt(`more than ${MAX_SYMLINK_HOPS} symlinks in ${path}`);
         const target = next.target!;
@@ -247,6 +249,64 @@ export class SquashfsReader {
   /** Contents of the regular file `path`; null when there is none. Over maxFileBytes: SIF_E_IMAGE_BAD_OBJECT. */
   readFile(path: string): Buffer | null {
     return this.guarded(() => this.fileData(path));
+  }
+
+  /**
+   * The regular file `path` for reading in pieces: only the blocks a read touches are
+   * inflated (the ELF reader needs a few of a library's), at most `maxBytes` of file.
+   * Null when there is no such file.
+   */
+  fileReader(path: string, maxBytes = 1 << 30): { size: number; read(offset: number, length: number): Buffer } | null {
+    const node = this.guarded(() => this.lookup(path, maxBytes));
+    if (!node || !FILE.includes(node.type)) return null;
+    const size = node.fileSize!;
+    if (size > maxBytes) throw new SifError('SIF_E_IMAGE_BAD_OBJECT', `${this.at.file}: ${path} is ${size} bytes, more than the ${maxBytes} sif reads`);
+    const bs = this.at.superblock.blockSize;
+    const starts: number[] = [];
+    let pos = node.blocksStart!;
+    for (const entry of node.blockSizes!) {
+      starts.push(pos);
+      pos += entry & ~BLOCK_UNCOMPRESSED;
+    }
+    const blocks = new Map<number, Buffer>();
+    const block = (i: number): Buffer => {
+      let data = blocks.get(i);
+      if (data) return data;
+      const want = Math.min(bs, size - i * bs);
+      if (i < node.blockSizes!.length) {
+        const entry = node.blockSizes![i]!;
+        const stored = entry & ~BLOCK_UNCOMPRESSED;
+        if (stored === 0) data = Buffer.alloc(want);
+        else {
+          const raw = this.raw(starts[i]!, stored, `a data block of ${path}`);
+          data = entry & BLOCK_UNCOMPRESSED ? raw : this.inflated(raw, bs, `a data block of ${path}`);
+        }
+      } else {
+        const tail = this.fragmentBlock(node.fragment!, path);
+        const from = node.fragmentOffset!;
+        if (from + want > tail.length) throw this.corrupt(`the tail of ${path} lies outside its fragment`);
+        data = tail.subarray(from, from + want);
+      }
+      if (data.length < want) throw this.corrupt(`a data block of ${path} holds ${data.length} bytes, not ${want}`);
+      blocks.set(i, data);
+      return data;
+    };
+    return {
+      size,
+      read: (offset, length) =>
+        this.guarded(() => {
+          const out = Buffer.alloc(length);
+          for (let done = 0; done < length; ) {
+            const at = offset + done;
+            const i = Math.floor(at / bs);
+            const data = block(i);
+            const n = Math.min(length - done, data.length - (at - i * bs));
+            data.copy(out, done, at - i * bs, at - i * bs + n);
+            done += n;
+          }
+          return out;
+        }),
+    };
   }
 
   /** Anything but a SifError here is damage the checks above did not name (a bad length, say). */

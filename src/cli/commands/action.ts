@@ -4,13 +4,18 @@ import { encodePlan } from '../../exec/plan-encoding.js';
 import { probeHost } from '../../host/probe-host.js';
 import { launch, openForLaunch, prepareLaunch, type OpenedImage } from '../../exec/launch.js';
 import { actionOptions, withActionOptions } from '../action-options.js';
+import type { Contributor } from '../../exec/launch-contribution.js';
 import { loadGpu } from '../load-gpu.js';
+import { loadMpi } from '../load-mpi.js';
 import { logger, logs } from '../logger.js';
 
 /** The payload's arguments, split off before yargs sees the command line (see split-argv.ts). */
 let payloadArgs: string[] = [];
 export function setPayloadArgs(args: string[]): void {
   payloadArgs = args;
+}
+export function payloadArguments(): string[] {
+  return payloadArgs;
 }
 
 type ArgvFor = (image: OpenedImage, args: string[], a: Record<string, unknown>) => string[];
@@ -29,15 +34,22 @@ export function actionCommand(command: string, describe: string, argvFor: ArgvFo
       const argv = argvFor(image, payloadArgs, a);
       const opts = actionOptions(a);
       const host = probeHost();
-      const gpu = opts.nv ? await loadGpu() : undefined;
-      const gpuParts =
-        gpu &&
-        ((containerEnv: Record<string, string>) => {
-          const parts = gpu.nvidiaForLaunch({ contain: opts.contain, privateTmp: opts.contain && !opts.workdir, imageEnv: image.ociConfig?.Env ?? [] }, host.env, containerEnv);
+      const contributors: Contributor[] = [];
+      if (opts.nv) {
+        const gpu = await loadGpu();
+        contributors.push(() => {
+          const parts = gpu.nvidiaForLaunch({ contain: opts.contain, privateTmp: opts.contain && !opts.workdir, imageEnv: image.ociConfig?.Env ?? [] }, host.env);
           if (logs('debug')) logger().debug({ decisions: parts.notes }, '--nv');
           return parts;
         });
-      const plan = prepareLaunch(image, argv, opts, host, (m) => logger().warn(m), gpuParts);
+      }
+      if (opts.mpi) {
+        const mpi = await loadMpi();
+        // Its decisions are what --verbose shows: which MPI, found how, what is bound, each verdict.
+        const say = logs('info') ? (n: string) => logger().info(`--mpi: ${n}`) : undefined;
+        contributors.push((ctx) => mpi.mpiForLaunch({ image: image.info, contain: opts.contain, cleanenv: opts.cleanenv, uid: host.uid }, host.env, ctx, say));
+      }
+      const plan = prepareLaunch(image, argv, opts, host, (m) => logger().warn(m), contributors);
       if (logs('debug')) logger().debug({ plan: { ...plan, env: Object.keys(plan.env) } }, 'launch plan');
       // For benchmarks and debugging: keep the plan the starter would read, run nothing.
       const dump = process.env.SIF_DUMP_PLAN;

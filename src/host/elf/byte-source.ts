@@ -42,6 +42,18 @@ export function bufferSource(buffer: Buffer, name: string): ByteSource {
   };
 }
 
+/** Reads through `readAt` (a file inside an image, say), every read checked first. */
+export function rangeSource(name: string, size: number, readAt: (offset: number, length: number) => Buffer): ByteSource {
+  return {
+    name,
+    size,
+    read(offset, length, what) {
+      checkRange(name, size, offset, length, what);
+      return readAt(offset, length);
+    },
+  };
+}
+
 /** Reads through fd as needed (pread); the caller owns fd and closes it. */
 export function fdSource(fd: number, name: string): ByteSource {
   const size = fstatSync(fd).size;

@@ -75,6 +75,8 @@ export interface ClosureRequest {
   interpreter?: string;
   /** Needs not to search for or follow, e.g. isLibcFamily. */
   leaveOut?: (name: string) => boolean;
+  /** false: the interpreter is not read (its needs are left out anyway, and reading it costs). */
+  loadInterpreter?: boolean;
 }
 
 interface Loaded extends ClosureObject {
@@ -110,7 +112,7 @@ export function libraryClosure(host: LibraryHost, req: ClosureRequest): LibraryC
   if (!first) return result;
   const main = loaded.find((l) => l.info.interpreter !== undefined);
   const interp = req.interpreter ?? main?.info.interpreter;
-  if (interp && !loaded.some((l) => l.names.has(interp))) {
+  if (interp && req.loadInterpreter !== false && !loaded.some((l) => l.names.has(interp))) {
     try {
       add(interp, host.elfInfo(interp), 'interpreter', interp);
     } catch (e) {

@@ -32,9 +32,13 @@ describe('buildEnvironment', () => {
     expect(Object.hasOwn(env, 'toString') && env.toString).toBe('t');
   });
 
-  it('keeps only TERM and proxies with --cleanenv, and sets LANG=C', () => {
-    const { env } = buildEnvironment({ ...base, hostEnv, cleanenv: true });
-    expect(env).not.toHaveProperty('SLURM_JOB_ID');
+  it("keeps only TERM, proxies and an MPI launcher's variables with --cleanenv, and sets LANG=C", () => {
+    const { env } = buildEnvironment({ ...base, hostEnv: { ...hostEnv, PMIX_RANK: '1', UCX_TLS: 'sm', MY_VAR: 'x' }, cleanenv: true });
+    expect(env).not.toHaveProperty('MY_VAR');
+    expect(env).not.toHaveProperty('UCX_TLS'); // only with --mpi
+    expect(env).not.toHaveProperty('LD_LIBRARY_PATH');
+    expect(env.SLURM_JOB_ID).toBe('77');
+    expect(env.PMIX_RANK).toBe('1');
     expect(env.TERM).toBe('xterm');
     expect(env.HTTPS_PROXY).toBe('p');
     expect(env.LANG).toBe('C');
@@ -180,6 +184,12 @@ describe('envScriptShim', () => {
     expect(lines).toContain(`export A="it's"`);
     expect(lines.indexOf(`PATH="/p":"$PATH"`)).toBeGreaterThan(1);
     expect(lines.at(-1)).toBe('exec "$@"');
+  });
+
+  it('puts /.singularity.d/libs back first after the scripts when --mpi asks (an image script adds it last)', () => {
+    const ce = { ...build({ envFlags: { LD_LIBRARY_PATH: '/u' } }), librariesFirst: true };
+    expect(runShim(ce).LD_LIBRARY_PATH).toBe('/.singularity.d/libs:/u:/.singularity.d/libs');
+    expect(runShim({ ...build({}), librariesFirst: true }).LD_LIBRARY_PATH).toBe('/.singularity.d/libs');
   });
 
   it('never writes an unchecked name into the script', () => {

@@ -1,3 +1,4 @@
+import { combineContributions } from '../../../src/exec/launch-contribution.js';
 import { nvidiaMountOps } from '../../../src/gpu/nvidia-mount-ops.js';
 import type { NvidiaPlan } from '../../../src/gpu/plan-nvidia.js';
 
@@ -18,7 +19,11 @@ const plan: NvidiaPlan = {
 
 describe('nvidiaMountOps', () => {
   it('binds read-only into a fresh tmpfs at /.singularity.d/libs, then links', () => {
-    const parts = nvidiaMountOps(plan, {});
+    expect(nvidiaMountOps(plan)).toMatchObject({
+      libraries: [{ src: '/usr/lib/x86_64-linux-gnu/libcuda.so.550.54.14', name: 'libcuda.so.1' }],
+      libraryOrder: 'last',
+    });
+    const parts = combineContributions([nvidiaMountOps(plan)], {});
     expect(parts.ops).toEqual([
       { op: 'tmpfs', dst: '/.singularity.d/libs', mode: 0o755 },
       { op: 'bind', src: '/usr/lib/x86_64-linux-gnu/libcuda.so.550.54.14', dst: '/.singularity.d/libs/libcuda.so.1', readonly: true },
@@ -32,12 +37,12 @@ describe('nvidiaMountOps', () => {
   });
 
   it('adds the library directory to an LD_LIBRARY_PATH once', () => {
-    expect(nvidiaMountOps(plan, { LD_LIBRARY_PATH: '/opt/lib' }).env.LD_LIBRARY_PATH).toBe('/opt/lib:/.singularity.d/libs');
-    expect(nvidiaMountOps(plan, { LD_LIBRARY_PATH: '/.singularity.d/libs:/x' }).env.LD_LIBRARY_PATH).toBeUndefined();
+    expect(combineContributions([nvidiaMountOps(plan)], { LD_LIBRARY_PATH: '/opt/lib' }).env.LD_LIBRARY_PATH).toBe('/opt/lib:/.singularity.d/libs');
+    expect(combineContributions([nvidiaMountOps(plan)], { LD_LIBRARY_PATH: '/.singularity.d/libs:/x' }).env.LD_LIBRARY_PATH).toBeUndefined();
   });
 
   it('makes no tmpfs when no library is bound', () => {
-    const parts = nvidiaMountOps({ ...plan, mounts: [], files: [], links: [], env: {} }, {});
-    expect(parts).toEqual({ ops: [], env: {}, warnings: ['w'] });
+    const parts = combineContributions([nvidiaMountOps({ ...plan, mounts: [], files: [], links: [], env: {} })], {});
+    expect(parts).toEqual({ ops: [], env: {}, warnings: ['w'], librariesFirst: false });
   });
 });
