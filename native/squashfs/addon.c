@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "writer.h"
+#include "zstd-block.h"
 
 #define HANDLE_MAGIC 0x73717721u
 
@@ -516,6 +517,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"create", js_create},   {"open", js_open},         {"addNode", js_add_node}, {"addHardlink", js_add_hardlink},
       {"setAttrs", js_set_attrs}, {"addXattr", js_add_xattr}, {"append", js_append}, {"endFile", js_end_file},
       {"finish", js_finish},   {"close", js_close},         {"remove", js_remove},
+      {"zstdDecompress", js_zstd_decompress},
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value fn;

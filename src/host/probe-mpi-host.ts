@@ -48,7 +48,9 @@ export function probeMpiHost(env: Record<string, string>): MpiHostFacts {
     }),
     kind: cached((path): PathKind | undefined => {
       try {
-        const s = statSync(path);
+        // Most paths asked about are absent: no exception for those.
+        const s = statSync(path, { throwIfNoEntry: false });
+        if (!s) return undefined;
         return s.isDirectory() ? 'dir' : s.isFile() ? 'file' : s.isSocket() ? 'socket' : s.isCharacterDevice() ? 'char' : 'other';
       } catch {
         return undefined;

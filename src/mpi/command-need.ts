@@ -33,6 +33,8 @@ export interface CommandNeed {
   mpi: MpiNeed[];
   /** Libraries the command needs that the image lacks (other than MPI's). */
   missing: string[];
+  /** The program and the image's libraries it loads (not MPI's, not the C library's). */
+  objects: Array<{ path: string; info: ElfInfo }>;
 }
 
 export interface CommandContext {
@@ -69,7 +71,7 @@ function findProgram(ctx: CommandContext, image: ImageLibraries, host: HostFileA
 }
 
 export function commandNeed(ctx: CommandContext, image: ImageLibraries, host: HostFileAccess, defaults: SearchDefaults): CommandNeed {
-  const out: CommandNeed = { mpi: [], missing: [] };
+  const out: CommandNeed = { mpi: [], missing: [], objects: [] };
   const found = findProgram(ctx, image, host);
   if (typeof found === 'string') return { ...out, unreadable: found };
   let info: ElfInfo;
@@ -107,5 +109,6 @@ export function commandNeed(ctx: CommandContext, image: ImageLibraries, host: Ho
     out.mpi.push({ name: l.name, family, neededBy: l.neededBy, ...(own ? { inImage: own.path } : {}) });
   }
   out.missing = [...new Set(closure.missing.map((m) => m.name))];
+  out.objects = closure.objects.filter((o) => o.via !== 'interpreter').map((o) => ({ path: o.path, info: o.info }));
   return out;
 }

@@ -13,11 +13,11 @@
 export type MpiFamily = 'openmpi' | 'mpich' | 'mpi-abi' | 'openmpi-1.10' | 'openmpi-2';
 
 export const FAMILY_NAMES: Record<MpiFamily, string> = {
-  openmpi: 'Open MPI 3.0 or later (libmpi.so.40)',
-  mpich: 'the MPICH ABI (MPICH, Intel MPI, MVAPICH2, Cray MPICH: libmpi.so.12)',
-  'mpi-abi': 'the MPI-5 standard ABI (libmpi_abi.so.1)',
-  'openmpi-1.10': 'Open MPI 1.10 (libmpi.so.12, not the MPICH ABI)',
-  'openmpi-2': 'Open MPI 2.x (libmpi.so.20)',
+  openmpi: 'Open MPI 3.0 or later',
+  mpich: 'the MPICH ABI: MPICH, Intel MPI, MVAPICH2, Cray MPICH',
+  'mpi-abi': 'the MPI-5 standard ABI',
+  'openmpi-1.10': 'Open MPI 1.10, not the MPICH ABI',
+  'openmpi-2': 'Open MPI 2.x',
 };
 
 const SONAMES: Array<[RegExp, MpiFamily]> = [

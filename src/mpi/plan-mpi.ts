@@ -5,13 +5,13 @@
  * Pure over the host's and the image's facts, so doctor and the tests see exactly what
  * a launch would do.
  */
-import { posix } from 'node:path';
 import { SifError, type SifErrorCode } from '../errors.js';
 import type { ContainerLibrary } from '../exec/launch-contribution.js';
 import type { MountOp } from '../exec/mount-ops.js';
 import type { ElfInfo } from '../host/elf/elf-info.js';
 import { compareVersions, glibcVersionsNeeded, missingGlibcVersions } from '../host/elf/glibc-check.js';
 import { cacheFlagsMatch } from '../host/elf/ld-cache-flags.js';
+import { isLibcFamily } from '../host/elf/libc-family.js';
 import { searchDefaults } from '../host/elf/search-defaults.js';
 import type { MpiHostFacts } from '../host/mpi-host-facts.js';
 import { parseSiteConfig, type SiteConfig } from '../host/site-config.js';
@@ -160,6 +160,25 @@ export function planMpi(req: MpiRequest, facts: { host: MpiHostFacts; image: Ima
   plan.notes.push(...closure.notes);
   plan.warnings.push(...closure.warnings);
   plan.notes.push(`libraries into /.singularity.d/libs, first on LD_LIBRARY_PATH (${closure.libraries.length}): ${closure.libraries.map((l) => l.name).join(' ')}`);
+  // A host library bound in place of the image's must define the versions the command
+  // needs of it (a host libstdc++ older than the image's would stop it at start).
+  const hostDefines = new Map(closure.objects.map((o) => [o.info.soname ?? basename(o.path), o.info.versionsDefined]));
+  const bound = new Set(closure.libraries.map((l) => l.name));
+  for (const o of need.objects) {
+    for (const vn of o.info.versionsNeeded) {
+      if (!bound.has(vn.file) || isLibcFamily(vn.file)) continue;
+      const defined = hostDefines.get(vn.file) ?? [];
+      const lacking = vn.versions.filter((v) => !vn.weak.includes(v) && !defined.includes(v));
+      if (lacking.length) {
+        return refuse(
+          plan,
+          'SIF_E_MPI_GLIBC',
+          `--mpi: ${o.path} needs ${lacking.join(', ')} from ${vn.file}, which the host's copy that --mpi binds in place of the image's lacks (it comes with the host's MPI)`,
+          'run without --mpi, or build the program with a toolchain no newer than the host\'s',
+        );
+      }
+    }
+  }
   for (const d of closure.dirs) {
     plan.ops.push({ op: 'bind', src: d.path, dst: d.path, readonly: true });
     plan.notes.push(`${d.what}: ${d.path}, bound at the same path`);
@@ -200,7 +219,7 @@ export function planMpi(req: MpiRequest, facts: { host: MpiHostFacts; image: Ima
   Object.assign(plan.env, pass.env);
   plan.notes.push(...pass.notes);
   plan.warnings.push(...pass.warnings);
-  if (need.program && posix.isAbsolute(need.program.path) && need.mpi.some((m) => m.inImage)) {
+  if (need.mpi.some((m) => m.inImage)) {
     plan.notes.push("the image's own MPI libraries stay in the image, unused: /.singularity.d/libs comes first");
   }
   return plan;

@@ -132,7 +132,7 @@ describe('hybrid MPI: Open MPI in the image, ranks started by srun --mpi=pmix or
     expect(twoRanks(r.stdout)).toEqual(['hello rank=0 size=2 ', 'hello rank=1 size=2 ']);
   }, 90_000);
 
-  it.skip('known gap: --cleanenv: PMIx still wires the ranks up (today each rank is a singleton of size 1)', async () => {
+  it('--cleanenv: PMIx still wires the ranks up (the launcher variables pass)', async () => {
     const r = await srunAsUser(['--mpi=pmix', '-n', '2', '--time=1', SIF_BIN, 'exec', '--cleanenv', image, '/opt/mpi/hello'], { timeoutMs: 60_000 });
     expect(r.exitCode).toBe(0);
     expect(twoRanks(r.stdout)).toEqual(['hello rank=0 size=2 ', 'hello rank=1 size=2 ']);

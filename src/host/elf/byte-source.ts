@@ -55,8 +55,7 @@ export function rangeSource(name: string, size: number, readAt: (offset: number,
 }
 
 /** Reads through fd as needed (pread); the caller owns fd and closes it. */
-export function fdSource(fd: number, name: string): ByteSource {
-  const size = fstatSync(fd).size;
+export function fdSource(fd: number, name: string, size = fstatSync(fd).size): ByteSource {
   return {
     name,
     size,

@@ -152,8 +152,9 @@ export function readElfFile(path: string): ElfInfo {
     throw new SifError('SIF_E_ELF_UNREADABLE', `${path}: cannot open: ${(e as Error).message}`, { cause: e });
   }
   try {
-    if (!fstatSync(fd).isFile()) throw invalidElf(path, 'not a regular file');
-    return readElf(fdSource(fd, path));
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw invalidElf(path, 'not a regular file');
+    return readElf(fdSource(fd, path, st.size));
   } catch (e) {
     if (e instanceof SifError) throw e;
     throw new SifError('SIF_E_ELF_UNREADABLE', `${path}: cannot read: ${(e as Error).message}`, { cause: e });

@@ -51,7 +51,7 @@ describe('planMpi: refusals', () => {
     const p = plan(['hello-mpich'], { image: debianImage(36, { '/usr/bin/hello-mpich': ['libmpich.so.12', 'libc.so.6'] }) });
     expect(p.refusal?.code).toBe('SIF_E_MPI_ABI');
     expect(p.refusal?.message).toBe(
-      "--mpi: /usr/bin/hello-mpich (in the image) needs libmpich.so.12 (the MPICH ABI (MPICH, Intel MPI, MVAPICH2, Cray MPICH: libmpi.so.12)), but the host's MPI is libmpi.so.40 at /usr/lib/x86_64-linux-gnu/libmpi.so.40 (Open MPI 3.0 or later (libmpi.so.40)): the two ABIs are incompatible",
+      "--mpi: /usr/bin/hello-mpich (in the image) needs libmpich.so.12 (the MPICH ABI: MPICH, Intel MPI, MVAPICH2, Cray MPICH), but the host's MPI is libmpi.so.40 at /usr/lib/x86_64-linux-gnu/libmpi.so.40 (Open MPI 3.0 or later): the two ABIs are incompatible",
     );
     expect(p.refusal?.hint).toMatch(/without --mpi.*SIF_MPI_LIBRARY=PATH/);
     expect(p.libraries).toEqual([]);
@@ -83,6 +83,15 @@ describe('planMpi: refusals', () => {
     delete host[`${L}/libmpi_mpifh.so.40`];
     const p = plan(['/opt/f'], { host, image: debianImage(36, { '/opt/f': ['libmpi_mpifh.so.40', 'libmpi.so.40', 'libc.so.6'] }) });
     expect(p.refusal?.message).toMatch(/needs libmpi_mpifh\.so\.40, which the host's Open MPI .* lacks/);
+  });
+
+  it("a program needing a newer libstdc++ than the host's, which --mpi would bind in its place", () => {
+    const host: Tree = { ...debianOpenMpiHost(), [`${L}/libstdc++.so.6`]: so({ soname: 'libstdc++.so.6', versionsDefined: ['GLIBCXX_3.4', 'GLIBCXX_3.4.29'] }) };
+    (host[`${L}/libopen-pal.so.40`] as { needed: string[] }).needed.push('libstdc++.so.6');
+    const image = { ...debianImage(36, {}), '/opt/app': so({ type: 'executable', needed: ['libmpi.so.40', 'libstdc++.so.6'], versionsNeeded: [{ file: 'libstdc++.so.6', versions: ['GLIBCXX_3.4', 'GLIBCXX_3.4.30'], weak: [] }] }) };
+    const p = plan(['/opt/app'], { host, image });
+    expect(p.refusal?.code).toBe('SIF_E_MPI_GLIBC');
+    expect(p.refusal?.message).toBe("--mpi: /opt/app needs GLIBCXX_3.4.30 from libstdc++.so.6, which the host's copy that --mpi binds in place of the image's lacks (it comes with the host's MPI)");
   });
 
   it('no MPI on the host', () => {
@@ -120,7 +129,7 @@ describe('planMpi: commands it cannot read, and other families', () => {
       { src: `${L}/libmpich.so.12`, name: 'libmpich.so.12' },
       { src: `${L}/libmpich.so.12`, name: 'libmpi.so.12' },
     ]);
-    expect(p.notes).toContain(`also on the host: libmpi.so.40 (Open MPI 3.0 or later (libmpi.so.40)) at ${L}/libmpi.so.40, not used`);
+    expect(p.notes).toContain(`also on the host: libmpi.so.40 (Open MPI 3.0 or later) at ${L}/libmpi.so.40, not used`);
   });
 
   it('reads a program from the host where a bind shows a host directory', () => {
