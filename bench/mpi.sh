@@ -22,13 +22,15 @@ mpi_job= # the allocation; run.sh's cleanup cancels it however the run ends
 mpi_srun() { srun --jobid="$mpi_job" --time=3 --kill-on-bad-exit=1 "$@"; }
 
 # pingpong_once NAME ROUND [ENV...] -- CMD...: one run of CMD in 2 ranks (PMIx); appends
-# "NAME ROUND BYTES LATENCY_US MBPS" per message size to $work/mpi-pingpong.txt.
+# "NAME ROUND BYTES LATENCY_US MBPS" per message size to $work/mpi-pingpong.txt. A probe
+# (20 round trips) gets 60 s: one that hangs on 4 MiB should not wait for the step's limit.
 pingpong_once() {
-  local name=$1 round=$2 envs=() out
+  local name=$1 round=$2 envs=() out limit=200
   shift 2
+  [ "$round" = probe ] && limit=60
   while [ "$1" != -- ]; do envs+=("$1"); shift; done
   shift
-  if ! out=$(env "${envs[@]}" timeout 200 srun --jobid="$mpi_job" --time=3 --kill-on-bad-exit=1 \
+  if ! out=$(env "${envs[@]}" timeout "$limit" srun --jobid="$mpi_job" --time=3 --kill-on-bad-exit=1 \
       --mpi=pmix -n 2 "$@" 2>"$work/mpi-err.txt") || ! grep -qx 'pingpong ok' <<<"$out"; then
     log "FAILED: $name (round $round): $* ->"
     grep -v '^ *$' "$work/mpi-err.txt" | tail -n 5 | sed 's/^/bench:    /' >&2
