@@ -289,6 +289,11 @@ describe('bind MPI: ABI and glibc checks against the real host libraries', () =>
     expectTwoRanks(r, /^MPICH Version:\s*4\./);
   }, 180_000);
 
+  it("runs the MPICH application under MPICH's own mpirun (Hydra), outside SLURM", async () => {
+    const r = await runAsUser('mpirun.mpich', ['-n', '2', SIF_BIN, 'exec', '--mpi', mpichApp, '/opt/mpi/hello'], { env: withMpich, timeoutMs: 120_000 });
+    expectTwoRanks(r, /^MPICH Version:\s*4\./);
+  }, 180_000);
+
   it("moves checked data between MPICH ranks through the host's MPICH", async () => {
     const r = await srunAsUser(['--mpi=pmi2', '-n', '2', SIF_BIN, 'exec', '--mpi', mpichApp, '/opt/mpi/pingpong', '20'], { env: withMpich });
     expect({ exitCode: r.exitCode, stderr: r.exitCode === 0 ? '' : r.stderr }).toEqual({ exitCode: 0, stderr: '' });
