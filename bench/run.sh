@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Usage: bash bench/run.sh            (as root, or as the user to measure)
 # Benchmarks sif against charliecloud's ch-run, bubblewrap and Node's own start-up:
-# start-up time, read throughput and the runtime's resident memory. See bench/README.md.
+# start-up time, read throughput, the runtime's resident memory, image builds and MPI
+# under SLURM. See bench/README.md.
 #
 # Knobs (environment): BENCH_USER (default sif-test), SIF_TEST_IMAGES (image dir),
-# BENCH_IMAGE (an image to use instead of python.sqfs), BENCH_ONLY (e.g. "startup read"),
-# BENCH_STARTUP_RUNS, BENCH_READ_RUNS, BENCH_BUILD_RUNS, BENCH_KEEP (keep the work dir),
+# SIF_TEST_SLURM (the test cluster's dir), BENCH_IMAGE (an image to use instead of
+# python.sqfs), BENCH_ONLY (e.g. "startup read"), BENCH_STARTUP_RUNS, BENCH_READ_RUNS,
+# BENCH_BUILD_RUNS, BENCH_MPI_ROUNDS, BENCH_MPI_STARTUP_RUNS, BENCH_KEEP (keep the work dir),
 # BENCH_NV_ROOT (a driver root for the --nv row; default: the host's driver, else the fake one).
 set -euo pipefail
 
@@ -16,6 +18,7 @@ log() { echo "bench: $*" >&2; }
 bench_user=${BENCH_USER:-sif-test}
 image=${BENCH_IMAGE:-${SIF_TEST_IMAGES:-$repo/.cache/test-images}/python.sqfs}
 image=$(realpath -m "$image")
+slurm_dir=${SIF_TEST_SLURM:-$repo/.cache/test-slurm}
 
 # --- Phase 1, as root: what only root can prepare, then drop to the bench user. -------
 if [ "${1:-}" != --inner ]; then
@@ -40,16 +43,29 @@ if [ "${1:-}" != --inner ]; then
     if [[ " ${BENCH_ONLY:-startup} " == *" startup "* ]] && [ ! -e /proc/driver/nvidia/version ] && [ -z "${BENCH_NV_ROOT:-}" ]; then
       bash scripts/fake-nvidia.sh && BENCH_NV_ROOT=$repo/.cache/fake-nvidia || log "no fake driver: --nv is timed without a driver"
     fi
+    # What this run starts, it stops however the run ends (Ctrl-C included), as
+    # scripts/test.sh does.
+    stops=()
+    trap 'for s in "${stops[@]}"; do bash "$repo/scripts/$s" stop >/dev/null 2>&1 || true; done' EXIT
+    # The build benchmark pulls from the test registries: start them for this run.
+    if [[ " ${BENCH_ONLY:-build} " == *" build "* ]]; then
+      bash scripts/test-images.sh
+      stops+=(test-registry.sh)
+      bash scripts/test-registry.sh start >&2 || log "the test registries did not start: the build benchmark will fail"
+    fi
+    # The MPI benchmark runs on the test SLURM cluster, with the MPI test images. A cluster
+    # already up (the tests', another bench) is used and left running.
+    if [[ " ${BENCH_ONLY:-mpi} " == *" mpi "* ]]; then
+      SIF_TEST_IMAGES=$(dirname "$image") bash scripts/mpi-images.sh
+      if ! SIF_TEST_SLURM=$slurm_dir bash scripts/test-slurm.sh status >/dev/null 2>&1; then
+        stops+=(test-slurm.sh)
+        SIF_TEST_SLURM=$slurm_dir bash scripts/test-slurm.sh start >&2 || log "the test SLURM cluster did not start: the MPI benchmark will fail"
+      fi
+      export BENCH_SLURM_CONF=$slurm_dir/slurm.conf BENCH_MPI_IMAGES=${BENCH_MPI_IMAGES:-$(dirname "$image")}
+    fi
     # Keep BENCH_* knobs; the inner run un-exports them before timing anything.
     knobs=()
     for v in ${!BENCH_@}; do knobs+=("$v=${!v}"); done
-    # The build benchmark pulls from the test registries: start them for this run. The
-    # trap stops them however the run ends (Ctrl-C included), as scripts/test.sh does.
-    if [[ " ${BENCH_ONLY:-build} " == *" build "* ]]; then
-      bash scripts/test-images.sh
-      trap 'bash "$repo/scripts/test-registry.sh" stop >/dev/null 2>&1 || true' EXIT
-      bash scripts/test-registry.sh start >&2 || log "the test registries did not start: the build benchmark will fail"
-    fi
     status=0
     runuser -u "$bench_user" -- env -i HOME="$home" USER="$bench_user" PATH=/usr/bin:/bin \
       "${knobs[@]}" BENCH_IMAGE="$image" bash "$repo/bench/run.sh" --inner || status=$?
@@ -57,6 +73,7 @@ if [ "${1:-}" != --inner ]; then
   fi
   # Not root: measure as the calling user, in the same clean environment.
   [ -f "$image" ] || { log "error: $image is missing; run as root once to create it"; exit 1; }
+  [ -f "$slurm_dir/slurm.conf" ] && export BENCH_SLURM_CONF=${BENCH_SLURM_CONF:-$slurm_dir/slurm.conf}
   knobs=()
   for v in ${!BENCH_@}; do knobs+=("$v=${!v}"); done
   exec env -i HOME="$HOME" USER="$(id -un)" PATH=/usr/bin:/bin "${knobs[@]}" BENCH_IMAGE="$image" \
@@ -64,7 +81,7 @@ if [ "${1:-}" != --inner ]; then
 fi
 
 # --- Phase 2, as the bench user in a clean environment: measure. ----------------------
-only=${BENCH_ONLY:-startup read memory build}
+only=${BENCH_ONLY:-startup read memory build mpi}
 startup_runs=${BENCH_STARTUP_RUNS:-6}
 startup_rounds=${BENCH_STARTUP_ROUNDS:-10}
 read_runs=${BENCH_READ_RUNS:-8}
@@ -72,7 +89,10 @@ keep=${BENCH_KEEP:-}
 # Shell variables keep the values; the payloads and runtimes see only HOME, USER, PATH.
 for v in ${!BENCH_@}; do export -n "$v"; done
 
-for tool in hyperfine ch-run bwrap unsquashfs node; do
+# The MPI part needs none of the comparison tools (it checks its own); the others do.
+tools=(unsquashfs node)
+[[ " $only " =~ \ (startup|read|memory|build)\  ]] && tools+=(hyperfine ch-run bwrap)
+for tool in "${tools[@]}"; do
   command -v "$tool" >/dev/null || { log "error: $tool not found (run as root to install it)"; exit 1; }
 done
 sif=$repo/bin/sif
@@ -81,7 +101,13 @@ starter=$repo/native/build/sif-starter
 [ -r "$image" ] || { log "error: $(id -un) cannot read $image"; exit 1; }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/sif-bench.XXXXXX")
-cleanup() { [ -n "$keep" ] && { log "kept $work"; return; }; chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"; }
+cleanup() {
+  # The MPI part's allocation (bench/mpi.sh), if it was left mid-way.
+  [ -n "${mpi_job:-}" ] && SLURM_CONF=$mpi_slurm_conf scancel "$mpi_job" 2>/dev/null
+  [ -n "$keep" ] && { log "kept $work"; return; }
+  chmod -R u+w "$work" 2>/dev/null
+  rm -rf "$work"
+}
 trap cleanup EXIT
 
 # The extracted tree for bwrap and for local-disk reads, unpacked once by this user.
@@ -145,6 +171,7 @@ echo "host load before start: $(cut -d' ' -f1-3 /proc/loadavg)"
 . "$repo/bench/read.sh"
 . "$repo/bench/memory.sh"
 . "$repo/bench/build.sh"
+. "$repo/bench/mpi.sh"
 for part in $only; do
   echo
   "bench_$part"

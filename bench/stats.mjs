@@ -3,6 +3,7 @@
 //        node stats.mjs read BYTES.txt COMMAND.json...
 //        node stats.mjs memory SAMPLES.txt
 //        node stats.mjs build RESULTS.txt TIMINGS.txt SIZES.txt
+//        node stats.mjs mpi-pingpong RESULTS.txt | mpi-startup TIMES.txt | mpi-memory SAMPLES.txt
 // Ratios are taken between commands of the same run only: the machine is shared and
 // noisy, so absolute times say little, ratios say how sif compares.
 import { readFileSync } from 'node:fs';
@@ -117,10 +118,11 @@ function read() {
   console.log('   the image anew, so its FUSE page cache starts empty and every run decompresses)');
 }
 
-function memory() {
+/** Prints the table of memory samples; returns "NAME PHASE" -> mean and peak RSS and PSS. */
+function memoryTable(file) {
   // Lines: NAME PHASE RSS_KB PSS_KB PROCS THREADS, one per sample.
   const groups = new Map();
-  for (const l of readFileSync(files[0], 'utf8').trim().split('\n').filter(Boolean)) {
+  for (const l of readFileSync(file, 'utf8').trim().split('\n').filter(Boolean)) {
     const [name, phase, rss, pss, procs, threads] = l.split(/\s+/);
     const k = `${name} ${phase}`;
     if (!groups.has(k)) groups.set(k, []);
@@ -134,6 +136,11 @@ function memory() {
     return [k, kb(s.rss), kb(s.peakRss), kb(s.pss), kb(s.peakPss), Math.max(...ss.map((x) => x.procs)), Math.max(...ss.map((x) => x.threads)), ss.length];
   });
   table(['runtime phase', 'RSS MiB', 'peak RSS', 'PSS MiB', 'peak PSS', 'procs', 'threads', 'samples'], rows);
+  return stat;
+}
+
+function memory() {
+  const stat = memoryTable(files[0]);
   console.log('ratios (memory; > 1 means sif uses more):');
   for (const name of ['sif', 'sif-pid']) {
     for (const phase of ['idle', 'load']) {
@@ -201,4 +208,62 @@ function build() {
   }
 }
 
-({ startup, read, memory, build })[mode]();
+// Ping-pong lines: NAME ROUND BYTES LATENCY_US MBPS. Medians over rounds; each
+// configuration against native (a -nocma one against native-nocma: same MPI settings).
+function mpiPingpong() {
+  const runs = new Map();
+  for (const l of readFileSync(files[0], 'utf8').trim().split('\n').filter(Boolean)) {
+    const [name, , bytes, lat, mbps] = l.split(/\s+/);
+    const k = `${name} ${bytes}`;
+    if (!runs.has(k)) runs.set(k, []);
+    runs.get(k).push({ lat: +lat, mbps: +mbps });
+  }
+  const names = [...new Set([...runs.keys()].map((k) => k.split(' ')[0]))];
+  const med = (name, bytes, f) => (runs.has(`${name} ${bytes}`) ? median(runs.get(`${name} ${bytes}`).map(f)) : undefined);
+  const MiB = 1048576;
+  table(['configuration', '8 B latency us', '1 MiB MB/s', '4 MiB MB/s', 'rounds'],
+    names.map((n) => [n, med(n, 8, (r) => r.lat)?.toFixed(3) ?? '-', med(n, MiB, (r) => r.mbps)?.toFixed(0) ?? '-',
+      med(n, 4 * MiB, (r) => r.mbps)?.toFixed(0) ?? '-', runs.get(`${n} 8`)?.length ?? 0]));
+  console.log('ratios to native (medians; latency: > 1 is slower; bandwidth: < 1 is slower; target within 5%):');
+  for (const n of names.filter((x) => !x.startsWith('native'))) {
+    const base = n.endsWith('-nocma') ? 'native-nocma' : 'native';
+    const parts = [];
+    let ok = true;
+    for (const [label, bytes, f, better] of [['8 B latency', 8, (r) => r.lat, -1], ['1 MiB bandwidth', MiB, (r) => r.mbps, 1], ['4 MiB bandwidth', 4 * MiB, (r) => r.mbps, 1]]) {
+      const a = med(n, bytes, f), b = med(base, bytes, f);
+      if (a === undefined || b === undefined) { parts.push(`${label} n/a`); ok = false; continue; }
+      const r = a / b;
+      if (better < 0 ? r > 1.05 : r < 0.95) ok = false;
+      parts.push(`${label} ${r.toFixed(2)}`);
+    }
+    console.log(`  ${n} / ${base}: ${parts.join(', ')}   ${ok ? 'OK' : 'MISSED'}`);
+  }
+}
+
+function mpiStartup() {
+  // Lines: NAME START END (seconds since the epoch), one per run.
+  const times = new Map();
+  for (const l of readFileSync(files[0], 'utf8').trim().split('\n').filter(Boolean)) {
+    const [name, t0, t1] = l.split(/\s+/);
+    times.set(name, [...(times.get(name) ?? []), Number(t1) - Number(t0)]);
+  }
+  const r = new Map([...times].map(([n, t]) => [n, { times: t, mean: mean(t), median: median(t), stddev: stddev(t), min: Math.min(...t) }]));
+  table(['command', 'mean ms', 'median ms', 'stddev', 'min ms', 'runs'],
+    [...r].map(([n, x]) => [n, ms(x.mean), ms(x.median), ms(x.stddev), ms(x.min), x.times.length]));
+  console.log('ratios (time of the whole step; > 1 is slower):');
+  ratioLine('srun sif exec / srun true', r.get('srun-sif'), r.get('srun-true'));
+  ratioLine('srun sif exec / srun ch-run', r.get('srun-sif'), r.get('srun-ch-run'));
+  ratioLine('srun ch-run / srun true', r.get('srun-ch-run'), r.get('srun-true'));
+  ratioLine('srun sif exec --mpi / srun sif exec', r.get('srun-sif-mpi'), r.get('srun-sif'));
+  const s = r.get('srun-sif'), t = r.get('srun-true');
+  if (s && t) console.log(`  sif's cost per step: ${ms(s.mean - t.mean)} ms (means), ${ms(s.median - t.median)} ms (medians)`);
+}
+
+function mpiMemory() {
+  const stat = memoryTable(files[0]);
+  if ([...stat.values()].every((s) => s.pss === 0)) console.log('  (PSS reads 0: the starter is not dumpable, so its smaps_rollup is closed to its own user)');
+  const a = stat.get('sif-no-share idle'), b = stat.get('sif idle');
+  if (a && b) console.log(`  one container per rank / one per node: RSS ${(a.rss / b.rss).toFixed(2)}, PSS ${(a.pss / b.pss).toFixed(2)}`);
+}
+
+({ startup, read, memory, build, 'mpi-pingpong': mpiPingpong, 'mpi-startup': mpiStartup, 'mpi-memory': mpiMemory })[mode]();

@@ -1,32 +1,48 @@
 #!/usr/bin/env bash
 # Usage: scripts/base-rootfs.sh DEST
-#        scripts/base-rootfs.sh --tar-only
+#        scripts/base-rootfs.sh --tar-only [--suite SUITE --include PKG,PKG...]
 # Writes a squashfs image of a minimal Debian bookworm root filesystem with python3 to
 # DEST. The debootstrap result is cached as a tarball (it takes minutes and hundreds of
 # downloads), so later runs only repack it (seconds). With --tar-only it makes sure the
 # tarball exists and prints its path instead (scripts/test-images.sh uses it as an OCI
-# layer). Run as root: debootstrap chroots and creates files owned by other users.
+# layer). --suite and --include (only with --tar-only) make another cached tree: that
+# Debian release with those packages (scripts/mpi-images.sh: an older glibc).
+# Run as root: debootstrap chroots and creates files owned by other users.
 set -euo pipefail
 
 log() { echo "base-rootfs: $*" >&2; }
-
-if [ $# -ne 1 ]; then
-  echo "usage: $0 DEST | --tar-only" >&2
+usage() {
+  echo "usage: $0 DEST | --tar-only [--suite SUITE --include PKG,PKG...]" >&2
   exit 2
-fi
+}
+
+[ $# -ge 1 ] || usage
 tar_only=false
 dest=$1
+suite=bookworm
+include=python3-minimal,python3
+name=python
 if [ "$1" = --tar-only ]; then
   tar_only=true
+  shift
+  while [ $# -gt 0 ]; do
+    case $1 in
+      --suite) [ $# -ge 2 ] || usage; suite=$2; shift 2 ;;
+      --include) [ $# -ge 2 ] || usage; include=$2; name=$(echo "$2" | tr , +); shift 2 ;;
+      *) usage ;;
+    esac
+  done
+  [[ $suite =~ ^[a-z]+$ && $include =~ ^[a-z0-9.+,-]+$ ]] || usage
+elif [ $# -ne 1 ]; then
+  usage
 fi
 if [ "$(id -u)" != 0 ]; then
   log "error: must run as root (debootstrap needs it)"
   exit 1
 fi
 
-suite=bookworm
 cache=${SIF_TEST_CACHE:-/var/cache/sif-test}
-tarball=$cache/base-rootfs-$suite-python.tar
+tarball=$cache/base-rootfs-$suite-$name.tar
 umask 022
 mkdir -p "$cache"
 
@@ -76,7 +92,10 @@ else
 fi
 
 if [ ! -f "$tarball" ]; then
+  # An older release than the host's is not in its sources: the host's bookworm mirror
+  # (deb.debian.org by default) serves it too.
   mirror=$(apt_mirror | head -n1)
+  [ -n "$mirror" ] || mirror=$(suite=bookworm apt_mirror | head -n1)
   mirror=${mirror:-http://deb.debian.org/debian}
   # Build next to the cache so the final rename is atomic; not under /tmp, which may be
   # mounted noexec or nodev and would break debootstrap's chroot.
@@ -97,7 +116,7 @@ if [ ! -f "$tarball" ]; then
   mkdir "$work/bin"
   printf '#!/bin/sh\nexec /bin/sync -f "%s"\n' "$work" >"$work/bin/sync"
   chmod +x "$work/bin/sync"
-  if ! PATH=$work/bin:$PATH debootstrap --variant=minbase --include=python3-minimal,python3 \
+  if ! PATH=$work/bin:$PATH debootstrap --variant=minbase --include="$include" \
       "$suite" "$rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 9>&-; then
     log "error: debootstrap failed; last lines of its log:"
     tail -n 30 "$work/debootstrap.log" >&2

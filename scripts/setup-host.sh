@@ -19,8 +19,22 @@ fi
 # debian-archive-keyring lets debootstrap verify what it downloads. The builder's tests:
 # umoci and skopeo make and copy OCI images, attr and libcap2-bin set xattrs in them,
 # docker-registry, apache2-utils (htpasswd), openssl and curl run the test registries.
-packages=(fuse3 squashfuse squashfs-tools squashfs-tools-ng zstd busybox-static debootstrap debian-archive-keyring umoci skopeo attr libcap2-bin docker-registry apache2-utils openssl curl)
+# The MPI tests: Open MPI and MPICH side by side (the host MPIs `sif exec --mpi` binds,
+# and the compilers of the test programs).
+packages=(fuse3 squashfuse squashfs-tools squashfs-tools-ng zstd busybox-static debootstrap debian-archive-keyring umoci skopeo attr libcap2-bin docker-registry apache2-utils openssl curl
+  openmpi-bin libopenmpi-dev mpich libmpich-dev)
 bash "$(dirname "$0")/ensure-packages.sh" setup-host "${packages[@]}"
+
+# With both installed, Debian's "mpi" and "mpirun" alternatives pick Open MPI (higher
+# priority); the tests call MPICH's tools by their own names (mpicc.mpich) and expect the
+# plain names to be Open MPI's. Someone who switched the alternatives gets told.
+for tool in mpicc mpirun; do
+  if [ "$(readlink -f "/usr/bin/$tool")" != "$(readlink -f "/usr/bin/$tool.openmpi")" ]; then
+    echo "setup-host: error: /usr/bin/$tool is not Open MPI's ($(readlink -f "/usr/bin/$tool"))" >&2
+    echo "hint: run: update-alternatives --auto mpi; update-alternatives --auto mpirun" >&2
+    exit 1
+  fi
+done
 
 # The tests run the runtime as this user: running as root would hide every rootless bug.
 # Its own primary group and no supplementary groups, like a plain cluster account.

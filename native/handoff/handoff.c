@@ -115,6 +115,18 @@ static napi_value exec_starter(napi_env env, napi_callback_info info) {
     if (fd_flags >= 0 && (fd_flags & FD_CLOEXEC)) fcntl(i, F_SETFD, fd_flags & ~FD_CLOEXEC);
     if (fl >= 0 && (fl & O_NONBLOCK)) fcntl(i, F_SETFL, fl & ~O_NONBLOCK);
   }
+  /* Node calls libuv's uv_disable_stdio_inheritance at start-up, which marks every
+     inherited descriptor below 16 close-on-exec. A PMI launcher (SLURM's pmi2 plugin,
+     MPICH's Hydra) hands each rank its socket as PMI_FD: it must reach the payload. */
+  const char *pmi_fd = getenv("PMI_FD");
+  if (pmi_fd != NULL) {
+    char *end;
+    long n = strtol(pmi_fd, &end, 10);
+    if (*pmi_fd != '\0' && *end == '\0' && n > 2 && n < 1 << 20) {
+      int fd_flags = fcntl((int)n, F_GETFD);
+      if (fd_flags >= 0 && (fd_flags & FD_CLOEXEC)) fcntl((int)n, F_SETFD, fd_flags & ~FD_CLOEXEC);
+    }
+  }
   int keeper = memory_keeper();
   /* Left close-on-exec if this fails: the holder then lets go at the exec. */
   if (keeper >= 0 && fcntl(keeper, F_SETFD, 0) == 0) {

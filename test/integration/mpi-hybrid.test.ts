@@ -1,9 +1,10 @@
 // The "hybrid" MPI model: the image brings its own MPI (Debian's Open MPI), SLURM's srun
 // starts the ranks, each in `sif exec`, and PMIx reaches them inside. Real munged,
 // slurmctld and slurmd (scripts/test-slurm.sh), run as the unprivileged test user.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chownSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SIF_BIN, requireHost, runAsUser, userTempDir } from '../support/unprivileged.js';
+import { FIXTURES, SIF_BIN, requireHost, runAsUser, userId, userTempDir } from '../support/unprivileged.js';
 import { mpiImage, srunAsUser, testSlurm, type TestSlurm } from '../support/slurm.js';
 
 // What PMIx and Open MPI say on stderr that the issue tracks: recorded, not asserted.
@@ -106,6 +107,18 @@ describe('hybrid MPI: Open MPI in the image, ranks started by srun --mpi=pmix or
     record('mpirun hello', r.stderr);
     expect(r.exitCode).toBe(0);
     expect(r.stdout.match(/^hello rank=[01] size=2 /gm)?.sort()).toEqual(['hello rank=0 size=2 ', 'hello rank=1 size=2 ']);
+  }, 180_000);
+
+  it("runs the user's own program from the working directory under mpirun: mpirun -n 2 sif exec img ./hello", async () => {
+    // Built on the host against the same Open MPI as the image's, as a user would.
+    const dir = userTempDir('sif-mpirun-cwd-');
+    execFileSync('mpicc', ['-O2', '-o', join(dir, 'hello'), join(FIXTURES, 'mpi', 'hello.c')]);
+    const { uid, gid } = userId();
+    chownSync(join(dir, 'hello'), uid, gid);
+    const r = await runAsUser('mpirun', ['-n', '2', SIF_BIN, 'exec', image, './hello'], { cwd: dir, timeoutMs: 120_000 });
+    record('mpirun ./hello', r.stderr);
+    expect({ exitCode: r.exitCode, stderr: r.exitCode === 0 ? '' : r.stderr }).toEqual({ exitCode: 0, stderr: '' });
+    expect(r.stdout.match(/^hello rank=[01] size=2 .* lib=Open MPI v4\.1\.4$/gm)).toHaveLength(2);
   }, 180_000);
 
   // Known gaps the MPI issue lists, skipped by name: make each a plain test when sif

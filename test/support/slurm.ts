@@ -55,8 +55,15 @@ export async function srunAsUser(args: readonly string[], opts: { env?: Record<s
   });
 }
 
-/** An MPI test image by name (mpi-openmpi: Debian's Open MPI and /opt/mpi/{hello,pingpong}). */
-export function mpiImage(name: 'mpi-openmpi'): string {
+/** The MPI test images; each has /opt/mpi/{hello,pingpong} (see scripts/mpi-images.sh). */
+export type MpiImageName =
+  | 'mpi-openmpi' // bookworm with Debian's Open MPI (hybrid)
+  | 'mpi-bare' // built against Open MPI, no MPI library (--mpi only)
+  | 'mpi-mpich-app' // built against Debian's MPICH, no MPI library
+  | 'mpi-oldglibc'; // bullseye (glibc 2.31) with its own Open MPI
+
+/** An MPI test image by name. */
+export function mpiImage(name: MpiImageName): string {
   const path = join(testImagesDir(), `${name}.sqfs`);
   if (!existsSync(path)) throw new Error(`${path} is missing: ${IMAGES_HINT}`);
   return path;
