@@ -19,6 +19,7 @@ export const ACTION_FLAGS = {
   'writable-tmpfs': { type: 'boolean', describe: 'a writable tmpfs over the image, gone at exit' },
   pid: { alias: 'p', type: 'boolean', describe: 'own PID namespace, with an init that reaps and forwards signals' },
   nv: { type: 'boolean', describe: "bind the host's NVIDIA driver (libraries, programs; GPU device nodes with --contain)" },
+  'no-share': { type: 'boolean', describe: "under srun or mpirun, a container of this rank's own instead of one shared by the step's ranks on the node" },
 } as const;
 
 /** Option names (and aliases) that take a separate value: needed to find the image argument. */
@@ -85,6 +86,8 @@ export function actionOptions(a: Record<string, unknown>, env: NodeJS.ProcessEnv
     writableTmpfs: a['writable-tmpfs'] === true,
     pid: a.pid === true,
     nv: a.nv === true,
+    // yargs reads --no-share as share=false; SIF_NO_SHARE arrives as no-share.
+    noShare: a['no-share'] === true || [a.share].flat().includes(false),
   };
   for (const [key, flag] of [['pwd', 'pwd'], ['home', 'home'], ['workdir', 'workdir']] as const) {
     const v = str(flag);

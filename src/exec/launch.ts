@@ -10,7 +10,9 @@ import { buildEnvironment, parseEnvFile } from './environment.js';
 import { handOff } from './handoff.js';
 import { type LaunchRequest, planLaunch, workdirLayout } from './launch-plan.js';
 import type { LaunchPlan, MountOp } from './mount-ops.js';
+import { planShare, type ShareProbe } from './node-share.js';
 import { encodePlan } from './plan-encoding.js';
+import { shareProbe } from '../host/share-probe.js';
 
 /** What the user asked for with `sif exec|run|shell` (flags already merged with SIF_* variables). */
 export interface ActionOptions {
@@ -28,6 +30,8 @@ export interface ActionOptions {
   pid: boolean;
   /** --nv: bind the host's NVIDIA driver. */
   nv: boolean;
+  /** --no-share: a container of its own even for a rank of a job step (see node-share.ts). */
+  noShare: boolean;
 }
 
 /** What --nv adds (src/gpu/nvidia-launch.ts), computed by the caller so that only --nv loads it. */
@@ -74,7 +78,15 @@ function readEnvFile(path: string): Record<string, string> {
  * Turns options into a plan, touching the host only to check paths and make --workdir;
  * `warn` hears what was asked and ignored.
  */
-export function prepareLaunch(image: OpenedImage, argv: string[], opts: ActionOptions, host: HostFacts, warn: (message: string) => void = () => {}, gpu?: GpuParts): LaunchPlan {
+export function prepareLaunch(
+  image: OpenedImage,
+  argv: string[],
+  opts: ActionOptions,
+  host: HostFacts,
+  warn: (message: string) => void = () => {},
+  gpu?: GpuParts,
+  probe: ShareProbe = shareProbe(host.uid),
+): LaunchPlan {
   const binds = parseBinds(opts.bind, host.cwd).map((b) => ({ ...b, src: existingHostPath(b.src, 'bind source') }));
   let home: LaunchRequest['home'];
   if (opts.home) {
@@ -122,7 +134,10 @@ export function prepareLaunch(image: OpenedImage, argv: string[], opts: ActionOp
   );
   // The user's binds, --home, the home and the cwd are resolved already.
   const resolved = new Set([...binds.map((b) => b.src), ...(home ? [home.src] : []), host.home, host.cwd]);
-  return { ...plan, ops: canonicalBindSources(plan.ops, resolved) };
+  const final = { ...plan, ops: canonicalBindSources(plan.ops, resolved) };
+  // Keyed on the final mounts: ranks share only what would be the same container.
+  const share = planShare(final, opts.noShare, host.uid, host.env, probe);
+  return share ? { ...final, share } : final;
 }
 
 /**
