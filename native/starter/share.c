@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include "share.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -196,6 +197,41 @@ void share_publish(pid_t anchor) {
   xflock(lock_fd, LOCK_UN, "lock");
 }
 
+/*
+ * Removes the files of containers whose server is gone without removing them (killed:
+ * SIGKILL after scancel's grace time), so that they do not pile up: a key whose
+ * KEY.lock we get at once (no one deciding) and whose KEY.live is free (no server).
+ * Ranks of such a container that still run hold only files no one else needs.
+ */
+static void sweep(void) {
+  DIR *d = fdopendir(dup(dir_fd));
+  struct dirent *e;
+  if (!d) return;
+  while ((e = readdir(d))) {
+    char base[96], name[128];
+    size_t n = strlen(e->d_name);
+    if (n < 6 || n - 5 >= sizeof base || strcmp(e->d_name + n - 5, ".lock")) continue;
+    memcpy(base, e->d_name, n - 5);
+    base[n - 5] = '\0';
+    int lock = openat(dir_fd, e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (lock < 0) continue;
+    snprintf(name, sizeof name, "%s.live", base);
+    int live = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (flock(lock, LOCK_EX | LOCK_NB) == 0 && fstat(lock, &st) == 0 && st.st_nlink > 0 &&
+        (live < 0 || flock(live, LOCK_EX | LOCK_NB) == 0)) {
+      const char *suffix[] = {"users", "live", "lock"};
+      for (size_t i = 0; i < sizeof suffix / sizeof *suffix; i++) {
+        snprintf(name, sizeof name, "%s.%s", base, suffix[i]);
+        (void)unlinkat(dir_fd, name, 0);
+      }
+    }
+    if (live >= 0) close(live);
+    close(lock);
+  }
+  closedir(d);
+}
+
 void share_wait_last_user(void) {
   /* Our own open file: the one inherited holds the rank's shared lock. */
   close_fd(&users_fd);
@@ -209,5 +245,7 @@ void share_wait_last_user(void) {
     snprintf(name, sizeof name, "%s.%s", key, suffix[i]);
     if (unlinkat(dir_fd, name, 0) < 0 && errno != ENOENT) warn("cannot remove %s: %s", name, strerror(errno));
   }
+  /* Best effort, and after the last rank: no one waits for it. */
+  sweep();
   /* The locks go with our exit. */
 }
