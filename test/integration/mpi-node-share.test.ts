@@ -142,6 +142,17 @@ describe('one container per node for the ranks of a job step', () => {
     expect({ exitCode: apart.exitCode, lines: apart.lines }).toEqual({ exitCode: 0, lines: ['cma rank=0 errno=EPERM', 'cma rank=1 errno=EPERM'] });
   }, 600_000);
 
+  it("shares under the host's mpirun too (Open MPI's PMIx namespace names the job), outside SLURM", async () => {
+    const dir = userTempDir('sif-cma-mpirun-');
+    const r = await runAsUser('mpirun', ['-n', '2', SIF_BIN, 'exec', image, 'sh', '-c',
+      `echo "ns rank=$OMPI_COMM_WORLD_RANK user=$(readlink /proc/self/ns/user) mnt=$(readlink /proc/self/ns/mnt) usr=$(stat -c %d /usr)"; exec ${cmaPeek} ${dir} $OMPI_COMM_WORLD_RANK`], { timeoutMs: 120_000 });
+    expect(r.exitCode).toBe(0);
+    const v = views(r.stdout);
+    expect(v).toHaveLength(2);
+    expect(v[0]!.user).toBe(v[1]!.user);
+    expect(r.stdout.split('\n').filter((l) => l.startsWith('cma ')).sort()).toEqual(['cma rank=0 ok', 'cma rank=1 ok']);
+  }, 400_000);
+
   it("keeps the others' container when the first rank, whose sif made it, crashes", async () => {
     const dir = userTempDir('sif-crash-');
     // Rank 0 starts first, so it makes the container; it crashes once rank 1 is in,
