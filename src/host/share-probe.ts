@@ -10,7 +10,9 @@ type Os = typeof import('node:os');
  */
 export function shareProbe(uid: number): ShareProbe {
   return {
-    ppid: process.ppid,
+    get ppid() {
+      return process.ppid;
+    },
     hostname: () => (process.getBuiltinModule('node:os') as Os).hostname(),
     imageIdentity(path) {
       const st = statSync(path, { bigint: true });
