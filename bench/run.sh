@@ -5,7 +5,8 @@
 #
 # Knobs (environment): BENCH_USER (default sif-test), SIF_TEST_IMAGES (image dir),
 # BENCH_IMAGE (an image to use instead of python.sqfs), BENCH_ONLY (e.g. "startup read"),
-# BENCH_STARTUP_RUNS, BENCH_READ_RUNS, BENCH_BUILD_RUNS, BENCH_KEEP (keep the work dir).
+# BENCH_STARTUP_RUNS, BENCH_READ_RUNS, BENCH_BUILD_RUNS, BENCH_KEEP (keep the work dir),
+# BENCH_NV_ROOT (a driver root for the --nv row; default: the host's driver, else the fake one).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd -P)
@@ -34,6 +35,11 @@ if [ "${1:-}" != --inner ]; then
       exit 1
     fi
     home=$(getent passwd "$bench_user" | cut -d: -f6)
+    # --nv's start-up is measured against a driver: the host's, else the fake one the
+    # tests use (scripts/fake-nvidia.sh; its device nodes need root to make).
+    if [[ " ${BENCH_ONLY:-startup} " == *" startup "* ]] && [ ! -e /proc/driver/nvidia/version ] && [ -z "${BENCH_NV_ROOT:-}" ]; then
+      bash scripts/fake-nvidia.sh && BENCH_NV_ROOT=$repo/.cache/fake-nvidia || log "no fake driver: --nv is timed without a driver"
+    fi
     # Keep BENCH_* knobs; the inner run un-exports them before timing anything.
     knobs=()
     for v in ${!BENCH_@}; do knobs+=("$v=${!v}"); done
@@ -91,6 +97,15 @@ SIF_DUMP_PLAN=$plan "$sif" exec "$image" true || log "FAILED: could not dump a l
 # Runtime command prefixes; each takes the payload's argv after it.
 sif_cmd="$sif exec $image"
 sif_pid_cmd="$sif exec --pid $image"
+# --nv against a driver root other than / (BENCH_NV_ROOT: the fake driver) goes through
+# env, and so does the plain run it is compared with: the same extra exec in both.
+if [ -n "${BENCH_NV_ROOT:-}" ]; then
+  sif_nv_base_cmd="env SIF_TEST_NVIDIA_ROOT=$BENCH_NV_ROOT $sif exec $image"
+  sif_nv_cmd="env SIF_TEST_NVIDIA_ROOT=$BENCH_NV_ROOT $sif exec --nv $image"
+else
+  sif_nv_base_cmd=$sif_cmd
+  sif_nv_cmd="$sif exec --nv $image"
+fi
 ch_cmd="ch-run $image --"
 # A rootless bwrap over the extracted tree: roughly what ch-run sets up (user and mount
 # namespaces, /proc, /dev, /tmp), with no FUSE and no image to open.

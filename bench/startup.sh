@@ -10,6 +10,11 @@ bench_startup() {
   add node "node -e 0"  # Node's own floor: sif can't start faster than this
   works $sif_cmd true && add sif "$sif_cmd true"
   works $sif_pid_cmd true && add sif-pid "$sif_pid_cmd true"
+  # --nv (driver discovery, planning, the GPU bundle) over the same run without it.
+  if works $sif_nv_cmd true; then
+    [ "$sif_nv_base_cmd" = "$sif_cmd" ] || add sif-nv-base "$sif_nv_base_cmd true"
+    add sif-nv "$sif_nv_cmd true"
+  fi
   # Where sif's time goes: everything up to the plan (SIF_DUMP_PLAN stops there; env
   # adds one exec, 1-2 ms), then the starter.
   works env SIF_DUMP_PLAN="$work/plan-again" $sif_cmd true &&

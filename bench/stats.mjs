@@ -74,6 +74,13 @@ function startup() {
     const c = r.get('ch-run');
     if (c) console.log(`  (the same gap / ch-run: ${(d / 1000 / c.mean).toFixed(2)} (means), ${(dm / 1000 / c.median).toFixed(2)} (medians); the 25 ms target then needs ch-run <= ${(25 / (d / 1000 / c.mean)).toFixed(1)} ms)`);
   }
+  // --nv's cost: over the same command without it (sif-nv-base when a driver root is given through env).
+  const nv = r.get('sif-nv'), nvBase = r.get('sif-nv-base') ?? s;
+  if (nv && nvBase) {
+    const d = (nv.mean - nvBase.mean) * 1000, dm = (nv.median - nvBase.median) * 1000;
+    console.log(`  sif --nv - sif: ${d.toFixed(1)} ms (means), ${dm.toFixed(1)} ms (medians)   target <= 10 ms: ${Math.max(d, dm) <= 10 ? 'OK' : 'MISSED'}`);
+    ratioLine('sif --nv / sif', nv, nvBase);
+  }
   const p = r.get('sif-plan-only');
   if (s && n && p && starter) {
     console.log('where sif exec\'s time goes (means; each step is the difference of two rows):');

@@ -26,7 +26,9 @@ function load(name) {
   }
   const wrapped = `(function (exports, require, module, __filename, __dirname) { ${readFileSync(file, 'utf8')}\n})`;
   const script = new vm.Script(wrapped, { filename: file, cachedData });
-  if (process.env.SIF_WRITE_CODE_CACHE) {
+  // At build time: '1' writes every loaded bundle's cache, a bundle's name only its own.
+  const write = process.env.SIF_WRITE_CODE_CACHE;
+  if (write === '1' || write === name) {
     process.on('exit', () => {
       writeFileSync(`${cacheFile}.tmp`, script.createCachedData());
       renameSync(`${cacheFile}.tmp`, cacheFile);
@@ -36,6 +38,9 @@ function load(name) {
   script.runInThisContext().call(module_.exports, module_.exports, require, module_, file, dist);
   return module_.exports;
 }
+
+// The bundles load dist/sif-gpu.cjs (--nv, --device) through here too, with its cache.
+globalThis[Symbol.for('sif.loadBundle')] = load;
 
 const args = process.argv.slice(2);
 if (!((args.includes('exec') || args.includes('run')) && load('sif-exec.cjs').fastMain(args))) load('sif.cjs');

@@ -5,8 +5,8 @@
 //   dist/sif-exec.cjs  only the fast path of `sif exec` and `sif run` (fastMain in
 //                      src/cli/fast-action.ts): under a tenth of the size, so it is read,
 //                      deserialised and initialised in a fraction of the time
-//   dist/sif-gpu.cjs   the --nv code (src/gpu/nvidia-launch.ts), loaded by both only
-//                      when --nv is given (src/cli/load-gpu.ts)
+//   dist/sif-gpu.cjs   the --nv and --device code (src/gpu/nvidia-launch.ts), loaded by
+//                      both only when one is given (src/cli/load-gpu.ts), with its cache
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -63,7 +63,7 @@ await build({
 // runs: the full CLI its help, the fast path a whole `sif exec` up to the launch plan
 // (SIF_DUMP_PLAN stops there), on the smallest image that passes its checks: a bare
 // squashfs superblock (magic, 128 KiB blocks, gzip, version 4.0, 96 bytes used).
-for (const f of ['sif.cjs', 'sif-exec.cjs']) rmSync(`dist/${f}.cache`, { force: true });
+for (const f of ['sif.cjs', 'sif-exec.cjs', 'sif-gpu.cjs']) rmSync(`dist/${f}.cache`, { force: true });
 const tmp = mkdtempSync(join(tmpdir(), 'sif-bundle-'));
 try {
   const sb = Buffer.alloc(96);
@@ -78,6 +78,12 @@ try {
   execFileSync(process.execPath, ['bin/sif.cjs', 'exec', '--help'], { env, stdio: 'ignore' });
   execFileSync(process.execPath, ['bin/sif.cjs', 'exec', join(tmp, 'train.sqfs'), 'true'], {
     env: { ...env, SIF_DUMP_PLAN: join(tmp, 'plan') },
+    stdio: 'ignore',
+  });
+  // The GPU bundle's own, from `sif exec --nv` (only its cache: the exec bundle's is the
+  // plain run's). What a host without a driver leaves unrun is compiled when first run.
+  execFileSync(process.execPath, ['bin/sif.cjs', 'exec', '--nv', join(tmp, 'train.sqfs'), 'true'], {
+    env: { ...env, SIF_WRITE_CODE_CACHE: 'sif-gpu.cjs', SIF_DUMP_PLAN: join(tmp, 'plan') },
     stdio: 'ignore',
   });
 } finally {

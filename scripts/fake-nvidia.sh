@@ -11,6 +11,9 @@
 #   ROOT/etc/ld.so.cache                      built over ROOT with ldconfig -r
 #   ROOT/usr/share/vulkan/icd.d/nvidia_icd.json (an absolute library_path), ROOT/etc/OpenCL/vendors/nvidia.icd
 #   ROOT/tmp/nvidia-mps                       an MPS pipe directory (mode 1777)
+#   ROOT/etc/cdi/nvidia.yaml                  a CDI spec for nvidia.com/gpu in the shape
+#                                             `nvidia-ctk cdi generate --driver-root=ROOT` writes
+#                                             (host paths under ROOT, container paths as on a host)
 #   ROOT/cuda-probe                           a program that dlopens libcuda.so.1 (for the image)
 # Usage: scripts/fake-nvidia.sh [ROOT]  (default .cache/fake-nvidia); rebuilt only when
 # this script or its sources change.
@@ -63,6 +66,29 @@ printf '{\n    "file_format_version" : "1.0.1",\n    "ICD": {\n        "library_
   > "$root/usr/share/vulkan/icd.d/nvidia_icd.json"
 echo libnvidia-opencl.so.1 > "$root/etc/OpenCL/vendors/nvidia.icd"
 mkdir -p -m 1777 "$root/tmp/nvidia-mps"
+mkdir -p "$root/etc/cdi"
+{
+  printf -- '---\ncdiVersion: 0.5.0\ncontainerEdits:\n  deviceNodes:\n'
+  for n in nvidiactl nvidia-uvm nvidia-uvm-tools; do printf '  - hostPath: %s/dev/%s\n    path: /dev/%s\n' "$root" "$n" "$n"; done
+  printf '  env:\n  - NVIDIA_VISIBLE_DEVICES=void\n  hooks:\n'
+  hook() { printf '  - args:\n'; for a in nvidia-cdi-hook "$@"; do printf '    - %s\n' "$a"; done
+    printf '    env:\n    - NVIDIA_CTK_DEBUG=false\n    hookName: createContainer\n    path: /usr/bin/nvidia-cdi-hook\n'; }
+  hook create-symlinks --link libcuda.so.1::/usr/lib/x86_64-linux-gnu/libcuda.so
+  hook enable-cuda-compat --host-driver-version=$version
+  hook update-ldcache --folder /usr/lib/x86_64-linux-gnu
+  printf '  mounts:\n'
+  for f in usr/lib/x86_64-linux-gnu/libcuda.so.$version usr/lib/x86_64-linux-gnu/libnvidia-ml.so.$version \
+    usr/lib/x86_64-linux-gnu/libnvidia-ptxjitcompiler.so.$version usr/bin/nvidia-smi; do
+    printf '  - containerPath: /%s\n    hostPath: %s/%s\n    options:\n    - ro\n    - nosuid\n    - nodev\n    - rbind\n    - rprivate\n' "$f" "$root" "$f"
+  done
+  printf 'devices:\n'
+  dev() { printf -- '- containerEdits:\n    deviceNodes:\n'; for n in "${@:2}"; do printf '    - hostPath: %s/dev/nvidia%s\n      path: /dev/nvidia%s\n' "$root" "$n" "$n"; done
+    printf '  name: %s\n' "$1"; }
+  dev '"0"' 0; dev '"1"' 1
+  dev GPU-00000000-0000-4000-8000-000000000000 0; dev GPU-11111111-1111-4111-8111-111111111111 1
+  dev all 0 1
+  printf 'kind: nvidia.com/gpu\n'
+} > "$root/etc/cdi/nvidia.yaml"
 gcc -O2 -Wall -o "$root/cuda-probe" "$src/cuda-probe.c"
 chmod -R o+rX "$root"
 echo "$stamp" > "$root/.stamp"

@@ -55,6 +55,10 @@ export class SifError extends Error {
   }
 }
 
+/**
+ * Whether e is a SifError. By name and code too: the GPU bundle (dist/sif-gpu.cjs) holds
+ * its own copy of this class, so its errors are not instances of the CLI bundle's.
+ */
 export function isSifError(e: unknown): e is SifError {
-  return e instanceof SifError;
+  return e instanceof SifError || (e instanceof Error && e.name === 'SifError' && typeof (e as { code?: unknown }).code === 'string');
 }

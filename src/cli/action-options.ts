@@ -19,6 +19,7 @@ export const ACTION_FLAGS = {
   'writable-tmpfs': { type: 'boolean', describe: 'a writable tmpfs over the image, gone at exit' },
   pid: { alias: 'p', type: 'boolean', describe: 'own PID namespace, with an init that reaps and forwards signals' },
   nv: { type: 'boolean', describe: "bind the host's NVIDIA driver (libraries, programs; GPU device nodes with --contain)" },
+  device: { type: 'string', describe: 'apply a CDI device from /etc/cdi or /var/run/cdi: VENDOR/CLASS=NAME, e.g. nvidia.com/gpu=0 (comma-separated, repeatable)' },
   'no-share': { type: 'boolean', describe: "under srun or mpirun, a container of this rank's own instead of one shared by the step's ranks on the node" },
 } as const;
 
@@ -71,12 +72,15 @@ export function withActionOptions<T>(y: Argv<T>): Argv<T> {
   return y;
 }
 
+/** What exec, run and shell are asked: the launch's options, and the CDI devices (src/gpu, loaded only for them). */
+export type ActionRequest = ActionOptions & { device: string[] };
+
 /** What the command line and the environment ask of exec, run and shell. */
-export function actionOptions(a: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): ActionOptions {
+export function actionOptions(a: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): ActionRequest {
   const str = (k: string) => (typeof a[k] === 'string' ? (a[k] as string) : undefined);
   // Repeated options arrive as arrays, single ones as strings.
   const list = (k: string) => [a[k] ?? []].flat().filter((s): s is string => typeof s === 'string');
-  const opts: ActionOptions = {
+  const opts: ActionRequest = {
     bind: [...list('bind'), ...envBinds(env)],
     contain: a.contain === true,
     cleanenv: a.cleanenv === true,
@@ -86,6 +90,7 @@ export function actionOptions(a: Record<string, unknown>, env: NodeJS.ProcessEnv
     writableTmpfs: a['writable-tmpfs'] === true,
     pid: a.pid === true,
     nv: a.nv === true,
+    device: list('device').flatMap((d) => d.split(',')).map((d) => d.trim()).filter(Boolean),
     // yargs reads --no-share as share=false; SIF_NO_SHARE arrives as no-share.
     noShare: a['no-share'] === true || [a.share].flat().includes(false),
   };

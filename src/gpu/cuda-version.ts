@@ -7,14 +7,25 @@
  * CUDA images do.
  */
 
-/** [CUDA version, oldest Linux driver], newest first. */
+/**
+ * [CUDA version, oldest Linux x86_64 driver of its first general release], newest first.
+ * 11.0's is its GA's (11.0.2), not the release candidate's 450.36.06. The table stops at
+ * 13.0: a driver of a newer branch is taken to run at least that (see cudaMismatch).
+ */
 const CUDA_DRIVERS: readonly [string, string][] = [
   ['13.0', '580.65.06'], ['12.9', '575.51.03'], ['12.8', '570.26'], ['12.6', '560.28.03'],
   ['12.5', '555.42.02'], ['12.4', '550.54.14'], ['12.3', '545.23.06'], ['12.2', '535.54.03'],
   ['12.1', '530.30.02'], ['12.0', '525.60.13'], ['11.8', '520.61.05'], ['11.7', '515.43.04'],
   ['11.6', '510.39.01'], ['11.5', '495.29.05'], ['11.4', '470.42.01'], ['11.3', '465.19.01'],
-  ['11.2', '460.27.03'], ['11.1', '455.23'], ['11.0', '450.36.06'],
+  ['11.2', '460.27.03'], ['11.1', '455.23'], ['11.0', '450.51.05'],
 ];
+
+/**
+ * The oldest driver with which CUDA's minor-version compatibility runs any X.y of a
+ * major release built for a newer minor (NVIDIA's CUDA compatibility guide); older
+ * drivers of the major (11.0's first ones) run only what they were made for.
+ */
+const MINOR_COMPAT_DRIVERS: Record<string, string> = { '13': '580.65.06', '12': '525.60.13', '11': '450.80.02' };
 
 /** Compares dotted versions numerically. */
 export function compareVersions(a: string, b: string): number {
@@ -45,12 +56,15 @@ export function imageCudaNeed(env: readonly string[]): { version: string; from: 
 export function cudaMismatch(need: { version: string; from: string }, driver: string): string | undefined {
   const has = driverCudaVersion(driver);
   if (has && compareVersions(need.version, has) <= 0) return undefined;
-  const major = need.version.split('.')[0];
+  const major = need.version.split('.')[0]!;
+  const newestBranch = CUDA_DRIVERS[0]![1].split('.')[0]!;
+  // A driver of a branch newer than the table's newest knows CUDA releases the table does not.
+  if (has?.split('.')[0] === major && Number(driver.split('.')[0]) > Number(newestBranch)) return undefined;
+  const minorCompat = has?.split('.')[0] === major && MINOR_COMPAT_DRIVERS[major] !== undefined && compareVersions(driver, MINOR_COMPAT_DRIVERS[major]) >= 0;
   return (
     `--nv: the image needs CUDA ${need.version} (its ${need.from}), but driver ${driver} supports CUDA ${has ?? 'older than 11.0'}: ` +
-    (has?.split('.')[0] === major
-      ? `CUDA's minor-version compatibility runs most programs, but newer features and PTX may fail; `
-      : '') +
-    `update the driver, or install the forward-compatibility package cuda-compat-${need.version.replace('.', '-')} in the image (data-center GPUs)`
+    (minorCompat ? `CUDA's minor-version compatibility runs most programs, but newer features and PTX may fail; ` : '') +
+    `update the driver, or install the forward-compatibility package cuda-compat-${need.version.replace('.', '-')} in the image ` +
+    `(data-center GPUs only) with its /usr/local/cuda-${need.version}/compat first on the image's LD_LIBRARY_PATH, before the host driver that sif adds`
   );
 }

@@ -1,4 +1,5 @@
 import { doctorText } from './doctor-text.js';
+export { cdiDoctor, cdiForLaunch } from './cdi-launch.js';
 import { probeGpuHost } from '../host/probe-gpu-host.js';
 import { type GpuLaunchParts, nvidiaMountOps } from './nvidia-mount-ops.js';
 import { isNvidiaLibrary, type NvidiaRequest, planNvidia } from './plan-nvidia.js';

@@ -133,3 +133,70 @@ describe('sif doctor --gpu (fake driver)', () => {
     expect(r.stdout).toMatch(/warnings:\n {2}--nv: no NVIDIA driver is loaded/);
   });
 });
+
+describe('sif exec --device nvidia.com/gpu=... (the fake driver\'s CDI spec)', () => {
+  const cdi = (args: string[], env: Record<string, string> = {}) =>
+    sifAsUser(['exec', ...args], { env: userEnv({ SIF_TEST_NVIDIA_ROOT: FAKE_ROOT, ...env }) });
+  const lib = '/usr/lib/x86_64-linux-gnu';
+
+  it("applies the device's nodes, the spec's variables and libraries; the hooks' links made by sif", async () => {
+    const script = 'ls /dev; echo "NVD=$NVIDIA_VISIBLE_DEVICES LD=$LD_LIBRARY_PATH"; ls -l /.singularity.d/libs | sed -n "s/.* \\([^ ]*\\) -> \\(.*\\)/\\1 -> \\2/p"; cuda-probe; nvidia-smi';
+    const r = await cdi(['--contain', '--device', 'nvidia.com/gpu=1', image, 'sh', '-c', script]);
+    expect(r.exitCode).toBe(0);
+    const lines = r.stdout.split('\n');
+    expect(lines).toEqual(expect.arrayContaining(['nvidia1', 'nvidiactl', 'nvidia-uvm', 'nvidia-uvm-tools', 'NVD=void LD=/.singularity.d/libs']));
+    expect(lines).not.toContain('nvidia0');
+    expect(lines).toEqual(expect.arrayContaining([
+      `libcuda.so.1 -> ${lib}/libcuda.so.550.54.14`,
+      `libnvidia-ml.so.1 -> ${lib}/libnvidia-ml.so.550.54.14`,
+      'libcuda.so -> libcuda.so.1',
+    ]));
+    expect(r.stdout).toMatch(/^cuInit=0 cuDriverGetVersion=12040 cuDeviceGetCount=1 nvmlSystemGetDriverVersion=550\.54\.14$/m);
+    expect(r.stdout).toContain('fake nvidia-smi: driver 550.54.14, CUDA 12.4');
+    // The hook sif cannot stand in for is named in a warning.
+    expect(r.stderr).toMatch(/a CDI hook was skipped .*nvidia-cdi-hook enable-cuda-compat/);
+  });
+
+  it('takes the device by UUID or all, from SIF_DEVICE too, and lists the hooks under --verbose', async () => {
+    const byUuid = await cdi(['--contain', '--device', 'nvidia.com/gpu=GPU-00000000-0000-4000-8000-000000000000', image, 'cuda-probe']);
+    expect(byUuid.stdout).toMatch(/cuDeviceGetCount=1 /);
+    const all = await cdi(['--contain', image, 'cuda-probe'], { SIF_DEVICE: 'nvidia.com/gpu=all' });
+    expect(all.stdout).toMatch(/cuDeviceGetCount=2 /);
+    const verbose = await cdi(['--verbose', '--contain', '--device', 'nvidia.com/gpu=0', image, 'true']);
+    expect(verbose.exitCode).toBe(0);
+    expect(verbose.stderr).toMatch(/createContainer hook \/usr\/bin\/nvidia-cdi-hook update-ldcache --folder \/usr\/lib\/x86_64-linux-gnu: not run \(needs root\)/);
+    expect(verbose.stderr).toMatch(/createContainer hook \/usr\/bin\/nvidia-cdi-hook create-symlinks --link libcuda\.so\.1::\/usr\/lib\/x86_64-linux-gnu\/libcuda\.so: not run \(needs root\); its links are made by sif/);
+  });
+
+  it('an unknown device: an error naming those the spec defines', async () => {
+    const r = await cdi(['--contain', '--device', 'nvidia.com/gpu=7', image, 'true']);
+    expect(r.exitCode).not.toBe(0);
+    expect(r.stderr).toContain('no CDI device nvidia.com/gpu=7: the specs in');
+    expect(r.stderr).toContain('define nvidia.com/gpu=0, nvidia.com/gpu=1, nvidia.com/gpu=GPU-00000000-0000-4000-8000-000000000000');
+    // The error comes from the GPU bundle: reported as sif's own, with its hint.
+    expect(r.stderr).toContain('\nhint: choose one of those (sif doctor --gpu lists them)');
+  });
+
+  it("without --contain, nodes the host's /dev lacks are left out with a warning; the libraries still load", async () => {
+    const r = await cdi(['--device', 'nvidia.com/gpu=0', image, 'cuda-probe']);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toMatch(/^cuInit=0 cuDriverGetVersion=12040 /m);
+    expect(r.stderr).toMatch(/the device node \S+\/dev\/nvidia0 goes at \/dev\/nvidia0, which the host's \/dev .* lacks: skipped; use --contain/);
+  });
+
+  it('sif doctor --gpu lists the CDI specs and their devices', async () => {
+    const r = await sifAsUser(['doctor', '--gpu'], { env: userEnv({ SIF_TEST_NVIDIA_ROOT: FAKE_ROOT }) });
+    expect(r).toMatchObject({ exitCode: 0, stderr: '' });
+    expect(r.stdout).toContain(`${FAKE_ROOT}/etc/cdi/nvidia.yaml: nvidia.com/gpu, cdiVersion 0.5.0`);
+    expect(r.stdout).toContain('devices: 0 1 GPU-00000000-0000-4000-8000-000000000000 GPU-11111111-1111-4111-8111-111111111111 all');
+    // With --device: what it would apply, decision by decision.
+    const d = await sifAsUser(['doctor', '--gpu', '--contain', '--device', 'nvidia.com/gpu=1'], { env: userEnv({ SIF_TEST_NVIDIA_ROOT: FAKE_ROOT }) });
+    expect(d).toMatchObject({ exitCode: 0, stderr: '' });
+    expect(d.stdout).toContain(`device nvidia.com/gpu=1: ${FAKE_ROOT}/etc/cdi/nvidia.yaml (cdiVersion 0.5.0)`);
+    expect(d.stdout).toContain(`  /dev/nvidia1  <-  ${FAKE_ROOT}/dev/nvidia1`);
+    expect(d.stdout).toContain('  /.singularity.d/libs/libcuda.so.1 -> /usr/lib/x86_64-linux-gnu/libcuda.so.550.54.14  (link)');
+    expect(d.stdout).toMatch(/hooks:\n {2}createContainer hook \/usr\/bin\/nvidia-cdi-hook create-symlinks/);
+    expect(d.stdout).toContain('  NVIDIA_VISIBLE_DEVICES=void');
+    expect(d.stdout.slice(d.stdout.indexOf('\n--device '))).not.toContain('/dev/nvidia0  <-');
+  });
+});

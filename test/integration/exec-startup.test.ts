@@ -158,6 +158,17 @@ describe('the exec fast path', () => {
     expect(out.builtins.filter((m) => m.startsWith('NativeModule ') && !bare.has(m))).toEqual(['NativeModule vm']);
   });
 
+  it('sif exec --nv reads the GPU bundle too, with its code cache, and nothing of the full CLI', async () => {
+    const out = await run(['exec', '--nv', image, 'true']);
+    expect(out.status).toBe(0);
+    expect(out.read.filter((f) => f.includes('/dist/'))).toEqual([
+      join(REPO_ROOT, 'dist', 'sif-exec.cjs.cache'),
+      join(REPO_ROOT, 'dist', 'sif-exec.cjs'),
+      join(REPO_ROOT, 'dist', 'sif-gpu.cjs.cache'),
+      join(REPO_ROOT, 'dist', 'sif-gpu.cjs'),
+    ]);
+  });
+
   it('bin/sif starts the node that built it, without /usr/bin/env', () => {
     const launcher = readFileSync(SIF_BIN, 'utf8');
     expect(launcher.split('\n')[0]).toBe(`#!${process.execPath}`);

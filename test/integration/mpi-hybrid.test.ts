@@ -75,7 +75,9 @@ describe('hybrid MPI: Open MPI in the image, ranks started by srun --mpi=pmix or
       const m = /latency_us=([\d.]+) bandwidth_MBps=([\d.]+)/.exec(l);
       expect(m).not.toBeNull();
       expect(Number(m![1])).toBeGreaterThan(0);
-      expect(Number(m![2])).toBeGreaterThan(0);
+      // 8 B in ~0.5 ms on a loaded machine prints as 0.0 MB/s: only large messages
+      // must show a rate (each side has checked the data already).
+      if (Number(/bytes=(\d+)/.exec(l)![1]) >= 1 << 20) expect(Number(m![2])).toBeGreaterThan(0);
     }
   }, 300_000);
 

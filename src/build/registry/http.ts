@@ -81,10 +81,23 @@ export class ConnectionDropped extends SifError {
   }
 }
 
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]*-----END CERTIFICATE-----/g;
+
+/**
+ * The certificates of a PEM bundle that are not in `have` (compared by their base64
+ * body). Node's roots and a distribution's bundle are mostly the same Mozilla set, and
+ * parsing each twice cost about a third of the TLS set-up (~30 ms CPU of ~125, measured).
+ */
+export function certificatesNotIn(bundle: string, have: readonly string[]): string[] {
+  const body = (pem: string) => pem.replace(/-----[A-Z ]+-----|\s/g, '');
+  const known = new Set(have.map(body));
+  return (bundle.match(PEM_CERTIFICATE) ?? []).filter((c) => !known.has(body(c)));
+}
+
 function loadCa(opts: HttpClientOptions): string[] {
   const ca = [...rootCertificates];
   const system = SYSTEM_BUNDLES.find((p) => existsSync(p));
-  if (system) ca.push(readFileSync(system, 'utf8'));
+  if (system) ca.push(...certificatesNotIn(readFileSync(system, 'utf8'), rootCertificates));
   const env = opts.env ?? process.env;
   const files = [...(env['SSL_CERT_FILE'] ? [env['SSL_CERT_FILE']] : []), ...(opts.caFiles ?? [])];
   for (const f of files) {

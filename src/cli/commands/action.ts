@@ -29,10 +29,16 @@ export function actionCommand(command: string, describe: string, argvFor: ArgvFo
       const argv = argvFor(image, payloadArgs, a);
       const opts = actionOptions(a);
       const host = probeHost();
-      const gpu = opts.nv ? await loadGpu() : undefined;
+      const gpu = opts.nv || opts.device.length ? await loadGpu() : undefined;
       const gpuParts =
         gpu &&
         ((containerEnv: Record<string, string>) => {
+          if (opts.device.length) {
+            const parts = gpu.cdiForLaunch({ devices: opts.device, contain: opts.contain, nv: opts.nv }, host.env, containerEnv);
+            for (const h of parts.hooks) logger().info(`--device: ${h}`);
+            if (logs('debug')) logger().debug({ decisions: parts.notes }, '--device');
+            return parts;
+          }
           const parts = gpu.nvidiaForLaunch({ contain: opts.contain, privateTmp: opts.contain && !opts.workdir, imageEnv: image.ociConfig?.Env ?? [] }, host.env, containerEnv);
           if (logs('debug')) logger().debug({ decisions: parts.notes }, '--nv');
           return parts;

@@ -5,11 +5,12 @@ import { GLOBAL_FLAGS } from '../../../src/cli/global-options.js';
 
 describe('parseActionFast', () => {
   it('reads every action option, aliases and repeats into what actionOptions expects', () => {
-    const a = parseActionFast(['-B', '/a:/b', '--bind', '/c', '--contain', '-e', '--env', 'X=1', '--env-file', '/f', '--pwd', '/w', '-H', '/h:/home/me', '-W', '/wd', '--writable-tmpfs', '-p', '--nv', '-d', 'img.sif']);
+    const a = parseActionFast(['-B', '/a:/b', '--bind', '/c', '--contain', '-e', '--env', 'X=1', '--env-file', '/f', '--pwd', '/w', '-H', '/h:/home/me', '-W', '/wd', '--writable-tmpfs', '-p', '--nv', '--device', 'nvidia.com/gpu=0,nvidia.com/gpu=1', '--device=example.com/x=a', '-d', 'img.sif']);
     expect(a?.image).toBe('img.sif');
     expect(actionOptions(a!)).toEqual({
       bind: ['/a:/b', '/c'], contain: true, cleanenv: true, env: ['X=1'], envFiles: ['/f'], pwd: '/w',
-      home: '/h:/home/me', workdir: '/wd', noHome: false, writableTmpfs: true, pid: true, nv: true, noShare: false,
+      home: '/h:/home/me', workdir: '/wd', noHome: false, writableTmpfs: true, pid: true, nv: true,
+      device: ['nvidia.com/gpu=0', 'nvidia.com/gpu=1', 'example.com/x=a'], noShare: false,
     });
     expect(a?.debug).toBe(true);
   });
@@ -58,6 +59,14 @@ describe('parseActionFast', () => {
     withEnv({ APPTAINER_NV: '1' }, () => expect(actionOptions(parseActionFast(['i'])!).nv).toBe(true));
     withEnv({ SIF_NV: 'no', APPTAINER_NV: '1' }, () => expect(actionOptions(parseActionFast(['i'])!).nv).toBe(false));
     expect(actionOptions(parseActionFast(['i'])!).nv).toBe(false);
+  });
+
+  it('takes --device from SIF_DEVICE (comma-separated), and --device over it', () => {
+    withEnv({ SIF_DEVICE: 'nvidia.com/gpu=0,nvidia.com/gpu=1' }, () => {
+      expect(actionOptions(parseActionFast(['i'])!).device).toEqual(['nvidia.com/gpu=0', 'nvidia.com/gpu=1']);
+      expect(actionOptions(parseActionFast(['--device', 'nvidia.com/gpu=all', 'i'])!).device).toEqual(['nvidia.com/gpu=all']);
+    });
+    expect(actionOptions(parseActionFast(['i'])!).device).toEqual([]);
   });
 
   it("reads Apptainer's APPTAINER_<FLAG> and SINGULARITY_<FLAG>, SIF_ first, then APPTAINER_", () => {

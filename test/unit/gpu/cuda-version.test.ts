@@ -14,6 +14,9 @@ describe('CUDA version check', () => {
     expect(driverCudaVersion('550.54.13')).toBe('12.3');
     expect(driverCudaVersion('580.82.07')).toBe('13.0');
     expect(driverCudaVersion('440.1')).toBeUndefined();
+    // 11.0's general release, not its release candidate.
+    expect(driverCudaVersion('450.51.05')).toBe('11.0');
+    expect(driverCudaVersion('450.36.06')).toBeUndefined();
   });
 
   it("reads the image's need from NVIDIA_REQUIRE_CUDA, else CUDA_VERSION", () => {
@@ -28,7 +31,16 @@ describe('CUDA version check', () => {
     expect(w).toMatch(/needs CUDA 12\.6 \(its CUDA_VERSION\), but driver 550\.54\.14 supports CUDA 12\.4/);
     expect(w).toMatch(/minor-version compatibility/);
     expect(w).toMatch(/cuda-compat-12-6/);
+    expect(w).toMatch(/\/usr\/local\/cuda-12\.6\/compat first on the image's LD_LIBRARY_PATH/);
     expect(cudaMismatch({ version: '13.0', from: 'CUDA_VERSION' }, '550.54.14')).not.toMatch(/minor-version/);
+    // 11.x's minor-version compatibility starts at 450.80.02.
+    expect(cudaMismatch({ version: '11.1', from: 'CUDA_VERSION' }, '450.57')).not.toMatch(/minor-version/);
+    expect(cudaMismatch({ version: '11.1', from: 'CUDA_VERSION' }, '450.80.02')).toMatch(/minor-version/);
+  });
+
+  it('a driver of a branch newer than the table knows: no warning within its major', () => {
+    expect(cudaMismatch({ version: '13.2', from: 'CUDA_VERSION' }, '595.45.04')).toBeUndefined();
+    expect(cudaMismatch({ version: '13.2', from: 'CUDA_VERSION' }, '580.82.07')).toMatch(/supports CUDA 13\.0: CUDA's minor-version/);
   });
 
   it('the planner warns for an image that needs a newer CUDA', () => {

@@ -1,0 +1,20 @@
+import { isSifError, SifError } from '../../../src/errors.js';
+
+describe('isSifError', () => {
+  it("knows a SifError made by another bundle's copy of the class (dist/sif-gpu.cjs)", () => {
+    // What the GPU bundle throws: the same class, compiled into another file.
+    class OtherCopy extends Error {
+      readonly code = 'SIF_E_USAGE';
+      readonly hint = 'a hint';
+      constructor(message: string) {
+        super(message);
+        this.name = 'SifError';
+      }
+    }
+    expect(isSifError(new OtherCopy('x'))).toBe(true);
+    expect(isSifError(new SifError('SIF_E_USAGE', 'x'))).toBe(true);
+    expect(isSifError(new Error('x'))).toBe(false);
+    expect(isSifError(Object.assign(new Error('x'), { name: 'SifError' }))).toBe(false);
+    expect(isSifError({ name: 'SifError', code: 'SIF_E_USAGE', message: 'x' })).toBe(false);
+  });
+});
