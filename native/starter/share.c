@@ -184,7 +184,8 @@ pid_t share_anchor_start(void) {
   sigfillset(&all);
   /* Ends with the server only; scancel's SIGTERM is for the ranks. */
   if (sigprocmask(SIG_BLOCK, &all, NULL) < 0) _exit(EXIT_RUNTIME);
-  syscall(SYS_close_range, 0, ~0U, 0);
+  /* No file of the server's: a pipe held open would keep its other end waiting. */
+  if (syscall(SYS_close_range, 0, ~0U, 0) < 0) _exit(EXIT_RUNTIME);
   if (prctl(PR_SET_NAME, "sif-ns-anchor", 0, 0, 0) < 0 || prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0) _exit(EXIT_RUNTIME);
   for (;;) pause();
 }
