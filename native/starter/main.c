@@ -10,6 +10,10 @@
  *   child:  overlay root, mount operations, pivot_root, no_new_privs, exec
  *           (with --pid: a new PID namespace whose init builds the container,
  *           forks the payload and reaps).
+ *   shared (share.h): the first rank of a job step on the node does the above,
+ *           but serves FUSE from a server process of its own that outlives it
+ *           until the last rank has gone; the other ranks join its namespaces
+ *           and only fork, supervise and exec.
  *
  * Usage: sif-starter --plan-fd N [--keeper-fd N]   (the plan format: plan.h)
  */
@@ -17,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -37,6 +42,7 @@
 #include "plan.h"
 #include "prefetch.h"
 #include "rootfs.h"
+#include "share.h"
 #include "squash-check.h"
 #include "squash-ops.h"
 #include "supervise.h"
@@ -120,6 +126,10 @@ static int trim_after_start(void) {
   return 0;
 }
 
+/* Shared containers: the child writes a byte here once the container is built, so
+   that the server lets other ranks join it (they land in its root). */
+static int built_fd = -1;
+
 /* Builds the container and runs the payload in it (as PID 1's child with --pid). */
 __attribute__((noreturn)) static void container_main(const struct plan *plan) {
   bind_sources_open(plan);
@@ -127,6 +137,7 @@ __attribute__((noreturn)) static void container_main(const struct plan *plan) {
   rootfs_assemble(plan);
   ops_apply(plan, rootfs_fd(), hostfs_fd());
   rootfs_enter(plan);
+  if (built_fd >= 0 && write(built_fd, "b", 1) != 1) die_errno("telling the server the container is built");
   if (!plan->new_pid) payload_exec(plan);
   pid_t payload = fork();
   if (payload < 0) die_errno("fork");
@@ -162,6 +173,68 @@ __attribute__((noreturn)) static void child_main(const struct plan *plan, pid_t 
   _exit(supervise(init, NULL));
 }
 
+/* A rank that joined the node's container (share.h): it only forks and supervises
+   the payload, which starts in the container as it is. */
+__attribute__((noreturn)) static void joined_main(const struct plan *plan, int keeper) {
+  if (prctl(PR_SET_DUMPABLE, 0) < 0) die_errno("PR_SET_DUMPABLE");
+  signals_block();
+  pid_t self = getpid(), child = fork();
+  if (child < 0) die_errno("fork");
+  if (child == 0) {
+    if (keeper >= 0) close(keeper);
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die_errno("PR_SET_PDEATHSIG");
+    if (getppid() != self) _exit(EXIT_RUNTIME);
+    rootfs_enter_cwd(plan);
+    payload_exec(plan);
+  }
+  if (keeper >= 0) close(keeper);
+  _exit(supervise(child, NULL));
+}
+
+static void *trim_loop(void *unused) {
+  const struct timespec tick = {.tv_sec = 0, .tv_nsec = SUPERVISE_TICK_MS * 1000000L};
+  (void)unused;
+  do nanosleep(&tick, NULL);
+  while (trim_after_start());
+  return NULL;
+}
+
+/*
+ * The server of a shared container: a process of its own, forked by the first rank's
+ * before any thread, so that that rank's sif exits with its payload (srun sees each
+ * rank end when it ends) while the others still read the image. It lets ranks join
+ * once the child says the container is built, and ends when the last rank has gone.
+ * It ignores the signals a rank forwards (scancel's SIGTERM ends the ranks, and then
+ * it); it keeps stderr, for its errors, and nothing else of the rank's.
+ */
+__attribute__((noreturn)) static void shared_server_main(const struct plan *plan, struct server_fds *fds, int built) {
+  char b;
+  pid_t anchor = share_anchor_start();
+  if (fchdir(fds->host) < 0 || chroot(".") < 0 || chdir("/") < 0) die_errno("chroot to the host's root");
+  close(fds->host);
+  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(null, STDOUT_FILENO) < 0) die_errno("/dev/null");
+  close(null);
+  crash_exit_install(plan->image);
+  fuse_serve_in_background(fuse_threads());
+  if (fds->lower >= 0) {
+    prefetch_in_background(fds->lower, plan, fds->keeper);
+    close(fds->lower);
+  }
+  if (fds->keeper >= 0) close(fds->keeper);
+  heap_prefault();
+  ns_holder_start();
+  pthread_t trim;
+  if (!pthread_create(&trim, NULL, trim_loop, NULL)) pthread_detach(trim);
+  ssize_t n;
+  while ((n = read(built, &b, 1)) < 0 && errno == EINTR) {}
+  /* Nothing read: the child failed before the container was built; no one joins. */
+  if (n == 1) share_publish(anchor);
+  close(built);
+  share_wait_last_user();
+  _exit(0);
+}
+
 int main(int argc, char **argv) {
   struct plan plan;
   /* No privilege may come from this binary: it is never installed setuid. */
@@ -182,14 +255,18 @@ int main(int argc, char **argv) {
   signals_reset();
   plan_read(plan_fd, &plan);
   close(plan_fd);
+  enum share_role share = share_begin(&plan);
+  if (share == SHARE_JOINED) joined_main(&plan, fds.keeper);
 
   fds.image = open(plan.image, O_RDONLY | O_CLOEXEC);
   if (fds.image < 0) die_errno("open %s", plan.image);
+  if (share == SHARE_CREATE) share_check_image(&plan, fds.image);
   char why[512];
   if (squash_check(fds.image, plan.offset, why, sizeof why)) die("%s: corrupt squashfs: %s", plan.image, why);
   squash_pool_init(fds.image, plan.offset, fuse_threads(), getuid(), getgid());
 
   userns_enter(getuid(), getgid());
+  if (share == SHARE_CREATE) share_note_namespaces();
   /* Not dumpable: no process of the caller's, the payload included, may reach into
      ours through /proc/<pid> (root, fd, mem); the server's root is the host's. Only
      after the id maps are written: our /proc/self files now belong to root. Inherited
@@ -208,7 +285,31 @@ int main(int argc, char **argv) {
   fds.lower = open(STAGE_LOWER, O_PATH | O_DIRECTORY | O_CLOEXEC);
 
   signals_block();
-  pid_t self = getpid(), child = fork();
+  pid_t self = getpid(), child;
+  if (share == SHARE_CREATE) {
+    int built[2];
+    if (pipe2(built, O_CLOEXEC) < 0) die_errno("pipe");
+    pid_t server = fork();
+    if (server < 0) die_errno("fork");
+    if (server == 0) {
+      close(built[1]);
+      shared_server_main(&plan, &fds, built[0]);
+    }
+    close(built[0]);
+    built_fd = built[1];
+    if ((child = fork()) < 0) die_errno("fork");
+    if (child == 0) child_main(&plan, self, &fds);
+    /* This rank's process: the payload's supervisor, no longer the server. */
+    close(built_fd);
+    const int held[] = {fds.fuse, fds.image, fds.keeper, fds.lower};
+    for (size_t i = 0; i < sizeof held / sizeof *held; i++)
+      if (held[i] >= 0) close(held[i]);
+    share_rank_keep();
+    if (fchdir(fds.host) < 0 || chroot(".") < 0 || chdir("/") < 0) die_errno("chroot to the host's root");
+    close(fds.host);
+    _exit(supervise(child, NULL));
+  }
+  child = fork();
   if (child < 0) die_errno("fork");
   if (child == 0) child_main(&plan, self, &fds);
   /* The child's pivot_root would move us into the container too, whose files we

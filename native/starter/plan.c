@@ -77,6 +77,22 @@ static unsigned mode_field(struct cursor *c) {
   return (unsigned)m;
 }
 
+static unsigned long long decimal(struct cursor *c, const char *what) {
+  char *s = text(c), *end;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno || *s < '0' || *s > '9' || *end) die("plan: bad %s '%s'", what, s);
+  return v;
+}
+
+/* A file name part: lower-case hex digits only. */
+static const char *share_key(struct cursor *c) {
+  const char *s = text(c);
+  size_t n = strspn(s, "0123456789abcdef");
+  if (n == 0 || n > 64 || s[n]) die("plan: bad share key '%s'", s);
+  return s;
+}
+
 static unsigned bind_opts(struct cursor *c) {
   char *s = text(c), *save = NULL;
   unsigned flags = 0;
@@ -166,6 +182,11 @@ void plan_read(int fd, struct plan *pl) {
       pl->shim_test = abs_path(&c, "shim test path");
       pl->shim_shell = abs_path(&c, "shim shell");
       pl->shim_script = text(&c);
+    } else if (!strcmp(rec, "share")) {
+      pl->share_dir = abs_path(&c, "share directory");
+      pl->share_key = share_key(&c);
+      pl->share_dev = decimal(&c, "image device");
+      pl->share_ino = decimal(&c, "image inode");
     } else if (!strcmp(rec, "end")) {
       ended = 1;
     } else {
@@ -176,5 +197,7 @@ void plan_read(int fd, struct plan *pl) {
   if (!pl->image) die("plan: no image");
   if (!pl->cwd) pl->cwd = "/";
   if (argc == 0) die("plan: no command to run");
+  /* Ranks in one container see one another's processes: no PID namespace of their own. */
+  if (pl->share_dir && pl->new_pid) die("plan: a container shared between ranks cannot have its own PID namespace");
   if (!pl->envp && !(pl->envp = calloc(1, sizeof *pl->envp))) die_errno("reading the plan");
 }

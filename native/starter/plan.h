@@ -49,6 +49,10 @@ struct plan {
   /* When shim_test exists in the new root and shim_shell is executable,
      run argv through: shim_shell -c shim_script sif argv... */
   const char *shim_test, *shim_shell, *shim_script;
+  /* One container per node (share.h): the directory of the lock files, the key
+     naming them, and the image's device and inode the key was made for. */
+  const char *share_dir, *share_key;
+  unsigned long long share_dev, share_ino;
 };
 
 /* Reads and validates the whole plan from fd; dies with a clear message on error. */

@@ -292,10 +292,22 @@ void rootfs_assemble(const struct plan *plan) {
 int rootfs_fd(void) { return root_fd; }
 int hostfs_fd(void) { return host_fd; }
 
+/* The working directory is looked up inside the container, and not through a magic
+   link of /proc: /proc/<pid>/root of a process of sif's would lead to the host's root. */
+static int open_cwd(int root, const struct plan *plan, int *err) {
+  int cwd = open_in(root, plan->cwd, O_PATH | O_DIRECTORY);
+  *err = errno;
+  return cwd;
+}
+
+static void enter_cwd(int cwd, int cwd_err, const struct plan *plan) {
+  if (cwd < 0 || fchdir(cwd) < 0)
+    warn("cannot enter the working directory %s in the container (%s); using /", plan->cwd, strerror(cwd < 0 ? cwd_err : errno));
+  if (cwd >= 0) close(cwd);
+}
+
 void rootfs_enter(const struct plan *plan) {
-  /* The working directory is looked up inside the container, and not through a magic
-     link of /proc: /proc/<pid>/root of a process of sif's would lead to the host's root. */
-  int cwd = open_in(root_fd, plan->cwd, O_PATH | O_DIRECTORY), cwd_err = errno;
+  int cwd_err, cwd = open_cwd(root_fd, plan, &cwd_err);
   if (!plan->writable) {
     struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
     if (mount_setattr(root_fd, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0) die_errno("making the container's root read-only");
@@ -307,7 +319,13 @@ void rootfs_enter(const struct plan *plan) {
   if (chdir("/") < 0) die_errno("chdir /");
   close(root_fd);
   close(host_fd);
-  if (cwd < 0 || fchdir(cwd) < 0)
-    warn("cannot enter the working directory %s in the container (%s); using /", plan->cwd, strerror(cwd < 0 ? cwd_err : errno));
-  if (cwd >= 0) close(cwd);
+  enter_cwd(cwd, cwd_err, plan);
+}
+
+void rootfs_enter_cwd(const struct plan *plan) {
+  int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0) die_errno("open / in the container");
+  int cwd_err, cwd = open_cwd(root, plan, &cwd_err);
+  close(root);
+  enter_cwd(cwd, cwd_err, plan);
 }

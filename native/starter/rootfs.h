@@ -9,6 +9,8 @@
  *                      reads, so the rest of the image is bound directly); with
  *                      --writable-tmpfs, one writable overlay over the whole image.
  *   rootfs_enter():    seals it read-only, makes it "/" and detaches the staging tree.
+ *   rootfs_enter_cwd(): (a rank that joined a shared container, at its root) enters
+ *                      the plan's working directory.
  */
 #ifndef SIF_ROOTFS_H
 #define SIF_ROOTFS_H
@@ -26,5 +28,6 @@ void rootfs_assemble(const struct plan *plan);
 int rootfs_fd(void);
 int hostfs_fd(void);
 void rootfs_enter(const struct plan *plan);
+void rootfs_enter_cwd(const struct plan *plan);
 
 #endif

@@ -21,6 +21,7 @@ export const ACTION_FLAGS = {
   nv: { type: 'boolean', describe: "bind the host's NVIDIA driver (libraries, programs; GPU device nodes with --contain)" },
   device: { type: 'string', describe: 'apply a CDI device from /etc/cdi or /var/run/cdi: VENDOR/CLASS=NAME, e.g. nvidia.com/gpu=0 (comma-separated, repeatable)' },
   mpi: { type: 'boolean', describe: "bind the host's MPI library and what it loads, after checking the command's MPI ABI and glibc" },
+  'no-share': { type: 'boolean', describe: "under srun or mpirun, a container of this rank's own instead of one shared by the step's ranks on the node" },
 } as const;
 
 /** Option names (and aliases) that take a separate value: needed to find the image argument. */
@@ -92,6 +93,8 @@ export function actionOptions(a: Record<string, unknown>, env: NodeJS.ProcessEnv
     nv: a.nv === true,
     device: list('device').flatMap((d) => d.split(',')).map((d) => d.trim()).filter(Boolean),
     mpi: a.mpi === true,
+    // yargs reads --no-share as share=false; SIF_NO_SHARE arrives as no-share.
+    noShare: a['no-share'] === true || [a.share].flat().includes(false),
   };
   for (const [key, flag] of [['pwd', 'pwd'], ['home', 'home'], ['workdir', 'workdir']] as const) {
     const v = str(flag);

@@ -86,6 +86,11 @@ export function parseActionFast(tokens: readonly string[]): Record<string, unkno
       out.home = false;
       continue;
     }
+    if (name === 'no-share' && inline === undefined) {
+      if (out.share !== undefined) return undefined; // twice: yargs makes an array
+      out.share = false; // as yargs reads it (boolean negation)
+      continue;
+    }
     const type = FLAGS[name]?.type;
     if (type === 'string') {
       if (!setString(name, inline ?? tokens[++i])) return undefined;

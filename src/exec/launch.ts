@@ -11,7 +11,9 @@ import { handOff } from './handoff.js';
 import { combineContributions, type Contributor } from './launch-contribution.js';
 import { type LaunchRequest, planLaunch, workdirLayout } from './launch-plan.js';
 import type { LaunchPlan, MountOp } from './mount-ops.js';
+import { planShare, type ShareProbe } from './node-share.js';
 import { encodePlan } from './plan-encoding.js';
+import { shareProbe } from '../host/share-probe.js';
 
 /** What the user asked for with `sif exec|run|shell` (flags already merged with SIF_* variables). */
 export interface ActionOptions {
@@ -31,6 +33,8 @@ export interface ActionOptions {
   nv: boolean;
   /** --mpi: bind the host's MPI library and what it loads. */
   mpi: boolean;
+  /** --no-share: a container of its own even for a rank of a job step (see node-share.ts). */
+  noShare: boolean;
 }
 
 export interface OpenedImage {
@@ -94,6 +98,7 @@ export function prepareLaunch(
   host: HostFacts,
   warn: (message: string) => void = () => {},
   contributors: readonly Contributor[] = [],
+  probe: ShareProbe = shareProbe(host.uid),
 ): LaunchPlan {
   const binds = parseBinds(opts.bind, host.cwd).map((b) => ({ ...b, src: existingHostPath(b.src, 'bind source') }));
   let home: LaunchRequest['home'];
@@ -142,7 +147,10 @@ export function prepareLaunch(
   }
   // The user's binds, --home, the home and the cwd are resolved already.
   const resolved = new Set([...binds.map((b) => b.src), ...(home ? [home.src] : []), host.home, host.cwd]);
-  return { ...plan, ops: canonicalBindSources(plan.ops, resolved) };
+  const final = { ...plan, ops: canonicalBindSources(plan.ops, resolved) };
+  // Keyed on the final mounts: ranks share only what would be the same container.
+  const share = planShare(final, opts.noShare, host.uid, host.env, probe);
+  return share ? { ...final, share } : final;
 }
 
 /**

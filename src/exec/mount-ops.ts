@@ -9,6 +9,17 @@ export type MountOp =
   | { op: 'symlink'; target: string; dst: string }
   | { op: 'readonly'; dst: string };
 
+/** One container per node (native/starter/share.h): where the ranks meet, and under which key. */
+export interface ShareRecord {
+  /** A directory only the user can enter (the starter makes and checks it). */
+  dir: string;
+  /** Lower-case hex: names the lock files. */
+  key: string;
+  /** The image's device and inode (decimal) the key was made for: the starter checks its open file. */
+  dev: string;
+  ino: string;
+}
+
 export interface LaunchPlan {
   image: string;
   offset: number;
@@ -20,4 +31,6 @@ export interface LaunchPlan {
   env: Record<string, string>;
   /** Run argv through `shell -c script` when `test` exists in the container. */
   shim?: { test: string; shell: string; script: string };
+  /** Share one container with the job step's other ranks on this node. */
+  share?: ShareRecord;
 }

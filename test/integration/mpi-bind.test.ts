@@ -13,12 +13,12 @@ import { mpiImage, srunAsUser, testSlurm, type TestSlurm } from '../support/slur
 const HOST_OPENMPI = '/usr/lib/x86_64-linux-gnu/libmpi.so.40';
 const HOST_MPICH = '/usr/lib/x86_64-linux-gnu/libmpich.so.12';
 const withOpenMpi = { SIF_MPI_LIBRARY: HOST_OPENMPI };
-// While each rank has its own container, ranks sit in sibling user namespaces, where
+// Ranks in containers of their own (--no-share) sit in sibling user namespaces, where
 // neither may read the other's memory (process_vm_readv: EPERM) nor open its files
-// through /proc/PID/fd. Open MPI's shared-memory BTL then hangs on 4 MiB messages unless
-// told to use no single-copy mechanism; MPICH's UCX fails in MPI_Init unless its shared
-// memory skips /proc links, and aborts on CMA. One container per node lifts both: the
-// known gaps below run with the defaults.
+// through /proc/PID/fd: Open MPI's shared-memory BTL then hangs on 4 MiB messages unless
+// told to use no single-copy mechanism, and MPICH's UCX fails unless its shared memory
+// skips /proc links and CMA. The data tests below keep those settings so that they check
+// the bind model alone; the defaults are tested apart, with ranks sharing one container.
 const noSingleCopy = { OMPI_MCA_btl_vader_single_copy_mechanism: 'none' };
 const ucxNoCrossNamespace = { UCX_POSIX_USE_PROC_LINK: 'n', UCX_TLS: '^cma' };
 const withMpich = { SIF_MPI_LIBRARY: HOST_MPICH, ...ucxNoCrossNamespace };
@@ -158,7 +158,7 @@ describe('bind MPI (--mpi): the host MPI in an image without one, under srun', (
     expect(r.stdout).toMatch(/^pingpong ok$/m);
   }, 300_000);
 
-  it.skip('known gap: with Open MPI defaults, completes the 4 MiB ping-pong (hangs while ranks sit in separate user namespaces)', async () => {
+  it('with Open MPI defaults, completes the 4 MiB ping-pong (ranks share one container: CMA works)', async () => {
     const r = await srunAsUser(['--mpi=pmix', '-n', '2', '--time=1', SIF_BIN, 'exec', '--mpi', bare, '/opt/mpi/pingpong', '5'], {
       env: withOpenMpi,
       timeoutMs: 45_000,
@@ -300,7 +300,7 @@ describe('bind MPI: ABI and glibc checks against the real host libraries', () =>
     expect(r.stdout).toMatch(/^pingpong bytes=4194304 .*\npingpong ok$/m);
   }, 180_000);
 
-  it.skip("known gap: MPICH's defaults (UCX shared memory and CMA) between ranks (fail while ranks sit in separate user namespaces)", async () => {
+  it("works with MPICH's defaults (UCX shared memory and CMA): ranks share one container", async () => {
     const r = await srunAsUser(['--mpi=pmi2', '-n', '2', '--time=1', SIF_BIN, 'exec', '--mpi', mpichApp, '/opt/mpi/pingpong', '5'], {
       env: { SIF_MPI_LIBRARY: HOST_MPICH },
       timeoutMs: 45_000,

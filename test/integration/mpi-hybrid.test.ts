@@ -57,10 +57,10 @@ describe('hybrid MPI: Open MPI in the image, ranks started by srun --mpi=pmix or
     expect(r.stdout.match(/^hello rank=\d size=2 /gm)).toHaveLength(2);
   }, 180_000);
 
-  // Each rank is in its own container today, so in sibling user namespaces: Open MPI
-  // sees that CMA cannot work ("different user namespaces"), and its shared-memory BTL
-  // then hangs on 4 MiB messages unless told to use no single-copy mechanism at all.
-  // One container per node (ranks in one user namespace) is what lifts both.
+  // Ranks in containers of their own (--no-share) are in sibling user namespaces: Open
+  // MPI sees that CMA cannot work ("different user namespaces"), and its shared-memory
+  // BTL then hangs on 4 MiB messages unless told to use no single-copy mechanism at all.
+  // One container per node (ranks in one user namespace, the default) lifts both.
   const noSingleCopy = { OMPI_MCA_btl_vader_single_copy_mechanism: 'none' };
 
   it('runs a ping-pong of 8 B, 1 MiB and 4 MiB whose data each side checks', async () => {
@@ -82,12 +82,12 @@ describe('hybrid MPI: Open MPI in the image, ranks started by srun --mpi=pmix or
     }
   }, 300_000);
 
-  // Known gaps are skipped by name, not counted as passes: with Open MPI's defaults
-  // the 4 MiB round trips never complete (a 45 s hang) while ranks sit in separate
-  // containers. Turn it into a plain test with one container per node.
-  it.skip('known gap: with Open MPI defaults, completes the 4 MiB ping-pong (hangs today: ranks in separate user namespaces)', async () => {
+  // With --no-share and Open MPI's defaults the 4 MiB round trips never complete (a 45 s
+  // hang): ranks in separate user namespaces. Shared, CMA carries them.
+  it('with Open MPI defaults, completes the 4 MiB ping-pong (ranks share one container: CMA works)', async () => {
     const r = await srunAsUser(['--mpi=pmix', '-n', '2', '--time=1', SIF_BIN, 'exec', image, '/opt/mpi/pingpong', '5'], { timeoutMs: 45_000 });
     record('pingpong with defaults', r.stderr);
+    expect(r.stderr).not.toMatch(/different user namespaces/);
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toMatch(/^pingpong bytes=4194304 .*\n(.*\n)*pingpong ok$/m);
   }, 60_000);
@@ -125,7 +125,9 @@ describe('hybrid MPI: Open MPI in the image, ranks started by srun --mpi=pmix or
   // handles it (--mpi's pass-through and binds).
   const twoRanks = (stdout: string) => stdout.match(/^hello rank=[01] size=2 /gm)?.sort();
 
-  it.skip('known gap: --contain: ranks share the host /dev/shm (today a private tmpfs each: shared memory set-up fails)', async () => {
+  // The ranks share one container, hence its private /dev/shm (with --no-share each
+  // rank has its own and shared-memory set-up fails); --mpi is to bind the host's.
+  it('--contain: ranks on a node share one /dev/shm, their container\'s', async () => {
     const r = await srunAsUser(['--mpi=pmix', '-n', '2', '--time=1', SIF_BIN, 'exec', '--contain', image, '/opt/mpi/hello'], { timeoutMs: 60_000 });
     record('hello --contain', r.stderr);
     expect(r.stderr).not.toMatch(/shared memory initialization/);

@@ -28,6 +28,10 @@ describe('starter plan validation', () => {
     ['an unknown bind option', ns('SIFPLAN/1', 'image', '/i', '0', 'bind', '/a', '/b', 'suid', 'arg', 'true', 'end'), /unknown bind option 'suid'/],
     ['no command', ns('SIFPLAN/1', 'image', '/i', '0', 'end'), /no command/],
     ['bytes after end', ns('SIFPLAN/1', 'image', '/i', '0', 'arg', 'true', 'end') + 'x', /after 'end'/],
+    ['a share key that is no file name', ns('SIFPLAN/1', 'image', '/i', '0', 'share', '/tmp/s', '../x', '1', '2', 'arg', 'true', 'end'), /bad share key/],
+    ['a relative share directory', ns('SIFPLAN/1', 'image', '/i', '0', 'share', 'tmp/s', 'ab', '1', '2', 'arg', 'true', 'end'), /not an absolute path/],
+    ['a bad image inode', ns('SIFPLAN/1', 'image', '/i', '0', 'share', '/tmp/s', 'ab', '1', '-2', 'arg', 'true', 'end'), /bad image inode/],
+    ['a shared container with a PID namespace', ns('SIFPLAN/1', 'image', '/i', '0', 'flag', 'pid', 'share', '/tmp/s', 'ab', '1', '2', 'arg', 'true', 'end'), /cannot have its own PID namespace/],
   ])('refuses %s with exit 125', async (_what, plan, message) => {
     const r = await starter(plan);
     expect(r.exitCode).toBe(125);

@@ -10,13 +10,20 @@ describe('parseActionFast', () => {
     expect(actionOptions(a!)).toEqual({
       bind: ['/a:/b', '/c'], contain: true, cleanenv: true, env: ['X=1'], envFiles: ['/f'], pwd: '/w',
       home: '/h:/home/me', workdir: '/wd', noHome: false, writableTmpfs: true, pid: true, nv: true, mpi: true,
-      device: ['nvidia.com/gpu=0', 'nvidia.com/gpu=1', 'example.com/x=a'],
+      device: ['nvidia.com/gpu=0', 'nvidia.com/gpu=1', 'example.com/x=a'], noShare: false,
     });
     expect(a?.debug).toBe(true);
   });
 
   it('understands --no-home', () => {
     expect(actionOptions(parseActionFast(['--no-home', 'i'])!).noHome).toBe(true);
+  });
+
+  it('understands --no-share, and SIF_NO_SHARE or APPTAINER_NO_SHARE', () => {
+    expect(actionOptions(parseActionFast(['--no-share', 'i'])!).noShare).toBe(true);
+    expect(actionOptions(parseActionFast(['i'])!).noShare).toBe(false);
+    withEnv({ SIF_NO_SHARE: '1' }, () => expect(actionOptions(parseActionFast(['i'])!).noShare).toBe(true));
+    withEnv({ APPTAINER_NO_SHARE: 'yes' }, () => expect(actionOptions(parseActionFast(['i'])!).noShare).toBe(true));
   });
 
   it.each([
@@ -95,7 +102,7 @@ function parseWithYargs(tokens: readonly string[]): Record<string, unknown> | un
     configuration: { 'camel-case-expansion': false, 'strip-aliased': true },
   });
   const { _: positionals, ...options } = parsed;
-  if (positionals.length !== 1 || Object.keys(options).some((k) => !known.has(k) && k !== 'home')) return undefined;
+  if (positionals.length !== 1 || Object.keys(options).some((k) => !known.has(k) && k !== 'home' && k !== 'share')) return undefined;
   if (options['log-format'] !== 'pretty' && options['log-format'] !== 'json') return undefined;
   return { ...options, image: String(positionals[0]) };
 }
@@ -115,6 +122,7 @@ describe('parseActionFast against yargs-parser', () => {
     ['-H', '/h:/home/me', 'img.sif'],
     ['--home=/h', 'img.sif'],
     ['--no-home', 'img.sif'],
+    ['--no-share', '-B', '/a', 'img.sif'],
     ['-W', '/wd', '--workdir', '/wd2', 'img.sif'],
     ['-d', '-v', '-q', '--log-format', 'json', 'img.sif'],
     ['--log-format=json', 'img.sif'],
@@ -134,7 +142,7 @@ describe('parseActionFast against yargs-parser', () => {
       '--env-file', '/f', '--pwd', '/w', '-H', '--home', '--home=/h:/x', '--no-home', '-W', '--workdir', '/wd',
       '--writable-tmpfs', '-p', '--pid', '-d', '--debug', '-v', '--verbose', '-q', '--quiet', '--log-format', 'json',
       'pretty', '--log-format=pretty', 'xml', 'true', 'false', '--no-contain', '--contain=false', '-ce', '-B/x',
-      '--bogus', '-x', '-', '--', 'img.sif', 'other.sif', '--no-home=1', '-h', '--help', '--version',
+      '--bogus', '-x', '-', '--', 'img.sif', 'other.sif', '--no-home=1', '-h', '--help', '--version', '--no-share',
     ];
     // A small deterministic generator (xorshift), so that a failure can be replayed.
     let seed = 0x2545f491;
@@ -149,6 +157,7 @@ describe('parseActionFast against yargs-parser', () => {
       { SIF_BIND: '/from/env' },
       { SIF_CONTAIN: '1', SIF_HOME: '/eh', SIF_ENV: 'E=1' },
       { SIF_NO_HOME: 'yes' },
+      { SIF_NO_SHARE: '1' },
       { APPTAINER_CONTAIN: 'no', SINGULARITY_HOME: '/sh', APPTAINER_ENV_FILE: '/ef', APPTAINER_BIND: '/ab' },
     ];
     let answered = 0;

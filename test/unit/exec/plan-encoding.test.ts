@@ -42,6 +42,17 @@ describe('encodePlan', () => {
     ]);
   });
 
+  it('writes the share record after the flags', () => {
+    const fields = decode(
+      encodePlan({
+        image: '/i', offset: 0, newPid: false, writable: true, ops: [], cwd: '/', argv: ['true'], env: {},
+        share: { dir: '/tmp/sif-1000', key: 'abc123', dev: '2049', ino: '12' },
+      }),
+    );
+    expect(fields.slice(0, 10)).toEqual([PLAN_VERSION, 'image', '/i', '0', 'flag', 'writable', 'share', '/tmp/sif-1000', 'abc123', '2049']);
+    expect(fields[10]).toBe('12');
+  });
+
   it('counts bytes, not characters', () => {
     const buf = encodePlan({ image: '/i', offset: 0, newPid: false, writable: true, ops: [], cwd: '/', argv: ['é'], env: {} });
     expect(buf.toString()).toContain('2:é,');
