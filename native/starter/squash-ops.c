@@ -133,6 +133,16 @@ int __wrap_fuse_reply_entry(fuse_req_t req, const struct fuse_entry_param *e) {
   return __real_fuse_reply_entry(req, &entry);
 }
 
+/* Linked with --wrap too: squashfuse gives directories no size, where the kernel's
+   squashfs gives the size of their listing in the image, as ls and tree-walkers
+   then show; do as the kernel does. */
+sqfs_err __real_sqfs_stat(sqfs *fs, sqfs_inode *inode, struct stat *st);
+sqfs_err __wrap_sqfs_stat(sqfs *fs, sqfs_inode *inode, struct stat *st) {
+  sqfs_err err = __real_sqfs_stat(fs, inode, st);
+  if (!err && S_ISDIR(inode->base.mode)) st->st_size = inode->xtra.dir.dir_size;
+  return err;
+}
+
 #define WITH_INSTANCE(call)        \
   do {                             \
     current = borrow();            \
