@@ -1,5 +1,6 @@
 #include "squash-ops.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include <zstd.h>
 
 #include "die.h"
+#include "squash-stateless.h"
 
 struct instance {
   sqfs_ll ll;
@@ -151,24 +153,44 @@ sqfs_err __wrap_sqfs_stat(sqfs *fs, sqfs_inode *inode, struct stat *st) {
     current = NULL;                \
   } while (0)
 
+/* Set at init: the kernel takes ENOSYS from open and opendir as "never ask again". */
+static int no_open, no_opendir;
+
 static void op_getattr(fuse_req_t r, fuse_ino_t i, struct fuse_file_info *fi) { WITH_INSTANCE(sqfs_ll_op_getattr(r, i, fi)); }
-static void op_opendir(fuse_req_t r, fuse_ino_t i, struct fuse_file_info *fi) { WITH_INSTANCE(sqfs_ll_op_opendir(r, i, fi)); }
-static void op_releasedir(fuse_req_t r, fuse_ino_t i, struct fuse_file_info *fi) { WITH_INSTANCE(sqfs_ll_op_releasedir(r, i, fi)); }
-/* opendir keeps the instance it ran with in the handle, and readdir reads through
-   that one: point it at the instance borrowed now, or two threads share one. */
-static void op_readdir(fuse_req_t r, fuse_ino_t i, size_t s, off_t o, struct fuse_file_info *fi) {
-  WITH_INSTANCE((((sqfs_ll_i *)(intptr_t)fi->fh)->ll = &current->ll, sqfs_ll_op_readdir(r, i, s, o, fi)));
-}
 static void op_lookup(fuse_req_t r, fuse_ino_t p, const char *n) { WITH_INSTANCE(sqfs_ll_op_lookup(r, p, n)); }
-static void op_open(fuse_req_t r, fuse_ino_t i, struct fuse_file_info *fi) { WITH_INSTANCE(sqfs_ll_op_open(r, i, fi)); }
 static void op_create(fuse_req_t r, fuse_ino_t p, const char *n, mode_t m, struct fuse_file_info *fi) { WITH_INSTANCE(sqfs_ll_op_create(r, p, n, m, fi)); }
-static void op_release(fuse_req_t r, fuse_ino_t i, struct fuse_file_info *fi) { WITH_INSTANCE(sqfs_ll_op_release(r, i, fi)); }
-static void op_read(fuse_req_t r, fuse_ino_t i, size_t s, off_t o, struct fuse_file_info *fi) { WITH_INSTANCE(sqfs_ll_op_read(r, i, s, o, fi)); }
+static void op_read(fuse_req_t r, fuse_ino_t i, size_t s, off_t o, struct fuse_file_info *fi) { WITH_INSTANCE(squash_read(r, &current->ll, i, s, o)); }
+static void op_readdir(fuse_req_t r, fuse_ino_t i, size_t s, off_t o, struct fuse_file_info *fi) { WITH_INSTANCE(squash_readdir(r, &current->ll, i, s, o)); }
 static void op_readlink(fuse_req_t r, fuse_ino_t i) { WITH_INSTANCE(sqfs_ll_op_readlink(r, i)); }
 static void op_listxattr(fuse_req_t r, fuse_ino_t i, size_t s) { WITH_INSTANCE(sqfs_ll_op_listxattr(r, i, s)); }
 static void op_getxattr(fuse_req_t r, fuse_ino_t i, const char *n, size_t s) { WITH_INSTANCE(sqfs_ll_op_getxattr(r, i, n, s)); }
 static void op_forget(fuse_req_t r, fuse_ino_t i, unsigned long n) { WITH_INSTANCE(sqfs_ll_op_forget(r, i, n)); }
 static void op_statfs(fuse_req_t r, fuse_ino_t i) { WITH_INSTANCE(stfs_ll_op_statfs(r, i)); }
+
+/* Reads and listings need no handle (squash-stateless.c). Where the kernel cannot do
+   without open (before Linux 4.19 for files, 5.1 for directories), an open with no
+   handle, with the caching the kernel would otherwise default to. The mount is
+   read-only, so the VFS refuses opens for writing before they get here. */
+static void op_open(fuse_req_t r, fuse_ino_t i, struct fuse_file_info *fi) {
+  if (no_open) {
+    fuse_reply_err(r, ENOSYS);
+    return;
+  }
+  fi->fh = 0;
+  fi->keep_cache = 1;
+  fuse_reply_open(r, fi);
+}
+
+static void op_opendir(fuse_req_t r, fuse_ino_t i, struct fuse_file_info *fi) {
+  if (no_opendir) {
+    fuse_reply_err(r, ENOSYS);
+    return;
+  }
+  fi->fh = 0;
+  fi->keep_cache = 1;
+  fi->cache_readdir = 1;
+  fuse_reply_open(r, fi);
+}
 
 static void op_init(void *userdata, struct fuse_conn_info *conn) {
   (void)userdata;
@@ -177,18 +199,20 @@ static void op_init(void *userdata, struct fuse_conn_info *conn) {
   conn->want |= FUSE_CAP_ASYNC_READ;
   if (conn->capable & FUSE_CAP_CACHE_SYMLINKS) conn->want |= FUSE_CAP_CACHE_SYMLINKS;
   if (conn->capable & FUSE_CAP_SPLICE_WRITE) conn->want |= FUSE_CAP_SPLICE_WRITE;
+  no_open = !!(conn->capable & FUSE_CAP_NO_OPEN_SUPPORT);
+  no_opendir = !!(conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT);
+  if (no_open) conn->want |= FUSE_CAP_NO_OPEN_SUPPORT;
+  if (no_opendir) conn->want |= FUSE_CAP_NO_OPENDIR_SUPPORT;
 }
 
 static const struct fuse_lowlevel_ops ops = {
     .init = op_init,
     .getattr = op_getattr,
     .opendir = op_opendir,
-    .releasedir = op_releasedir,
     .readdir = op_readdir,
     .lookup = op_lookup,
     .open = op_open,
     .create = op_create,
-    .release = op_release,
     .read = op_read,
     .readlink = op_readlink,
     .listxattr = op_listxattr,
