@@ -26,8 +26,7 @@ static struct {
 } pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0, 0, -1, 0};
 
 /* Who the image's files appear to belong to (see squash_pool_init). */
-static uid_t owner_uid;
-static gid_t owner_gid;
+static struct squash_owner owner;
 
 /* The instance the current thread is serving a request with. */
 static __thread struct instance *current;
@@ -71,8 +70,8 @@ static struct instance *instance_new(void) {
 }
 
 void squash_pool_init(int image_fd, unsigned long long offset, unsigned max_instances, uid_t uid, gid_t gid) {
-  owner_uid = uid;
-  owner_gid = gid;
+  owner.uid = uid;
+  owner.gid = gid;
   pool.fd = image_fd;
   pool.offset = (size_t)offset;
   pool.max = max_instances ? max_instances : 1;
@@ -122,16 +121,16 @@ void *__wrap_fuse_req_userdata(fuse_req_t req) {
 int __real_fuse_reply_attr(fuse_req_t req, const struct stat *attr, double timeout);
 int __wrap_fuse_reply_attr(fuse_req_t req, const struct stat *attr, double timeout) {
   struct stat st = *attr;
-  st.st_uid = owner_uid;
-  st.st_gid = owner_gid;
+  st.st_uid = owner.uid;
+  st.st_gid = owner.gid;
   return __real_fuse_reply_attr(req, &st, timeout);
 }
 
 int __real_fuse_reply_entry(fuse_req_t req, const struct fuse_entry_param *e);
 int __wrap_fuse_reply_entry(fuse_req_t req, const struct fuse_entry_param *e) {
   struct fuse_entry_param entry = *e;
-  entry.attr.st_uid = owner_uid;
-  entry.attr.st_gid = owner_gid;
+  entry.attr.st_uid = owner.uid;
+  entry.attr.st_gid = owner.gid;
   return __real_fuse_reply_entry(req, &entry);
 }
 
@@ -160,7 +159,8 @@ static void op_getattr(fuse_req_t r, fuse_ino_t i, struct fuse_file_info *fi) { 
 static void op_lookup(fuse_req_t r, fuse_ino_t p, const char *n) { WITH_INSTANCE(sqfs_ll_op_lookup(r, p, n)); }
 static void op_create(fuse_req_t r, fuse_ino_t p, const char *n, mode_t m, struct fuse_file_info *fi) { WITH_INSTANCE(sqfs_ll_op_create(r, p, n, m, fi)); }
 static void op_read(fuse_req_t r, fuse_ino_t i, size_t s, off_t o, struct fuse_file_info *fi) { WITH_INSTANCE(squash_read(r, &current->ll, i, s, o)); }
-static void op_readdir(fuse_req_t r, fuse_ino_t i, size_t s, off_t o, struct fuse_file_info *fi) { WITH_INSTANCE(squash_readdir(r, &current->ll, i, s, o)); }
+static void op_readdir(fuse_req_t r, fuse_ino_t i, size_t s, off_t o, struct fuse_file_info *fi) { WITH_INSTANCE(squash_readdir(r, &current->ll, i, s, o, NULL)); }
+static void op_readdirplus(fuse_req_t r, fuse_ino_t i, size_t s, off_t o, struct fuse_file_info *fi) { WITH_INSTANCE(squash_readdir(r, &current->ll, i, s, o, &owner)); }
 static void op_readlink(fuse_req_t r, fuse_ino_t i) { WITH_INSTANCE(sqfs_ll_op_readlink(r, i)); }
 static void op_listxattr(fuse_req_t r, fuse_ino_t i, size_t s) { WITH_INSTANCE(sqfs_ll_op_listxattr(r, i, s)); }
 static void op_getxattr(fuse_req_t r, fuse_ino_t i, const char *n, size_t s) { WITH_INSTANCE(sqfs_ll_op_getxattr(r, i, n, s)); }
@@ -203,6 +203,12 @@ static void op_init(void *userdata, struct fuse_conn_info *conn) {
   no_opendir = !!(conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT);
   if (no_open) conn->want |= FUSE_CAP_NO_OPEN_SUPPORT;
   if (no_opendir) conn->want |= FUSE_CAP_NO_OPENDIR_SUPPORT;
+  /* READDIRPLUS (libfuse asks for it since we serve it): a listing also gives each
+     entry's attributes, so what is listed is not looked up one by one (a Python
+     path entry is listed, then its modules looked up). Always, not in the kernel's
+     auto mode (plus only for a listing's start, or after lookups followed one):
+     auto measured no better than plain listings, always up to a third faster. */
+  conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
 }
 
 static const struct fuse_lowlevel_ops ops = {
@@ -210,6 +216,7 @@ static const struct fuse_lowlevel_ops ops = {
     .getattr = op_getattr,
     .opendir = op_opendir,
     .readdir = op_readdir,
+    .readdirplus = op_readdirplus,
     .lookup = op_lookup,
     .open = op_open,
     .create = op_create,

@@ -13,8 +13,12 @@
 #include "squash-stateless.h"
 
 #include <errno.h>
+#include <float.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* libsquashfuse's, not in its installed headers. */
+sqfs_err sqfs_stat(sqfs *fs, sqfs_inode *inode, struct stat *st);
 
 void squash_read(fuse_req_t req, sqfs_ll *ll, fuse_ino_t ino, size_t size, off_t off) {
   sqfs_inode inode;
@@ -39,7 +43,31 @@ void squash_read(fuse_req_t req, sqfs_ll *ll, fuse_ino_t ino, size_t size, off_t
   free(buf);
 }
 
-void squash_readdir(fuse_req_t req, sqfs_ll *ll, fuse_ino_t ino, size_t size, off_t off) {
+/* One entry of a listing into buf; with plus (READDIRPLUS), its attributes too, so
+   the kernel need not look it up. Returns the space it takes (more than room: no
+   room; 0: the inode could not be read). */
+static size_t add_entry(fuse_req_t req, sqfs_ll *ll, sqfs_dir_entry *entry, const struct squash_owner *plus,
+                        char *buf, size_t room) {
+  const char *name = sqfs_dentry_name(entry);
+  off_t next = (off_t)sqfs_dentry_next_offset(entry);
+  if (!plus) {
+    struct stat st = {.st_ino = ll->ino_fuse_num(ll, entry), .st_mode = sqfs_dentry_mode(entry)};
+    return fuse_add_direntry(req, buf, room, name, &st, next);
+  }
+  struct fuse_entry_param e;
+  sqfs_inode inode;
+  memset(&e, 0, sizeof e);
+  if (sqfs_inode_get(&ll->fs, &inode, sqfs_dentry_inode(entry)) || sqfs_stat(&ll->fs, &inode, &e.attr)) return 0;
+  e.ino = ll->ino_register(ll, entry);
+  e.attr.st_ino = e.ino;
+  e.attr.st_uid = plus->uid;
+  e.attr.st_gid = plus->gid;
+  /* As squashfuse's lookup: the image never changes, so neither does the entry. */
+  e.attr_timeout = e.entry_timeout = DBL_MAX;
+  return fuse_add_direntry_plus(req, buf, room, name, &e, next);
+}
+
+void squash_readdir(fuse_req_t req, sqfs_ll *ll, fuse_ino_t ino, size_t size, off_t off, const struct squash_owner *plus) {
   sqfs_inode inode;
   sqfs_dir dir;
   sqfs_name name;
@@ -63,15 +91,12 @@ void squash_readdir(fuse_req_t req, sqfs_ll *ll, fuse_ino_t ino, size_t size, of
     return;
   }
   size_t used = 0;
-  struct stat st;
-  memset(&st, 0, sizeof st);
   sqfs_dentry_init(&entry, name);
   while (sqfs_dir_next(&ll->fs, &dir, &entry, &err)) {
-    st.st_ino = ll->ino_fuse_num(ll, &entry);
-    st.st_mode = sqfs_dentry_mode(&entry);
-    size_t n = fuse_add_direntry(req, buf + used, size - used, sqfs_dentry_name(&entry), &st,
-                                 (off_t)sqfs_dentry_next_offset(&entry));
-    if (n > size - used) break; /* full: the kernel asks again from this entry's offset */
+    size_t n = add_entry(req, ll, &entry, plus, buf + used, size - used);
+    if (!n) err = SQFS_ERR;
+    /* Full: the kernel asks again from this entry's offset. */
+    if (!n || n > size - used) break;
     used += n;
   }
   if (err)
