@@ -8,6 +8,7 @@
 #include <squashfuse/ll.h>
 #include <zstd.h>
 
+#include "block-cache.h"
 #include "die.h"
 #include "squash-stateless.h"
 
@@ -148,6 +149,7 @@ sqfs_err __wrap_sqfs_stat(sqfs *fs, sqfs_inode *inode, struct stat *st) {
   do {                             \
     current = borrow();            \
     call;                          \
+    block_cache_release();         \
     give_back(current);            \
     current = NULL;                \
   } while (0)

@@ -103,6 +103,17 @@ describe('the image read through sif, its caches in use', () => {
     expect(second).toBe(withoutOwners(kernelDump));
   }, 180_000);
 
+  it('shows the same to two readers at once (threads sharing decompressed blocks)', async () => {
+    const dump = `tree-dump /data ${PROBES.join(' ')}`;
+    const script = `${dump} >/tmp/one & ${dump} >/tmp/two; wait; cat /tmp/one; echo ---; cat /tmp/two`;
+    const r = await sifAsUser(['exec', '--contain', image, 'sh', '-c', script], { timeoutMs: 120_000 });
+    expect(r.stderr).toBe('');
+    expect(r.exitCode).toBe(0);
+    const [one, two] = r.stdout.split('---\n');
+    expect(one).toBe(withoutOwners(kernelDump));
+    expect(two).toBe(withoutOwners(kernelDump));
+  }, 180_000);
+
   it('shows every file as the caller\'s, and the kernel shows the image\'s owners as unsquashfs lists them', async () => {
     const r = await sifAsUser(['exec', image, 'tree-dump', '--owners', '/data']);
     expect(r.exitCode).toBe(0);
