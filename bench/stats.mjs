@@ -4,6 +4,7 @@
 //        node stats.mjs memory SAMPLES.txt
 //        node stats.mjs build RESULTS.txt TIMINGS.txt SIZES.txt
 //        node stats.mjs mpi-pingpong RESULTS.txt | mpi-startup TIMES.txt | mpi-memory SAMPLES.txt
+//        node stats.mjs pynamic SAMPLES.txt
 // Ratios are taken between commands of the same run only: the machine is shared and
 // noisy, so absolute times say little, ratios say how sif compares.
 import { readFileSync } from 'node:fs';
@@ -266,4 +267,38 @@ function mpiMemory() {
   if (a && b) console.log(`  one container per rank / one per node: RSS ${(a.rss / b.rss).toFixed(2)}, PSS ${(a.pss / b.pss).toFixed(2)}`);
 }
 
-({ startup, read, memory, build, 'mpi-pingpong': mpiPingpong, 'mpi-startup': mpiStartup, 'mpi-memory': mpiMemory })[mode]();
+// Lines "RUNTIME METRIC SECONDS [BYTES]" from bench/pynamic.sh; medians, and every
+// runtime against the kernel's squashfs, with the targets of sif's read path.
+function pynamic() {
+  const rows = readFileSync(files[0], 'utf8').split('\n').filter(Boolean).map((l) => l.split(' '));
+  const runtimes = [...new Set(rows.map((r) => r[0]))];
+  const metrics = [...new Set(rows.map((r) => r[1]))];
+  const cell = (rt, m) => rows.filter((r) => r[0] === rt && r[1] === m);
+  const med = (rt, m) => (cell(rt, m).length ? median(cell(rt, m).map((r) => +r[2])) : undefined);
+  console.log('medians, seconds (runs):');
+  table(['metric', ...runtimes], metrics.map((m) => [m, ...runtimes.map((rt) => {
+    const v = med(rt, m);
+    return v === undefined ? '-' : `${v.toFixed(3)} (${cell(rt, m).length})`;
+  })]));
+  // Every runtime must have read the same bytes, or the timings compare different work.
+  for (const m of metrics.filter((x) => x.startsWith('tar'))) {
+    const bytes = new Set(rows.filter((r) => r[1] === m).map((r) => `${r[0]} ${r[3]}`));
+    const counts = new Set([...bytes].map((b) => b.split(' ')[1]));
+    if (counts.size > 1) console.log(`  WARNING: ${m} read different byte counts: ${[...bytes].join(', ')}`);
+  }
+  const targets = { 'import-repeat': 1.3, 'import-first': 0.65, tar1: 1.0, tar2: 0.6 };
+  // For sif's own row; rows of other starters (BENCH_STARTERS) only show their ratios.
+  const verdict = (m, t) => {
+    const a = med('sif', m), k = med('kernel', m);
+    return a === undefined || !k ? '' : `: ${a / k <= t ? 'OK' : 'MISSED'}`;
+  };
+  console.log('ratios to the kernel squashfs (medians; targets for sif):');
+  table(['metric', ...runtimes.filter((r) => r !== 'kernel'), 'target'], metrics.map((m) => [m,
+    ...runtimes.filter((r) => r !== 'kernel').map((rt) => {
+      const a = med(rt, m), k = med('kernel', m);
+      return a === undefined || !k ? '-' : (a / k).toFixed(2);
+    }),
+    targets[m] === undefined ? '' : `<= ${targets[m]}${verdict(m, targets[m])}`]));
+}
+
+({ startup, read, memory, build, pynamic, 'mpi-pingpong': mpiPingpong, 'mpi-startup': mpiStartup, 'mpi-memory': mpiMemory })[mode]();

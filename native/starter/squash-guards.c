@@ -16,6 +16,8 @@
 
 #include <squashfuse/squashfuse.h>
 
+#include "squash-guards.h"
+
 /* The name buffers handed to squashfuse for directory entries (sqfs_dentry_init):
    reads into them are at most a name long. A few per thread: one per request,
    and the walk of the tests holds two. */
@@ -85,24 +87,32 @@ sqfs_err __wrap_sqfs_table_get(sqfs_table *table, sqfs *fs, size_t idx, void *bu
   return SQFS_OK;
 }
 
+int squash_block_pad(sqfs *fs, sqfs_block *b) {
+  size_t full = fs->sb.block_size;
+  if (b->size < full && malloc_usable_size(b->data) < full) {
+    char *data = realloc(b->data, full);
+    if (!data) return -1;
+    memset(data + b->size, 0, full - b->size);
+    b->data = data;
+  }
+  return 0;
+}
+
+/* The starter's cache shared by its instances (block-cache.c); where it is not
+   linked in (the tests' walk), each instance's own caches. */
+__attribute__((weak)) sqfs_err block_cache_get(sqfs *fs, sqfs_off_t pos, uint32_t hdr, sqfs_block **block);
+
 /* A data or fragment block takes at most the block size on disk (a writer stores it
    uncompressed when compressing does not make it smaller): a size of up to 4 GiB
    was allocated and read. One shorter than the block size (corrupt, or the last of
    a file) gets zeroed memory up to it, so that a copy within a block stays inside. */
 sqfs_err __real_sqfs_data_cache(sqfs *fs, sqfs_cache *cache, sqfs_off_t pos, uint32_t hdr, sqfs_block **block);
 sqfs_err __wrap_sqfs_data_cache(sqfs *fs, sqfs_cache *cache, sqfs_off_t pos, uint32_t hdr, sqfs_block **block) {
-  size_t full = fs->sb.block_size;
-  if ((hdr & ~SQUASHFS_COMPRESSED_BIT_BLOCK) > full) return SQFS_ERR;
+  if ((hdr & ~SQUASHFS_COMPRESSED_BIT_BLOCK) > fs->sb.block_size) return SQFS_ERR;
+  if (block_cache_get) return block_cache_get(fs, pos, hdr, block); /* padded before it is shared */
   sqfs_err err = __real_sqfs_data_cache(fs, cache, pos, hdr, block);
   if (err) return err;
-  if (!*block) return SQFS_ERR;
-  sqfs_block *b = *block;
-  if (b->size < full && malloc_usable_size(b->data) < full) {
-    char *data = realloc(b->data, full);
-    if (!data) return SQFS_ERR;
-    memset(data + b->size, 0, full - b->size);
-    b->data = data;
-  }
+  if (!*block || squash_block_pad(fs, *block)) return SQFS_ERR;
   return SQFS_OK;
 }
 

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Usage: bash bench/pynamic.sh        (as root; also run by bench/run.sh, part "pynamic")
+# Image reads against the kernel's own squashfs driver, in one run: a Pynamic-like
+# Python start-up (BENCH_PYNAMIC_MODULES generated modules of 20 functions, precompiled,
+# imported by the image's python3) and a tar of /usr with 1 and 2 readers. Runtimes:
+# kernel (the image loop-mounted by root, a fresh mount per run, entered with bwrap as
+# the user), sif exec, ch-run (squashfuse) and local (bwrap over the image's tree on
+# local disk). Every payload times itself inside the container, so mounting and
+# container start-up are not counted. Root is needed for the kernel's mounts only;
+# everything else runs as BENCH_USER. See bench/README.md.
+#
+# BENCH_STARTERS="name=/path/to/sif-starter ...": extra rows running other builds of the
+# starter on plans dumped by this sif (to compare builds of the read path in one run).
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd -P)
+log() { echo "bench: $*" >&2; }
+[ "$(id -u)" = 0 ] || { log "error: bench/pynamic.sh must run as root (it loop-mounts the image)"; exit 1; }
+
+user=${BENCH_USER:-sif-test}
+image=$(realpath -m "${BENCH_IMAGE:-${SIF_TEST_IMAGES:-$repo/.cache/test-images}/python.sqfs}")
+runs=${BENCH_PYNAMIC_RUNS:-5}
+modules=${BENCH_PYNAMIC_MODULES:-1000}
+starters=${BENCH_STARTERS:-}
+keep=${BENCH_KEEP:-}
+home=$(getent passwd "$user" | cut -d: -f6)
+for tool in bwrap unsquashfs mksquashfs node runuser; do
+  command -v "$tool" >/dev/null || { log "error: $tool not found (bench/run.sh as root installs it)"; exit 1; }
+done
+[ -r "$image" ] || { log "error: $image is missing (bench/run.sh as root creates it)"; exit 1; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/sif-pynamic.XXXXXX")
+chmod 755 "$work"
+mnt=$work/mnt
+mkdir "$mnt"
+cleanup() {
+  mountpoint -q "$mnt" && umount "$mnt"
+  if [ -n "$keep" ]; then log "kept $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+
+# --- The image: the python image's tree plus /pynamic, as plain squashfs. ------------
+tree=$work/tree
+unsquashfs -q -n -d "$tree" "$image" >/dev/null
+# Generated and precompiled by the image's own python (the .pyc format is per
+# version; the host needs no python). The modules go on sys.path last, as
+# site-packages would: each import first misses in the standard library's directories.
+mkdir "$tree/pynamic"
+cp "$repo/bench/pynamic-gen.py" "$tree/pynamic/gen.py"
+chroot "$tree" python3 /pynamic/gen.py /pynamic/lib "$modules" 20
+chroot "$tree" python3 -m compileall -q /pynamic/lib >/dev/null
+cat >"$tree/pynamic/import.py" <<EOF
+import sys, time
+sys.path.append('/pynamic/lib')
+t = time.perf_counter()
+for i in range($modules):
+    __import__('pyn%04d' % i)
+print('%.6f' % (time.perf_counter() - t))
+EOF
+# First import in a fresh container, then the same in a second process in that container.
+cat >"$tree/pynamic/import.sh" <<'EOF'
+echo "import-first $(python3 /pynamic/import.py)"
+echo "import-repeat $(python3 /pynamic/import.py)"
+EOF
+# N readers of /usr, each taking every Nth file (as bench/read.sh), timed together.
+cat >"$tree/pynamic/tar.sh" <<'EOF'
+n=$1; i=0; s=$(date +%s%N)
+b=$(while [ $i -lt $n ]; do find /usr ! -type d | sort | awk -v n=$n -v i=$i "NR % n == i" | /bin/tar -cf - -T - 2>/dev/null | wc -c & i=$((i+1)); done; wait)
+e=$(date +%s%N)
+echo $b | tr ' ' '\n' | awk -v n=$n -v s=$s -v e=$e '{ b += $1 } END { printf "tar%d %.6f %d\n", n, (e - s) / 1e9, b }'
+EOF
+chmod -R a+rX "$tree/pynamic"
+img=$work/pynamic.sqfs
+# zstd level 3: what sif build writes by default.
+mksquashfs "$tree" "$img" -comp zstd -Xcompression-level 3 -noappend -quiet >/dev/null
+chmod 644 "$img"
+echo "pynamic: $(date -u +%FT%TZ), $(nproc) CPUs, $modules modules, image $(du -h "$img" | cut -f1), $runs runs after 1 warm-up"
+echo "host load before start: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+as_user() { runuser -u "$user" -- env -i HOME="$home" USER="$user" PATH=/usr/bin:/bin "$@"; }
+bwrap_in() { echo "bwrap --unshare-user --ro-bind $1 / --proc /proc --dev /dev --bind /tmp /tmp --"; }
+
+# Runtime names and how each runs a payload (its argv follows).
+names=(kernel sif local)
+declare -A prefix=([sif]="$repo/bin/sif exec $img" [local]="$(bwrap_in "$tree")")
+if command -v ch-run >/dev/null; then names+=(ch-run); prefix[ch-run]="ch-run $img --"; fi
+payloads=("sh /pynamic/import.sh" "sh /pynamic/tar.sh 1" "sh /pynamic/tar.sh 2")
+# Other starters run on plans this sif dumps, one per payload.
+mkdir "$work/plans"
+chown "$user" "$work/plans"
+for p in "${!payloads[@]}"; do
+  [ -n "$starters" ] && as_user env SIF_DUMP_PLAN="$work/plans/$p" "$repo/bin/sif" exec "$img" ${payloads[p]}
+done
+for s in $starters; do names+=("${s%%=*}"); done
+# BENCH_PYNAMIC_ONLY="kernel base ...": only these rows (fewer rows, more runs).
+if [ -n "${BENCH_PYNAMIC_ONLY:-}" ]; then
+  kept=()
+  for n in "${names[@]}"; do [[ " $BENCH_PYNAMIC_ONLY " == *" $n "* ]] && kept+=("$n"); done
+  names=("${kept[@]}")
+fi
+
+# run NAME PAYLOAD-INDEX: prints the payload's lines, prefixed with the runtime's name.
+run() {
+  local name=$1 p=$2 out status=0
+  case $name in
+    kernel)
+      mount -t squashfs -o loop,ro "$img" "$mnt"
+      out=$(as_user $(bwrap_in "$mnt") ${payloads[p]} </dev/null 2>"$work/err") || status=$?
+      umount "$mnt" ;;
+    sif | local | ch-run) out=$(as_user ${prefix[$name]} ${payloads[p]} </dev/null 2>"$work/err") || status=$? ;;
+    *)
+      local s
+      for s in $starters; do [ "${s%%=*}" = "$name" ] && break; done
+      out=$(as_user sh -c "exec ${s#*=} --plan-fd 3 3<$work/plans/$p" </dev/null 2>"$work/err") || status=$? ;;
+  esac
+  if [ "$status" != 0 ]; then
+    log "FAILED: $name ${payloads[p]}: exit status $status"
+    head -n 4 "$work/err" | sed 's/^/bench:    /' >&2
+    return 0
+  fi
+  printf '%s\n' "$out" | sed "s/^/$name /"
+}
+
+samples=$work/samples.txt
+: >"$samples"
+for ((r = 0; r <= runs; r++)); do
+  # Rotate the order each run, so a drift of the machine's speed hits every row alike.
+  for p in "${!payloads[@]}"; do
+    for ((i = 0; i < ${#names[@]}; i++)); do
+      name=${names[(i + r) % ${#names[@]}]}
+      if [ "$r" = 0 ]; then run "$name" "$p" >/dev/null; else run "$name" "$p" >>"$samples"; fi
+    done
+  done
+done
+node "$repo/bench/stats.mjs" pynamic "$samples"

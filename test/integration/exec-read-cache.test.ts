@@ -1,0 +1,186 @@
+// The image's FUSE mount lets the kernel cache everything for the life of the mount:
+// names (found and missing), attributes, symlink targets, file pages across opens and
+// directory listings, with no open or opendir asked of sif at all. This checks that a
+// container which lives long enough for those caches to be used (each check runs
+// twice in one sif exec) sees exactly what the kernel's own squashfs driver shows of
+// the same image (loop-mounted here as root), and what unsquashfs lists: contents,
+// sizes, modes, owners (every file the caller's, by design), symlink targets, hard
+// links, extended attributes, missing paths, a directory of thousands of entries
+// (many readdir buffers); and that --writable-tmpfs still sees its own writes.
+import { execFileSync } from 'node:child_process';
+import { chmodSync, chownSync, linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { makeBusyboxRootfs } from '../support/squashfs.js';
+import { REPO_ROOT, requireHost, sifAsUser, userId } from '../support/unprivileged.js';
+
+let dir: string;
+let image: string;
+let mnt: string;
+let kernelDump: string;
+let kernelOwners: Map<string, string>;
+const MANY = 5000;
+// Paths under /data to look up before and after the tree is read: missing ones (a
+// cached miss must stay a miss and hide nothing), a name under a file, present ones.
+const PROBES = ['/nope', '/many/zzz-missing', '/many/n-1-', '/small/child', '/links/dangling', `/many/${manyName(MANY - 1)}`];
+
+function manyName(i: number): string {
+  // Names of 3 to 120 characters: entries of many sizes, across readdir buffers.
+  return `n-${i}-${'x'.repeat((i * 7) % 118)}`;
+}
+
+/** The dump without uid:gid (a container shows every file as the caller's). */
+function withoutOwners(dump: string): string {
+  return dump.replace(/^(\S+ \d+ \d+ \d+) \d+:\d+/gm, '$1');
+}
+
+beforeAll(async () => {
+  requireHost();
+  dir = mkdtempSync(join(tmpdir(), 'sif-read-cache-'));
+  chmodSync(dir, 0o755);
+  const root = join(dir, 'root');
+  await makeBusyboxRootfs(root);
+  await execa('cc', ['-std=gnu11', '-O1', '-Wall', '-Werror', '-static', '-o', join(root, 'bin', 'tree-dump'),
+    join(REPO_ROOT, 'test', 'native', 'tree-dump.c')]);
+  const data = join(root, 'data');
+  mkdirSync(join(data, 'many'), { recursive: true });
+  mkdirSync(join(data, 'links'));
+  mkdirSync(join(data, 'deep', 'a', 'b', 'c'), { recursive: true });
+  mkdirSync(join(data, 'empty-dir'));
+  writeFileSync(join(data, 'small'), 'hello\n');
+  writeFileSync(join(data, 'empty'), '');
+  writeFileSync(join(data, 'private'), 'mine\n', { mode: 0o600 });
+  writeFileSync(join(data, 'tool'), '#!/bin/sh\necho tool\n', { mode: 0o755 });
+  writeFileSync(join(data, 'owned'), 'someone else\n');
+  chownSync(join(data, 'owned'), 1234, 5678);
+  // Full blocks and a tail in a fragment; a hole; a few small files sharing a fragment.
+  const big = Buffer.alloc(700_000);
+  for (let i = 0; i < big.length; i++) big[i] = (i * 2654435761) >>> 24;
+  writeFileSync(join(data, 'big'), big);
+  writeFileSync(join(data, 'sparse'), Buffer.concat([Buffer.alloc(300_000), Buffer.from('end')]));
+  for (let i = 0; i < 5; i++) writeFileSync(join(data, 'deep', 'a', `f${i}`), `fragment ${i}\n`.repeat(i * 10));
+  for (let i = 0; i < MANY; i++) writeFileSync(join(data, 'many', manyName(i)), `${i}\n`);
+  symlinkSync('/data/small', join(data, 'links', 'absolute'));
+  symlinkSync('../small', join(data, 'links', 'relative'));
+  symlinkSync('nowhere', join(data, 'links', 'dangling'));
+  symlinkSync('t'.repeat(1000), join(data, 'links', 'long'));
+  symlinkSync('../deep', join(data, 'links', 'to-dir'));
+  linkSync(join(data, 'big'), join(data, 'hard-big'));
+  linkSync(join(data, 'big'), join(data, 'deep', 'a', 'b', 'hard-big'));
+  await execa('setfattr', ['-n', 'user.small', '-v', 'one', join(data, 'small')]);
+  await execa('setfattr', ['-n', 'user.long', '-v', `0x${'ab'.repeat(2000)}`, join(data, 'big')]);
+  await execa('setfattr', ['-n', 'user.dir', '-v', 'on a directory', join(data, 'deep')]);
+  image = join(dir, 'image.sqfs');
+  // zstd, as sif builds; the real mksquashfs keeps owners, modes and xattrs.
+  await execa('mksquashfs', [root, image, '-noappend', '-quiet', '-comp', 'zstd']);
+  chmodSync(image, 0o644);
+  mnt = join(dir, 'mnt');
+  mkdirSync(mnt);
+  await execa('mount', ['-t', 'squashfs', '-o', 'loop,ro', image, mnt]);
+  kernelDump = execFileSync(join(root, 'bin', 'tree-dump'), ['--owners', join(mnt, 'data'), ...PROBES], { encoding: 'utf8' });
+  kernelOwners = new Map([...kernelDump.matchAll(/^(\/\S*) \d+ \d+ \d+ (\d+:\d+)/gm)].map((m) => [m[1]!, m[2]!]));
+}, 180_000);
+
+afterAll(async () => {
+  if (mnt) await execa('umount', [mnt], { reject: false });
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('the image read through sif, its caches in use', () => {
+  it('shows what the kernel squashfs shows, twice in one container', async () => {
+    const dump = `tree-dump /data ${PROBES.join(' ')}`;
+    const r = await sifAsUser(['exec', image, 'sh', '-c', `${dump} && echo --- && ${dump}`], { timeoutMs: 120_000 });
+    expect(r.stderr).toBe('');
+    expect(r.exitCode).toBe(0);
+    const [first, second] = r.stdout.split('---\n');
+    // Sanity: the dump covers what was put in the image.
+    expect(kernelDump).toContain(`/many 040755`);
+    expect(kernelDump).toMatch(new RegExp(`^/many 040755 \\d+ 2 0:0 entries=${MANY}$`, 'm'));
+    expect(kernelDump).toMatch(/^probe \/nope missing$/m);
+    expect(kernelDump).toMatch(/^\/hard-big 100644 700000 3 0:0 data=\w+ same-as=\/big xattr:user\.long=\w+$/m);
+    expect(first).toBe(withoutOwners(kernelDump));
+    expect(second).toBe(withoutOwners(kernelDump));
+  }, 180_000);
+
+  it('shows the same to two readers at once (threads sharing decompressed blocks)', async () => {
+    const dump = `tree-dump /data ${PROBES.join(' ')}`;
+    const script = `${dump} >/tmp/one & ${dump} >/tmp/two; wait; cat /tmp/one; echo ---; cat /tmp/two`;
+    const r = await sifAsUser(['exec', '--contain', image, 'sh', '-c', script], { timeoutMs: 120_000 });
+    expect(r.stderr).toBe('');
+    expect(r.exitCode).toBe(0);
+    const [one, two] = r.stdout.split('---\n');
+    expect(one).toBe(withoutOwners(kernelDump));
+    expect(two).toBe(withoutOwners(kernelDump));
+  }, 180_000);
+
+  it('shows every file as the caller\'s, and the kernel shows the image\'s owners as unsquashfs lists them', async () => {
+    const r = await sifAsUser(['exec', image, 'tree-dump', '--owners', '/data']);
+    expect(r.exitCode).toBe(0);
+    const { uid, gid } = userId();
+    const owners = new Set([...r.stdout.matchAll(/^\/\S* \d+ \d+ \d+ (\d+:\d+)/gm)].map((m) => m[1]));
+    expect([...owners]).toEqual([`${uid}:${gid}`]);
+    const listed = await unsquashfsListing();
+    expect(listed.get('/owned')?.owner).toBe('1234/5678');
+    for (const [path, entry] of listed) expect([path, kernelOwners.get(path)?.replace(':', '/')]).toEqual([path, entry.owner]);
+  });
+
+  it('agrees with unsquashfs -lln on names, types and modes, sizes and link targets', async () => {
+    const r = await sifAsUser(['exec', image, 'tree-dump', '/data']);
+    expect(r.exitCode).toBe(0);
+    const seen = new Map<string, string>();
+    for (const line of r.stdout.trim().split('\n')) {
+      const m = /^(\/\S*) (\d+) (\d+) \d+(?: -> (.*))?/.exec(line.replace(/ (same-as|xattr:|entries=|data=)\S*/g, ''));
+      if (m) seen.set(m[1]!, `${modeString(parseInt(m[2]!, 8))} ${isDirMode(m[2]!) ? '-' : m[3]} ${m[4] ?? ''}`);
+    }
+    const listed = await unsquashfsListing();
+    const expected = new Map([...listed].map(([p, e]) => [p, `${e.mode} ${e.mode.startsWith('d') ? '-' : e.size} ${e.target}`]));
+    expect(Object.fromEntries(seen)).toEqual(Object.fromEntries(expected));
+    expect(listed.size).toBeGreaterThan(MANY);
+  });
+
+  it('sees its own writes with --writable-tmpfs, over names it had looked up and listings it had read', async () => {
+    const script = [
+      'cat /data/new 2>/dev/null || echo missing-before', // a cached miss, about to be created
+      'ls /data/many | wc -l', // a listing, about to change
+      'cat /data/small',
+      'echo changed > /data/small && cat /data/small',
+      'echo made > /data/new && cat /data/new',
+      `rm /data/many/${manyName(0)} && touch /data/many/added && ls /data/many | wc -l`,
+      `ls /data/many/${manyName(0)} 2>/dev/null || echo removed`,
+      'cat /data/links/relative',
+    ].join('; ');
+    const r = await sifAsUser(['exec', '--writable-tmpfs', image, 'sh', '-c', script]);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toBe(`missing-before\n${MANY}\nhello\nchanged\nmade\n${MANY}\nremoved\nchanged\n`);
+  });
+});
+
+interface Listed {
+  mode: string;
+  owner: string;
+  size: string;
+  target: string;
+}
+
+/** unsquashfs -lln of /data: path -> mode string, uid/gid, size, symlink target. */
+async function unsquashfsListing(): Promise<Map<string, Listed>> {
+  const r = await execa('unsquashfs', ['-lln', '-UTC', image, '/data']);
+  const out = new Map<string, Listed>();
+  for (const line of r.stdout.split('\n')) {
+    const m = /^(\S{10}) (\d+\/\d+) +(\d+) \S+ \S+ squashfs-root\/data(\/.*?)?(?: -> (.*))?$/.exec(line);
+    if (m) out.set(m[4] ?? '/', { mode: m[1]!, owner: m[2]!, size: m[3]!, target: m[5] ?? '' });
+  }
+  return out;
+}
+
+function isDirMode(octal: string): boolean {
+  return (parseInt(octal, 8) & 0o170000) === 0o040000;
+}
+
+/** ls-style mode string, as unsquashfs prints it. */
+function modeString(mode: number): string {
+  const type = { 0o040000: 'd', 0o120000: 'l', 0o100000: '-' }[mode & 0o170000] ?? '?';
+  const rwx = (bits: number) => `${bits & 4 ? 'r' : '-'}${bits & 2 ? 'w' : '-'}${bits & 1 ? 'x' : '-'}`;
+  return type + rwx(mode >> 6) + rwx(mode >> 3) + rwx(mode);
+}
