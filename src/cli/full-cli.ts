@@ -13,10 +13,12 @@ import { GLOBAL_FLAGS, logLevel } from './global-options.js';
 import { fixHelpSpacing } from './help-layout.js';
 import { helpWidth } from './help-width.js';
 import { configureLogger } from './logger.js';
+import { makeOutputBlocking } from './blocking-output.js';
 import { report, reportUsage } from './report.js';
 
 /** The whole command line, with help and usage errors: loaded only when the fast path (fast-action.ts) does not apply. */
 export async function runFullCli(own: string[], debug: boolean): Promise<void> {
+  makeOutputBlocking();
   // Usage errors come before yargs' middleware: they follow --log-format too.
   const at = own.findIndex((t) => t === '--log-format' || t.startsWith('--log-format='));
   if (at >= 0 && (own[at] === '--log-format=json' || (own[at] === '--log-format' && own[at + 1] === 'json'))) configureLogger('warn', true);
