@@ -49,8 +49,9 @@ describe('start-up', () => {
 
   it('leaves no process of its own running once sif has returned', async () => {
     // The payload lists the other children of the FUSE server (its parent): the helpers
-    // that tear namespaces and memory down in the background.
-    const list = 'awk -v p=$PPID -v me=$$ "\\$4 == p && \\$1 != me { print \\$1 }" /proc/[0-9]*/stat 2>/dev/null';
+    // that tear namespaces and memory down in the background. Those may exit between
+    // the glob and the read (busybox awk then exits 1): cat reads, awk only filters.
+    const list = 'cat /proc/[0-9]*/stat 2>/dev/null | awk -v p=$PPID -v me=$$ "\\$4 == p && \\$1 != me { print \\$1 }"';
     const r = await sifAsUser(['exec', image, 'sh', '-c', list]);
     expect(r.exitCode).toBe(0);
     const helpers = r.stdout.split('\n').filter(Boolean);
