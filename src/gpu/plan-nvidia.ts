@@ -2,7 +2,7 @@ import type { GpuHostFacts } from '../host/gpu-host-facts.js';
 import { cudaMismatch, driverCudaVersion, imageCudaNeed } from './cuda-version.js';
 import { parseDriverVersion } from './driver-version.js';
 import { rewriteIcd } from './icd-files.js';
-import { CONTAINER_BIN_DIR, CONTAINER_LIB_DIR, NVIDIA_BINARIES, NVIDIA_CONTROL_NODES, NVIDIA_ICD_FILES, NVIDIA_LIBRARIES, PERSISTENCED_SOCKET } from './nvidia-files.js';
+import { CONTAINER_BIN_DIR, CONTAINER_LIB32_DIR, CONTAINER_LIB_DIR, NVIDIA_BINARIES, NVIDIA_CONTROL_NODES, NVIDIA_ICD_FILES, NVIDIA_LIBRARIES, PERSISTENCED_SOCKET } from './nvidia-files.js';
 import { parseSiteConfig } from '../host/site-config.js';
 import { type GpuSelection, selectGpus } from './visible-devices.js';
 
@@ -17,6 +17,8 @@ export interface NvidiaRequest {
   privateTmp?: boolean;
   /** The image's OCI environment (KEY=VALUE), for the CUDA version it needs. */
   imageEnv?: readonly string[];
+  /** --compat32: also the driver's 32-bit libraries, into CONTAINER_LIB32_DIR. */
+  compat32?: boolean;
 }
 
 /** A host file bound read-only into the container. */
@@ -46,6 +48,8 @@ export interface NvidiaPlan {
 
 const LIBRARIES = new Set(NVIDIA_LIBRARIES);
 const ARCH_MASK = 0xff00;
+/** The 32-bit ELF machine beside a 64-bit one: i386 beside x86-64, ARM beside AArch64. */
+const COMPAT_MACHINE: Record<number, number> = { 62: 3, 183: 40 };
 
 /** Whether a library name is one of the list's (for reading only those of the host's cache). */
 export function isNvidiaLibrary(soname: string): boolean {
@@ -98,11 +102,21 @@ function candidates(facts: GpuHostFacts, version: string, libDirs: string[]): Ca
   return out;
 }
 
-function planLibraries(facts: GpuHostFacts, version: string, libDirs: string[], plan: NvidiaPlan): void {
+/**
+ * Whether a 32-bit candidate is the 32-bit companion of the host's architecture (i386
+ * on x86-64), read from its ELF header: the cache's flags say only "not ours".
+ */
+function isCompat32(facts: GpuHostFacts, path: string): boolean {
+  const kind = facts.elfKind(path);
+  return kind?.elfClass === 32 && kind.machine === COMPAT_MACHINE[facts.elfMachine()];
+}
+
+function planLibraries(facts: GpuHostFacts, version: string, libDirs: string[], compat32: boolean, plan: NvidiaPlan): void {
   const bound = new Set<string>();
+  const bound32 = new Set<string>();
   const skipped32 = new Set<string>();
   for (const c of candidates(facts, version, libDirs)) {
-    if (c.own && bound.has(c.soname)) {
+    if ((c.own ? bound : bound32).has(c.soname)) {
       plan.notes.push(`skip ${c.path} (${c.origin}): ${c.soname} is already bound`);
       continue;
     }
@@ -119,8 +133,15 @@ function planLibraries(facts: GpuHostFacts, version: string, libDirs: string[], 
       continue;
     }
     if (!c.own) {
+      // Never into the 64-bit directory: a 32-bit set of its own, and only when asked.
+      if (compat32 && isCompat32(facts, real)) {
+        bound32.add(c.soname);
+        plan.mounts.push({ src: real, dst: `${CONTAINER_LIB32_DIR}/${c.soname}` });
+        plan.notes.push(`32-bit library ${c.soname}: ${real} (${c.origin}) into ${CONTAINER_LIB32_DIR}`);
+        continue;
+      }
       skipped32.add(c.soname);
-      plan.notes.push(`skip ${c.path} (${c.origin}): 32-bit or another architecture; only the host's own are bound`);
+      plan.notes.push(`skip ${c.path} (${c.origin}): ${compat32 ? 'of an architecture that is neither the host\'s nor its 32-bit one' : '32-bit or another architecture; only the host\'s own are bound without --compat32'}`);
       continue;
     }
     bound.add(c.soname);
@@ -128,8 +149,11 @@ function planLibraries(facts: GpuHostFacts, version: string, libDirs: string[], 
     plan.notes.push(`library ${c.soname}: ${real} (${c.origin})`);
   }
   if (bound.has('libcuda.so.1')) plan.links.push({ target: 'libcuda.so.1', dst: `${CONTAINER_LIB_DIR}/libcuda.so` });
+  if (bound32.has('libcuda.so.1')) plan.links.push({ target: 'libcuda.so.1', dst: `${CONTAINER_LIB32_DIR}/libcuda.so` });
   if (!bound.has('libcuda.so.1')) plan.warnings.push(`--nv: no libcuda.so.1 of driver ${version} found in the library cache${libDirs.length ? ' or the sif.conf directories' : ''}: CUDA programs will not find the driver (name its directory with 'nvidia lib dir = DIR' in /etc/sif/sif.conf)`);
-  if (skipped32.size) plan.notes.push(`32-bit libraries not bound: ${[...skipped32].sort().join(', ')}`);
+  if (skipped32.size) plan.notes.push(`32-bit libraries not bound: ${[...skipped32].sort().join(', ')}${compat32 ? '' : ` (--compat32 binds them into ${CONTAINER_LIB32_DIR}, for 32-bit programs)`}`);
+  if (bound32.size) plan.notes.push(`32-bit libraries in ${CONTAINER_LIB32_DIR}, after ${CONTAINER_LIB_DIR} on LD_LIBRARY_PATH: ${[...bound32].sort().join(', ')}`);
+  else if (compat32) plan.warnings.push(`--compat32: the driver has no 32-bit libraries of version ${version} on this host: 32-bit programs will not find it`);
 }
 
 function planBinaries(facts: GpuHostFacts, binDirs: string[], plan: NvidiaPlan): void {
@@ -220,7 +244,7 @@ export function planNvidia(req: NvidiaRequest, facts: GpuHostFacts): NvidiaPlan 
   }
   const site = parseSiteConfig(facts.siteConfig());
   for (const p of site.problems) plan.warnings.push(p);
-  planLibraries(facts, version, site.nvidiaLibDirs, plan);
+  planLibraries(facts, version, site.nvidiaLibDirs, req.compat32 === true, plan);
   planBinaries(facts, site.nvidiaBinDirs, plan);
   planIcdFiles(facts, plan);
   planDevices(facts, req, plan);

@@ -58,6 +58,21 @@ describe('sif exec --nv (fake driver)', () => {
     ]);
   });
 
+  it('with --compat32, the 32-bit set in /.singularity.d/libs32, after the 64-bit one; 64-bit programs unaffected', async () => {
+    // od prints each file's ELF class byte: 1 is 32-bit, 2 is 64-bit.
+    const script = 'ls /.singularity.d/libs32; for d in libs libs32; do od -An -tu1 -j4 -N1 /.singularity.d/$d/libcuda.so.1; done; echo "$LD_LIBRARY_PATH"; cuda-probe';
+    const r = await nv(['--compat32', image, 'sh', '-c', script]);
+    expect(r).toMatchObject({ exitCode: 0, stderr: '' });
+    const lines = r.stdout.split('\n').map((l) => l.trim());
+    expect(lines.slice(0, 5)).toEqual(['libcuda.so', 'libcuda.so.1', '2', '1', '/.singularity.d/libs:/.singularity.d/libs32']);
+    expect(lines[5]).toMatch(/^cuInit=0 cuDriverGetVersion=12040 cuDeviceGetCount=\d+ nvmlSystemGetDriverVersion=550\.54\.14$/);
+    // SIF_COMPAT32 asks the same; without either, no 32-bit directory.
+    const env = await nv([image, 'sh', '-c', 'ls /.singularity.d/libs32'], { SIF_COMPAT32: '1' });
+    expect(env.stdout.trim().split('\n')).toEqual(['libcuda.so', 'libcuda.so.1']);
+    const without = await nv([image, 'sh', '-c', 'ls /.singularity.d; echo "$LD_LIBRARY_PATH"']);
+    expect(without.stdout.trim().split('\n')).toEqual(['libs', '/.singularity.d/libs']);
+  });
+
   it('writes the ICD files, a host library path made a bare name', async () => {
     const r = await nv([image, 'sh', '-c', 'cat /etc/OpenCL/vendors/nvidia.icd; grep library_path /usr/share/vulkan/icd.d/nvidia_icd.json']);
     expect(r).toMatchObject({ exitCode: 0, stderr: '' });
@@ -120,7 +135,7 @@ describe('sif doctor --gpu (fake driver)', () => {
     const lib = join(FAKE_ROOT, 'usr/lib/x86_64-linux-gnu');
     expect(r.stdout).toContain('driver 550.54.14 (/proc/driver/nvidia/version), CUDA 12.4');
     expect(r.stdout).toContain(`library libcuda.so.1: ${lib}/libcuda.so.550.54.14 (ld.so.cache)`);
-    expect(r.stdout).toContain('32-bit libraries not bound: libcuda.so.1');
+    expect(r.stdout).toContain('32-bit libraries not bound: libcuda.so.1 (--compat32 binds them into /.singularity.d/libs32, for 32-bit programs)');
     expect(r.stdout).toMatch(/skip \S+\/opt\/old\/libnvidia-ml\.so\.1 .*(not of driver 550\.54\.14|already bound)/);
     expect(r.stdout).toContain('CUDA_VISIBLE_DEVICES=0 in the container: CUDA numbers /dev/nvidia1 from 0');
     expect(r.stdout).toContain(`/dev/nvidia1  <-  ${FAKE_ROOT}/dev/nvidia1`);

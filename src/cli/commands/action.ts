@@ -46,7 +46,10 @@ export function actionCommand(command: string, describe: string, argvFor: ArgvFo
       }
       if (gpu && opts.nv) {
         contributors.push(() => {
-          const parts = gpu.nvidiaForLaunch({ contain: opts.contain, privateTmp: opts.contain && !opts.workdir, imageEnv: image.ociConfig?.Env ?? [] }, host.env);
+          const parts = gpu.nvidiaForLaunch(
+            { contain: opts.contain, privateTmp: opts.contain && !opts.workdir, imageEnv: image.ociConfig?.Env ?? [], compat32: opts.compat32 },
+            host.env,
+          );
           if (logs('debug')) logger().debug({ decisions: parts.notes }, '--nv');
           return parts;
         });
