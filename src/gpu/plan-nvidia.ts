@@ -2,8 +2,9 @@ import type { GpuHostFacts } from '../host/gpu-host-facts.js';
 import { cudaMismatch, driverCudaVersion, imageCudaNeed } from './cuda-version.js';
 import { parseDriverVersion } from './driver-version.js';
 import { rewriteIcd } from './icd-files.js';
-import { CONTAINER_BIN_DIR, CONTAINER_LIB32_DIR, CONTAINER_LIB_DIR, NVIDIA_BINARIES, NVIDIA_CONTROL_NODES, NVIDIA_ICD_FILES, NVIDIA_LIBRARIES, PERSISTENCED_SOCKET } from './nvidia-files.js';
+import { CONTAINER_BIN_DIR, CONTAINER_LIB32_DIR, CONTAINER_LIB_DIR, NVIDIA_BINARIES, NVIDIA_ICD_FILES, NVIDIA_LIBRARIES, PERSISTENCED_SOCKET } from './nvidia-files.js';
 import { parseSiteConfig } from '../host/site-config.js';
+import { planDevices } from './plan-devices.js';
 import { type GpuSelection, selectGpus } from './visible-devices.js';
 
 export interface NvidiaRequest {
@@ -184,39 +185,6 @@ function planIcdFiles(facts: GpuHostFacts, plan: NvidiaPlan): void {
   }
 }
 
-/** With --contain, the control nodes and the chosen GPUs' nodes; CUDA then numbers those from 0. */
-function planDevices(facts: GpuHostFacts, req: NvidiaRequest, plan: NvidiaPlan): void {
-  const nodes = facts.deviceNodes();
-  const gpus = nodes.filter((n) => /^nvidia\d+$/.test(n.name));
-  const sel = plan.selection;
-  const said = sel.kind === 'all' ? `all GPUs${sel.from ? ` (${sel.from}=all)` : ''}` : sel.kind === 'some' ? `GPUs ${sel.ids.join(',')} (${sel.from})` : `${sel.from}=${sel.kind === 'unmapped' ? sel.value : plan.selection.kind}`;
-  plan.notes.push(`visible devices: ${said}; GPU nodes on the host: ${gpus.map((g) => `/dev/${g.name}`).join(' ') || 'none'}`);
-  if (gpus.length === 0) plan.warnings.push('--nv: no GPU device node (/dev/nvidia0, ...) on this host: CUDA will see no device');
-  if (!req.contain) {
-    plan.notes.push("device nodes: the host's /dev is bound whole, with every GPU's node; the visible-device variables choose among them");
-    return;
-  }
-  let chosen = gpus;
-  if (sel.kind === 'none') chosen = [];
-  else if (sel.kind === 'unmapped') plan.warnings.push(`--nv --contain: cannot map ${sel.from}=${sel.value} to device nodes (UUIDs need NVML): binding every GPU`);
-  else if (sel.kind === 'some') {
-    chosen = sel.ids.flatMap((id) => gpus.filter((g) => g.name === `nvidia${id}`));
-    const missing = sel.ids.filter((id) => !gpus.some((g) => g.name === `nvidia${id}`));
-    if (missing.length) plan.warnings.push(`--nv: ${sel.from} names GPU ${missing.join(',')}, but there is no /dev/nvidia${missing[0]} on this host`);
-    // Only these nodes exist in the container: CUDA numbers them 0..n-1 (in its own
-    // device order, CUDA_DEVICE_ORDER), so the host's indices would name missing GPUs.
-    plan.env.CUDA_VISIBLE_DEVICES = chosen.map((_, i) => String(i)).join(',');
-    plan.notes.push(
-      `CUDA_VISIBLE_DEVICES=${plan.env.CUDA_VISIBLE_DEVICES} in the container: ${chosen.length ? `CUDA numbers ${chosen.map((g) => `/dev/${g.name}`).join(' ')} from 0` : 'no GPU'}`,
-    );
-  }
-  const control = nodes.filter((n) => NVIDIA_CONTROL_NODES.includes(n.name) || n.name.startsWith('nvidia-caps/'));
-  for (const n of [...control, ...chosen]) {
-    plan.mounts.push({ src: n.path, dst: `/dev/${n.name}` });
-    plan.notes.push(`device /dev/${n.name}`);
-  }
-}
-
 /**
  * Plans --nv: the running driver's libraries into /.singularity.d/libs (under their
  * sonames, 64-bit only), its programs at /usr/bin, its device nodes (with --contain),
@@ -247,7 +215,7 @@ export function planNvidia(req: NvidiaRequest, facts: GpuHostFacts): NvidiaPlan 
   planLibraries(facts, version, site.nvidiaLibDirs, req.compat32 === true, plan);
   planBinaries(facts, site.nvidiaBinDirs, plan);
   planIcdFiles(facts, plan);
-  planDevices(facts, req, plan);
+  planDevices(facts, req, plan, plan.mounts.find((m) => m.dst === `${CONTAINER_BIN_DIR}/nvidia-smi`)?.src);
   const mps = facts.mpsPipeDir();
   const underTmp = mps && (mps.path === '/tmp' || mps.path.startsWith('/tmp/'));
   if (mps && underTmp && !req.privateTmp) {

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { accessSync, closeSync, constants, lstatSync, openSync, readdirSync, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
 import type { DeviceNode, GpuHostFacts } from './gpu-host-facts.js';
 import { parseLdSoCache } from './elf/ld-so-cache.js';
@@ -6,6 +7,8 @@ import { siteConfigPath } from './site-config.js';
 /** Test seam: a directory standing in for / where the driver's files are looked for. */
 export const TEST_ROOT_VARIABLE = 'SIF_TEST_NVIDIA_ROOT';
 
+/** How long `nvidia-smi -L` may take: it answers in well under a second on a healthy node. */
+const SMI_TIMEOUT_MS = 10_000;
 const CACHE_FLAGS: Record<string, number> = { x64: 0x0303, arm64: 0x0a03 };
 const ELF_MACHINE: Record<string, number> = { x64: 62, arm64: 183 };
 
@@ -111,6 +114,29 @@ export function probeGpuHost(env: Record<string, string>, wantLibrary: (soname: 
       }
     },
     deviceNodes: devices,
+    gpuInformation: once(() => {
+      const dir = `${root}/proc/driver/nvidia/gpus`;
+      let buses: string[];
+      try {
+        buses = readdirSync(dir).sort();
+      } catch {
+        return undefined;
+      }
+      const out = buses.flatMap((busId) => {
+        const text = readText(`${dir}/${busId}/information`);
+        return text === undefined ? [] : [{ busId, text }];
+      });
+      return out.length ? out : undefined;
+    }),
+    migMinors: once(() => readText(`${root}/proc/driver/nvidia-caps/mig-minors`)),
+    nvidiaSmiList: (program) => {
+      try {
+        // nvidia-smi can hang on a GPU in a bad state: a bound on the wait, and no stdin.
+        return execFileSync(program, ['-L'], { encoding: 'utf8', timeout: SMI_TIMEOUT_MS, stdio: ['ignore', 'pipe', 'ignore'] });
+      } catch {
+        return undefined;
+      }
+    },
     binaryDirs: () => (root ? [`${root}/usr/bin`] : [...new Set([...(env.PATH ?? '').split(':').filter((d) => d.startsWith('/')), '/usr/bin', '/usr/sbin'])]),
     driverFile: (path) => {
       const text = readText(root + path);

@@ -94,6 +94,42 @@ describe('sif exec --nv (fake driver)', () => {
     expect(r.stdout).toMatch(/cuDeviceGetCount=1 /);
   });
 
+  describe('with --contain, GPUs and MIG devices named by UUID', () => {
+    const G0 = 'GPU-00000000-0000-4000-8000-000000000000';
+    const M0 = 'MIG-aaaaaaaa-0000-5000-8000-000000000000';
+    const M1 = 'MIG-bbbbbbbb-1111-5111-8111-111111111111';
+    const look = 'ls /dev | grep "^nvidia[0-9]"; ls /dev/nvidia-caps | sort -V | tr "\\n" " "; echo; echo "CVD=$CUDA_VISIBLE_DEVICES"';
+
+    it("a GPU UUID: that GPU's node, no other GPU's MIG capabilities, CUDA told the UUID", async () => {
+      const r = await nv(['--contain', image, 'sh', '-c', look], { NVIDIA_VISIBLE_DEVICES: G0 });
+      expect(r).toMatchObject({ exitCode: 0, stderr: '' });
+      expect(r.stdout.split('\n')).toEqual(['nvidia0', 'nvidia-cap1 nvidia-cap2 ', `CVD=${G0}`, '']);
+    });
+
+    it("a MIG UUID (placed by nvidia-smi -L): its GPU's node and that GPU's MIG capabilities", async () => {
+      const r = await nv(['--contain', image, 'sh', '-c', look], { CUDA_VISIBLE_DEVICES: M1 });
+      expect(r).toMatchObject({ exitCode: 0, stderr: '' });
+      expect(r.stdout.split('\n')).toEqual(['nvidia1', 'nvidia-cap1 nvidia-cap2 nvidia-cap147 nvidia-cap148 nvidia-cap156 nvidia-cap157 ', `CVD=${M1}`, '']);
+      // NVIDIA_VISIBLE_DEVICES' gpu:mig form reaches CUDA as the MIG device's UUID.
+      const pair = await nv(['--contain', image, 'sh', '-c', look], { NVIDIA_VISIBLE_DEVICES: '1:0' });
+      expect(pair.stdout.split('\n')[2]).toBe(`CVD=${M0}`);
+    });
+
+    it('a MIG instance by GPU UUID and instance ids: only that instance\'s capabilities', async () => {
+      const r = await nv(['--contain', image, 'sh', '-c', look], { CUDA_VISIBLE_DEVICES: 'MIG-GPU-11111111-1111-4111-8111-111111111111/2/0' });
+      expect(r).toMatchObject({ exitCode: 0, stderr: '' });
+      expect(r.stdout.split('\n').slice(0, 2)).toEqual(['nvidia1', 'nvidia-cap1 nvidia-cap2 nvidia-cap156 nvidia-cap157 ']);
+    });
+
+    it('sif doctor --gpu says how each was found', async () => {
+      const r = await sifAsUser(['doctor', '--gpu', '--contain'], { env: userEnv({ SIF_TEST_NVIDIA_ROOT: FAKE_ROOT, CUDA_VISIBLE_DEVICES: `${M1},${G0}` }) });
+      expect(r).toMatchObject({ exitCode: 0, stderr: '' });
+      expect(r.stdout).toContain(`device ${M1}: MIG device 1 (${M1}) of GPU 1, /dev/nvidia1`);
+      expect(r.stdout).toContain(`device ${G0}: /dev/nvidia0 (0000:3b:00.0)`);
+      expect(r.stdout).toContain(`CUDA_VISIBLE_DEVICES=${M1},${G0}`);
+    });
+  });
+
   it('binds the MPS pipe directory read-write, also under --contain', async () => {
     const r = await nv(['--contain', image, 'sh', '-c', 'touch /tmp/nvidia-mps/client-$$ && ls /tmp/nvidia-mps && rm /tmp/nvidia-mps/client-$$']);
     expect(r).toMatchObject({ exitCode: 0, stderr: '' });

@@ -154,10 +154,20 @@ describe('planNvidia', () => {
 
     it('warns about a GPU that is not there, and about UUIDs it cannot map', () => {
       const missing = planNvidia({ contain: true }, host({ CUDA_VISIBLE_DEVICES: '0,7' }));
-      expect(missing.warnings).toEqual(['--nv: CUDA_VISIBLE_DEVICES names GPU 7, but there is no /dev/nvidia7 on this host']);
-      const uuid = planNvidia({ contain: true }, host({ CUDA_VISIBLE_DEVICES: 'GPU-8f6c2a1e' }));
-      expect(uuid.warnings[0]).toMatch(/cannot map CUDA_VISIBLE_DEVICES=GPU-8f6c2a1e/);
+      expect(missing.warnings).toEqual(['--nv: CUDA_VISIBLE_DEVICES names /dev/nvidia7, not on this host: left out']);
+      // No information files: every GPU, and CUDA (which reads UUIDs) told which.
+      const uuid = planNvidia({ contain: true }, host({ NVIDIA_VISIBLE_DEVICES: 'GPU-8f6c2a1e' }));
+      expect(uuid.warnings[0]).toBe(
+        '--nv --contain: cannot map NVIDIA_VISIBLE_DEVICES=GPU-8f6c2a1e to device nodes (no GPU is described in /proc/driver/nvidia/gpus/*/information): binding every GPU',
+      );
       expect(devDsts(uuid)).toHaveLength(control.length + 3);
+      expect(uuid.env).toEqual({ CUDA_VISIBLE_DEVICES: 'GPU-8f6c2a1e' });
+      // From CUDA_VISIBLE_DEVICES itself, it passes through unchanged.
+      expect(planNvidia({ contain: true }, host({ CUDA_VISIBLE_DEVICES: 'GPU-8f6c2a1e' })).env).toEqual({});
+    });
+
+    it('CUDA_VISIBLE_DEVICES=-1 (or any word CUDA cannot read first) binds no GPU', () => {
+      expect(devDsts(planNvidia({ contain: true }, host({ CUDA_VISIBLE_DEVICES: '-1' })))).toEqual(control);
     });
 
     it('warns when the host has no GPU node', () => {
