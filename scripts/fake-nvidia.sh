@@ -20,6 +20,10 @@
 #                                             `nvidia-ctk cdi generate --driver-root=ROOT` writes
 #                                             (host paths under ROOT, container paths as on a host)
 #   ROOT/cuda-probe                           a program that dlopens libcuda.so.1 (for the image)
+#   ROOT/compat/                              a cuda-compat package for a test image's
+#                                             /usr/local/cuda-12.8/compat: libcuda of driver
+#                                             570.86.10 (CUDA 12.8) with the package's note
+#                                             naming branches 535-570, and its ptxjitcompiler
 # Usage: scripts/fake-nvidia.sh [ROOT]  (default .cache/fake-nvidia); rebuilt only when
 # this script or its sources change.
 set -euo pipefail
@@ -123,5 +127,14 @@ mkdir -p "$root/etc/cdi"
   printf 'kind: nvidia.com/gpu\n'
 } > "$root/etc/cdi/nvidia.yaml"
 gcc -O2 -Wall -o "$root/cuda-probe" "$src/cuda-probe.c"
+compat=570.86.10
+mkdir -p "$root/compat"
+cflags=(-shared -fPIC -O2 -Wall -DFAKE_CUDA_VERSION=12080 -DFAKE_DRIVER_VERSION="\"$compat\""
+  -DFAKE_COMPAT_NOTE='"{\"Format\":1,\"CUDA Version\":\"12.8\",\"Driver\":[535,550,560,570],\"Device\":[1,2,7,8]}"')
+gcc "${cflags[@]}" -Wl,-soname,libcuda.so.1 -o "$root/compat/libcuda.so.$compat" "$src/libcuda.c" "$src/compat-note.c"
+gcc "${cflags[@]}" -Wl,-soname,libnvidia-ptxjitcompiler.so.1 -o "$root/compat/libnvidia-ptxjitcompiler.so.$compat" -x c /dev/null
+ln -s "libcuda.so.$compat" "$root/compat/libcuda.so.1"
+ln -s libcuda.so.1 "$root/compat/libcuda.so"
+ln -s "libnvidia-ptxjitcompiler.so.$compat" "$root/compat/libnvidia-ptxjitcompiler.so.1"
 chmod -R o+rX "$root"
 echo "$stamp" > "$root/.stamp"

@@ -1,5 +1,6 @@
 import type { GpuHostFacts } from '../host/gpu-host-facts.js';
-import { cudaMismatch, driverCudaVersion, imageCudaNeed } from './cuda-version.js';
+import { type CompatImage, planCompat } from './cuda-compat.js';
+import { driverCudaVersion, imageCudaNeed } from './cuda-version.js';
 import { parseDriverVersion } from './driver-version.js';
 import { rewriteIcd } from './icd-files.js';
 import { CONTAINER_BIN_DIR, CONTAINER_LIB32_DIR, CONTAINER_LIB_DIR, NVIDIA_BINARIES, NVIDIA_ICD_FILES, NVIDIA_LIBRARIES, PERSISTENCED_SOCKET } from './nvidia-files.js';
@@ -20,6 +21,8 @@ export interface NvidiaRequest {
   imageEnv?: readonly string[];
   /** --compat32: also the driver's 32-bit libraries, into CONTAINER_LIB32_DIR. */
   compat32?: boolean;
+  /** --nv-compat: the image's CUDA forward-compatibility libraries in place of the host's (cuda-compat.ts). */
+  compat?: boolean;
 }
 
 /** A host file bound read-only into the container. */
@@ -187,10 +190,13 @@ function planIcdFiles(facts: GpuHostFacts, plan: NvidiaPlan): void {
 
 /**
  * Plans --nv: the running driver's libraries into /.singularity.d/libs (under their
- * sonames, 64-bit only), its programs at /usr/bin, its device nodes (with --contain),
- * the persistence daemon's socket. Without a driver: a warning, and nothing to bind.
+ * sonames, 64-bit only; the 32-bit set apart with --compat32), its programs at
+ * /usr/bin, its device nodes (with --contain), the persistence daemon's socket, and
+ * with --nv-compat the image's forward-compatibility libraries in place of the host's
+ * (`image`, read only then or when the image needs a newer CUDA). Without a driver: a
+ * warning, and nothing to bind.
  */
-export function planNvidia(req: NvidiaRequest, facts: GpuHostFacts): NvidiaPlan {
+export function planNvidia(req: NvidiaRequest, facts: GpuHostFacts, image?: CompatImage): NvidiaPlan {
   const plan: NvidiaPlan = { mounts: [], files: [], links: [], env: {}, selection: selectGpus(facts.env), notes: [], warnings: [] };
   const text = facts.driverVersionText();
   const version = text === undefined ? undefined : parseDriverVersion(text);
@@ -205,14 +211,11 @@ export function planNvidia(req: NvidiaRequest, facts: GpuHostFacts): NvidiaPlan 
   plan.driverVersion = version;
   plan.notes.push(`driver ${version} (/proc/driver/nvidia/version), CUDA ${driverCudaVersion(version) ?? 'older than 11.0'}`);
   const need = imageCudaNeed(req.imageEnv ?? []);
-  if (need) {
-    plan.notes.push(`the image needs CUDA ${need.version} (${need.from})`);
-    const mismatch = cudaMismatch(need, version);
-    if (mismatch) plan.warnings.push(mismatch);
-  }
+  if (need) plan.notes.push(`the image needs CUDA ${need.version} (${need.from})`);
   const site = parseSiteConfig(facts.siteConfig());
   for (const p of site.problems) plan.warnings.push(p);
   planLibraries(facts, version, site.nvidiaLibDirs, req.compat32 === true, plan);
+  planCompat({ use: req.compat === true, ...(need ? { need } : {}), driver: version, machine: facts.elfMachine() }, image, plan);
   planBinaries(facts, site.nvidiaBinDirs, plan);
   planIcdFiles(facts, plan);
   planDevices(facts, req, plan, plan.mounts.find((m) => m.dst === `${CONTAINER_BIN_DIR}/nvidia-smi`)?.src);

@@ -11,9 +11,10 @@ import { REPO_ROOT, requireHost, sifAsUser, userEnv, userTempDir } from '../supp
 const FAKE_ROOT = join(REPO_ROOT, '.cache', 'fake-nvidia');
 const MULTIARCH = '/lib/x86_64-linux-gnu';
 let image: string;
+let compatImage: string;
 
-/** Busybox, the host's C library (the probe is a glibc program) and the probe. */
-async function makeProbeImage(): Promise<string> {
+/** Busybox, the host's C library (the probe is a glibc program) and the probe; `compat`: the fake cuda-compat package too. */
+async function makeProbeImage(compat = false): Promise<string> {
   const dir = userTempDir('sif-img-');
   const root = join(dir, 'root');
   await makeBusyboxRootfs(root);
@@ -23,6 +24,12 @@ async function makeProbeImage(): Promise<string> {
   symlinkSync(`..${MULTIARCH}/ld-linux-x86-64.so.2`, join(root, 'lib64', 'ld-linux-x86-64.so.2'));
   copyFileSync(join(FAKE_ROOT, 'cuda-probe'), join(root, 'bin', 'cuda-probe'));
   chmodSync(join(root, 'bin', 'cuda-probe'), 0o755);
+  if (compat) {
+    const dir = join(root, 'usr/local/cuda-12.8/compat');
+    mkdirSync(dir, { recursive: true });
+    execFileSync('cp', ['-a', `${join(FAKE_ROOT, 'compat')}/.`, dir]);
+    symlinkSync('cuda-12.8', join(root, 'usr/local/cuda'));
+  }
   const out = join(dir, 'probe.sqfs');
   await makeSquashfs(root, out);
   chmodSync(out, 0o644);
@@ -37,6 +44,7 @@ beforeAll(async () => {
   requireHost();
   execFileSync('bash', [join(REPO_ROOT, 'scripts', 'fake-nvidia.sh')], { stdio: 'inherit' });
   image = await makeProbeImage();
+  compatImage = await makeProbeImage(true);
 }, 120_000);
 
 describe('sif exec --nv (fake driver)', () => {
@@ -71,6 +79,30 @@ describe('sif exec --nv (fake driver)', () => {
     expect(env.stdout.trim().split('\n')).toEqual(['libcuda.so', 'libcuda.so.1']);
     const without = await nv([image, 'sh', '-c', 'ls /.singularity.d; echo "$LD_LIBRARY_PATH"']);
     expect(without.stdout.trim().split('\n')).toEqual(['libs', '/.singularity.d/libs']);
+  });
+
+  it("with --nv-compat, the image's forward-compatibility libcuda in place of the host's; NVML stays the host's", async () => {
+    const script = 'for l in libcuda.so.1 libnvidia-ptxjitcompiler.so.1; do readlink /.singularity.d/libs/$l; done; cuda-probe';
+    const r = await nv(['--nv-compat', compatImage, 'sh', '-c', script]);
+    expect(r).toMatchObject({ exitCode: 0, stderr: '' });
+    const lines = r.stdout.split('\n');
+    expect(lines.slice(0, 2)).toEqual(['/usr/local/cuda/compat/libcuda.so.570.86.10', '/usr/local/cuda/compat/libnvidia-ptxjitcompiler.so.570.86.10']);
+    expect(lines[2]).toMatch(/^cuInit=0 cuDriverGetVersion=12080 cuDeviceGetCount=\d+ nvmlSystemGetDriverVersion=550\.54\.14$/);
+    // Without the option the host's driver answers; the image is the same.
+    const plain = await nv([compatImage, 'cuda-probe']);
+    expect(plain.stdout).toMatch(/cuDriverGetVersion=12040 /);
+    // An image without the package: a warning, the host's libcuda.
+    const none = await nv(['--nv-compat', image, 'cuda-probe']);
+    expect(none.stdout).toMatch(/cuDriverGetVersion=12040 /);
+    expect(none.stderr).toMatch(/--nv-compat: the image has no CUDA forward-compatibility libraries/);
+  });
+
+  it('sif doctor --gpu --nv-compat IMAGE reads the package and its note', async () => {
+    const r = await sifAsUser(['doctor', '--gpu', '--nv-compat', compatImage], { env: userEnv({ SIF_TEST_NVIDIA_ROOT: FAKE_ROOT }) });
+    expect(r).toMatchObject({ exitCode: 0, stderr: '' });
+    expect(r.stdout).toContain("the image's CUDA forward-compatibility libraries: driver 570.86.10 in /usr/local/cuda/compat");
+    expect(r.stdout).toContain('--nv-compat: driver branch 550 is one the package supports (535, 550, 560, 570)');
+    expect(r.stdout).toContain('/.singularity.d/libs/libcuda.so.1 -> /usr/local/cuda/compat/libcuda.so.570.86.10  (link)');
   });
 
   it('writes the ICD files, a host library path made a bare name', async () => {

@@ -47,8 +47,9 @@ export function actionCommand(command: string, describe: string, argvFor: ArgvFo
       if (gpu && opts.nv) {
         contributors.push(() => {
           const parts = gpu.nvidiaForLaunch(
-            { contain: opts.contain, privateTmp: opts.contain && !opts.workdir, imageEnv: image.ociConfig?.Env ?? [], compat32: opts.compat32 },
+            { contain: opts.contain, privateTmp: opts.contain && !opts.workdir, imageEnv: image.ociConfig?.Env ?? [], compat32: opts.compat32, compat: opts.nvCompat },
             host.env,
+            image.info,
           );
           if (logs('debug')) logger().debug({ decisions: parts.notes }, '--nv');
           return parts;
