@@ -7,6 +7,8 @@
 //                      deserialised and initialised in a fraction of the time
 //   dist/sif-gpu.cjs   the --nv and --device code (src/gpu/nvidia-launch.ts), loaded by
 //                      both only when one is given (src/cli/load-gpu.ts), with its cache
+//   dist/sif-gpu-image.cjs  --nv-compat's image reader (src/gpu/compat-image.ts), loaded
+//                      by the GPU bundle only when its planner asks for the image
 //   dist/sif-mpi.cjs   the --mpi code (src/mpi/mpi-launch.ts), likewise only with --mpi
 //                      or `sif doctor --mpi` (src/cli/load-mpi.ts)
 import { build } from 'esbuild';
@@ -53,7 +55,12 @@ const gpuApart = {
   ],
 };
 await build({ ...common, ...gpuApart, entryPoints: ['src/cli/main.ts'], outfile: 'dist/sif.cjs' });
-await build({ ...common, entryPoints: ['src/gpu/nvidia-launch.ts'], outfile: 'dist/sif-gpu.cjs', minifyWhitespace: true, minifySyntax: true });
+const imageApart = {
+  define: { ...common.define, __SIF_GPU_IMAGE_BUNDLE__: '"sif-gpu-image.cjs"' },
+  plugins: [...common.plugins, { name: 'image-apart', setup: (b) => b.onResolve({ filter: /\/compat-image\.js$/ }, (args) => ({ path: args.path, external: true })) }],
+};
+await build({ ...common, ...imageApart, entryPoints: ['src/gpu/nvidia-launch.ts'], outfile: 'dist/sif-gpu.cjs', minifyWhitespace: true, minifySyntax: true });
+await build({ ...common, entryPoints: ['src/gpu/compat-image.ts'], outfile: 'dist/sif-gpu-image.cjs', minifyWhitespace: true, minifySyntax: true });
 await build({ ...common, entryPoints: ['src/mpi/mpi-launch.ts'], outfile: 'dist/sif-mpi.cjs', minifyWhitespace: true, minifySyntax: true });
 // The exec bundle without whitespace and with simpler syntax (names kept, for stack
 // traces): less to read and hash at every start, ~0.5 ms (measured).

@@ -60,7 +60,7 @@ export const doctorCommand: CommandModule = {
     const gpu = await loadGpu();
     const env = hostEnv();
     const req = { contain: a.contain === true, privateTmp: a.contain === true, imageEnv, compat32: a.compat32 === true, compat: a['nv-compat'] === true };
-    process.stdout.write(gpu.nvidiaDoctor(req, env, image?.info));
+    process.stdout.write(await gpu.nvidiaDoctor(req, env, image?.info));
     const devices = [a.device ?? []].flat().flatMap((d) => String(d).split(',')).map((d) => d.trim()).filter(Boolean);
     process.stdout.write(gpu.cdiDoctor(env, { devices, contain: a.contain === true }));
   },
