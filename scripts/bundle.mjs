@@ -13,7 +13,7 @@
 //                      or `sif doctor --mpi` (src/cli/load-mpi.ts)
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -95,9 +95,17 @@ try {
     stdio: 'ignore',
   });
   // The GPU bundle's own, from `sif exec --nv` (only its cache: the exec bundle's is the
-  // plain run's). What a host without a driver leaves unrun is compiled when first run.
+  // plain run's), against a stand-in driver: a version file and this machine's library
+  // cache under a directory given through the test seam SIF_TEST_NVIDIA_ROOT. Without a
+  // driver the planner stops at its first question, and the rest would be compiled at
+  // every start: the plan took 1.4 ms more (minimum of 30, measured).
+  const driver = join(tmp, 'driver');
+  mkdirSync(join(driver, 'proc/driver/nvidia'), { recursive: true });
+  mkdirSync(join(driver, 'etc'));
+  writeFileSync(join(driver, 'proc/driver/nvidia/version'), 'NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.14  Thu Feb 22 01:44:30 UTC 2024\n');
+  if (existsSync('/etc/ld.so.cache')) copyFileSync('/etc/ld.so.cache', join(driver, 'etc/ld.so.cache'));
   execFileSync(process.execPath, ['bin/sif.cjs', 'exec', '--nv', join(tmp, 'train.sqfs'), 'true'], {
-    env: { ...env, SIF_WRITE_CODE_CACHE: 'sif-gpu.cjs', SIF_DUMP_PLAN: join(tmp, 'plan') },
+    env: { ...env, SIF_WRITE_CODE_CACHE: 'sif-gpu.cjs', SIF_DUMP_PLAN: join(tmp, 'plan'), SIF_TEST_NVIDIA_ROOT: driver },
     stdio: 'ignore',
   });
 } finally {
