@@ -68,7 +68,12 @@ const major = (v: string) => Number(v.split('.')[0]);
 export function planCompat(req: CompatRequest, image: CompatImage | undefined, plan: NvidiaPlan): void {
   const mismatch = (c?: CompatInImage) => (req.need ? cudaMismatch(req.need, req.driver, c) : undefined);
   if (!req.use && !mismatch()) return;
-  const found = image && findCompat(image);
+  if (!image) {
+    // sif doctor --gpu without an image: nothing to look in.
+    if (req.use) plan.notes.push('--nv-compat: no image given, so no compat libraries to look for');
+    return void (req.need && plan.warnings.push(mismatch()!));
+  }
+  const found = findCompat(image);
   const newer = found && major(found.version) > major(req.driver) ? found : undefined;
   if (found) plan.notes.push(`the image's CUDA forward-compatibility libraries: driver ${found.version} in ${found.dir}`);
   const warn = (w: string | undefined) => w && plan.warnings.push(w);
@@ -81,7 +86,7 @@ export function planCompat(req: CompatRequest, image: CompatImage | undefined, p
     plan.notes.push(`--nv-compat: the image's compat libraries (driver ${found.version}) are not of a newer branch than the host driver ${req.driver}: the host's are used`);
     return void warn(mismatch());
   }
-  const libcuda = image!.library(`${found.dir}/libcuda.so.${found.version}`);
+  const libcuda = image.library(`${found.dir}/libcuda.so.${found.version}`);
   const drivers = libcuda?.forward?.drivers;
   if (drivers && !drivers.includes(major(req.driver))) {
     plan.warnings.push(
@@ -96,7 +101,7 @@ export function planCompat(req: CompatRequest, image: CompatImage | undefined, p
   );
   for (const file of found.files) {
     const path = `${found.dir}/${file}`;
-    const lib = image!.library(path);
+    const lib = image.library(path);
     if (!lib || lib.elfClass !== 64 || lib.machine !== req.machine) {
       plan.notes.push(`--nv-compat: skip ${path}: not a library of the host's architecture`);
       continue;

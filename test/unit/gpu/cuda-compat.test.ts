@@ -80,5 +80,9 @@ describe('--nv-compat (CUDA forward compatibility)', () => {
     expect(planNvidia({ contain: false, compat: true }, host(), image(arm)).links.map((l) => l.dst)).not.toContain('/.singularity.d/libs/libnvidia-ptxjitcompiler.so.1');
     const none = planNvidia({ contain: false, compat: true }, host(), image({}, { [DIR]: [] }));
     expect(none.warnings[0]).toMatch(/^--nv-compat: the image has no CUDA forward-compatibility libraries/);
+    // Doctor without an image: nothing looked for, nothing to warn of.
+    const noImage = planNvidia({ contain: false, compat: true }, host());
+    expect(noImage.warnings).toEqual([]);
+    expect(noImage.notes).toContain('--nv-compat: no image given, so no compat libraries to look for');
   });
 });
