@@ -63,7 +63,7 @@ function byUuid(gpus: GpuEntry[], uuid: string): GpuEntry | undefined {
 export function resolveDevices(refs: readonly DeviceRef[], inv: Inventory): Resolution {
   const devices: ResolvedDevice[] = [];
   const missing: string[] = [];
-  const needsProc = refs.some((r) => r.kind !== 'index') || false;
+  const needsProc = refs.some((r) => r.kind !== 'index');
   const proc = needsProc ? inv.procGpus() : undefined;
   if (needsProc && (!proc || proc.length === 0)) return { kind: 'unmapped', why: `no GPU is described in ${PROC}` };
   if (needsProc && proc!.some((g) => !g.uuid)) return { kind: 'unmapped', why: `${PROC} shows no UUID for some GPU` };
