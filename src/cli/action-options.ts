@@ -19,6 +19,8 @@ export const ACTION_FLAGS = {
   'writable-tmpfs': { type: 'boolean', describe: 'a writable tmpfs over the image, gone at exit' },
   pid: { alias: 'p', type: 'boolean', describe: 'own PID namespace, with an init that reaps and forwards signals' },
   nv: { type: 'boolean', describe: "bind the host's NVIDIA driver (libraries, programs; GPU device nodes with --contain)" },
+  compat32: { type: 'boolean', describe: "with --nv, also the driver's 32-bit libraries, in /.singularity.d/libs32 (for 32-bit programs)" },
+  'nv-compat': { type: 'boolean', describe: "with --nv, the image's CUDA forward-compatibility libraries (/usr/local/cuda*/compat) in place of the host's libcuda, when newer" },
   device: { type: 'string', describe: 'apply a CDI device from /etc/cdi or /var/run/cdi: VENDOR/CLASS=NAME, e.g. nvidia.com/gpu=0 (comma-separated, repeatable)' },
   mpi: { type: 'boolean', describe: "bind the host's MPI library and what it loads, after checking the command's MPI ABI and glibc" },
   'no-share': { type: 'boolean', describe: "under srun or mpirun, a container of this rank's own instead of one shared by the step's ranks on the node" },
@@ -74,7 +76,7 @@ export function withActionOptions<T>(y: Argv<T>): Argv<T> {
 }
 
 /** What exec, run and shell are asked: the launch's options, and the CDI devices (src/gpu, loaded only for them). */
-export type ActionRequest = ActionOptions & { device: string[] };
+export type ActionRequest = ActionOptions & { device: string[]; compat32: boolean; nvCompat: boolean };
 
 /** What the command line and the environment ask of exec, run and shell. */
 export function actionOptions(a: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): ActionRequest {
@@ -91,6 +93,8 @@ export function actionOptions(a: Record<string, unknown>, env: NodeJS.ProcessEnv
     writableTmpfs: a['writable-tmpfs'] === true,
     pid: a.pid === true,
     nv: a.nv === true,
+    compat32: a.compat32 === true,
+    nvCompat: a['nv-compat'] === true,
     device: list('device').flatMap((d) => d.split(',')).map((d) => d.trim()).filter(Boolean),
     mpi: a.mpi === true,
     // yargs reads --no-share as share=false; SIF_NO_SHARE arrives as no-share.

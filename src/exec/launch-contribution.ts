@@ -22,6 +22,11 @@ export interface LaunchContribution {
    * image's copies (the host's MPI). One 'first' puts the directory first for all.
    */
   libraryOrder: 'first' | 'last';
+  /**
+   * Directories of the contribution's own (made by its ops) that go on LD_LIBRARY_PATH
+   * right after CONTAINER_LIB_DIR: --nv --compat32's 32-bit set.
+   */
+  libraryDirsAfter?: string[];
   /** Other operations (binds, device nodes, files, links: also into CONTAINER_LIB_DIR). */
   ops: MountOp[];
   /** Variables to set in the container. */
@@ -54,10 +59,14 @@ function isInLibDir(path: string): boolean {
   return path.startsWith(`${CONTAINER_LIB_DIR}/`);
 }
 
-/** LD_LIBRARY_PATH with the library directory placed as asked (moved, if it is already there). */
-export function withLibraryDir(ld: string | undefined, first: boolean): string {
-  const rest = (ld ?? '').split(':').filter((d) => d !== '' && d !== CONTAINER_LIB_DIR);
-  return (first ? [CONTAINER_LIB_DIR, ...rest] : [...rest, CONTAINER_LIB_DIR]).join(':');
+/**
+ * LD_LIBRARY_PATH with the library directory placed as asked (moved, if it is already
+ * there), and `after` right behind it.
+ */
+export function withLibraryDir(ld: string | undefined, first: boolean, after: readonly string[] = []): string {
+  const ours = [CONTAINER_LIB_DIR, ...after];
+  const rest = (ld ?? '').split(':').filter((d) => d !== '' && !ours.includes(d));
+  return (first ? [...ours, ...rest] : [...rest, ...ours]).join(':');
 }
 
 /**
@@ -91,10 +100,14 @@ export function combineContributions(parts: readonly LaunchContribution[], conta
   for (const p of parts) Object.assign(env, p.env);
   for (const w of parts.flatMap((p) => p.warnings)) if (!warnings.includes(w)) warnings.push(w);
   const librariesFirst = libDirUsed && parts.some((p) => p.libraryOrder === 'first' && p.libraries.length > 0);
+  const after = [...new Set(parts.flatMap((p) => p.libraryDirsAfter ?? []))];
   if (libDirUsed) {
     const ld = env.LD_LIBRARY_PATH ?? containerEnv.LD_LIBRARY_PATH;
+    const dirs = ld?.split(':') ?? [];
     // The image's env scripts add the directory last too; a plain image has none.
-    if (librariesFirst || !ld || !ld.split(':').includes(CONTAINER_LIB_DIR)) env.LD_LIBRARY_PATH = withLibraryDir(ld, librariesFirst);
+    if (librariesFirst || !ld || !dirs.includes(CONTAINER_LIB_DIR) || after.some((d) => !dirs.includes(d))) {
+      env.LD_LIBRARY_PATH = withLibraryDir(ld, librariesFirst, after);
+    }
   }
   return { ops, env, warnings, librariesFirst };
 }

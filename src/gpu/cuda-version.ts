@@ -52,8 +52,18 @@ export function imageCudaNeed(env: readonly string[]): { version: string; from: 
   return version ? { version, from: 'CUDA_VERSION' } : undefined;
 }
 
-/** A warning when the image needs a newer CUDA than the driver supports. */
-export function cudaMismatch(need: { version: string; from: string }, driver: string): string | undefined {
+/** The image's forward-compatibility libraries, when it has them: their directory and driver version. */
+export interface CompatInImage {
+  dir: string;
+  version: string;
+}
+
+/**
+ * A warning when the image needs a newer CUDA than the driver supports, saying what to
+ * do: update the driver, or use CUDA's forward compatibility through --nv-compat (the
+ * image's package named when it has one, the package to install when not).
+ */
+export function cudaMismatch(need: { version: string; from: string }, driver: string, compat?: CompatInImage): string | undefined {
   const has = driverCudaVersion(driver);
   if (has && compareVersions(need.version, has) <= 0) return undefined;
   const major = need.version.split('.')[0]!;
@@ -61,10 +71,12 @@ export function cudaMismatch(need: { version: string; from: string }, driver: st
   // A driver of a branch newer than the table's newest knows CUDA releases the table does not.
   if (has?.split('.')[0] === major && Number(driver.split('.')[0]) > Number(newestBranch)) return undefined;
   const minorCompat = has?.split('.')[0] === major && MINOR_COMPAT_DRIVERS[major] !== undefined && compareVersions(driver, MINOR_COMPAT_DRIVERS[major]) >= 0;
+  const forward = compat
+    ? `the image carries CUDA's forward-compatibility libraries of driver ${compat.version} in ${compat.dir}: add --nv-compat to use them in place of the host's libcuda`
+    : `install CUDA's forward-compatibility package cuda-compat-${need.version.replace('.', '-')} in the image and run with --nv-compat`;
   return (
     `--nv: the image needs CUDA ${need.version} (its ${need.from}), but driver ${driver} supports CUDA ${has ?? 'older than 11.0'}: ` +
     (minorCompat ? `CUDA's minor-version compatibility runs most programs, but newer features and PTX may fail; ` : '') +
-    `update the driver, or install the forward-compatibility package cuda-compat-${need.version.replace('.', '-')} in the image ` +
-    `(data-center GPUs only) with its /usr/local/cuda-${need.version}/compat first on the image's LD_LIBRARY_PATH, before the host driver that sif adds`
+    `update the driver, or ${forward} (data-center GPUs, on the driver branches the package supports)`
   );
 }

@@ -34,6 +34,12 @@ export const PERSISTENCED_SOCKET = '/var/run/nvidia-persistenced/socket';
 
 /** Where the libraries go in the container: on the library path, as in Apptainer. */
 export const CONTAINER_LIB_DIR = '/.singularity.d/libs';
+/**
+ * The 32-bit set (--compat32), apart from the 64-bit one and after it on the library
+ * path: a 64-bit program finds every driver library in CONTAINER_LIB_DIR first, and the
+ * loader passes over an object of the other ELF class anyway (Apptainer's directory).
+ */
+export const CONTAINER_LIB32_DIR = '/.singularity.d/libs32';
 export const CONTAINER_BIN_DIR = '/usr/bin';
 
 /**

@@ -1,20 +1,43 @@
 import type { LaunchContribution } from '../exec/launch-contribution.js';
+import type { ImageInfo } from '../image/open-image.js';
 import { doctorText } from './doctor-text.js';
 export { cdiDoctor, cdiForLaunch } from './cdi-launch.js';
 import { probeGpuHost } from '../host/probe-gpu-host.js';
+import type { CompatImage } from './cuda-compat.js';
+import { loadCompatImage } from './load-compat-image.js';
 import { nvidiaMountOps } from './nvidia-mount-ops.js';
-import { isNvidiaLibrary, type NvidiaRequest, planNvidia } from './plan-nvidia.js';
+import { isNvidiaLibrary, type NvidiaPlan, type NvidiaRequest, planNvidia } from './plan-nvidia.js';
+
+/**
+ * Plans against this host and, for --nv-compat and the CUDA check, the image's files.
+ * Reading the image needs the squashfs reader, whose modules (node:zlib among them)
+ * cost ~7 ms to load (measured): it is loaded only when the planner asks for the
+ * image, and the plan is then made again with it (the host's facts are read once).
+ */
+async function plan(req: NvidiaRequest, hostEnv: Record<string, string>, image: ImageInfo | undefined): Promise<NvidiaPlan> {
+  const facts = probeGpuHost(hostEnv, isNvidiaLibrary);
+  let asked = false;
+  const unread: CompatImage = { list: () => ((asked = true), null), library: () => ((asked = true), undefined) };
+  const first = planNvidia(req, facts, image && unread);
+  if (!image || !asked) return first;
+  const files = (await loadCompatImage()).compatImage(image);
+  try {
+    return planNvidia(req, facts, files);
+  } finally {
+    files.close();
+  }
+}
 
 /**
  * --nv for a launch: reads the host (lazily), plans, and returns what to add. Loaded
  * only when --nv is given (src/cli/load-gpu.ts), so `sif exec` without it pays nothing.
  */
-export function nvidiaForLaunch(req: NvidiaRequest, hostEnv: Record<string, string>): LaunchContribution & { notes: string[] } {
-  const plan = planNvidia(req, probeGpuHost(hostEnv, isNvidiaLibrary));
-  return { ...nvidiaMountOps(plan), notes: plan.notes };
+export async function nvidiaForLaunch(req: NvidiaRequest, hostEnv: Record<string, string>, image?: ImageInfo): Promise<LaunchContribution & { notes: string[] }> {
+  const p = await plan(req, hostEnv, image);
+  return { ...nvidiaMountOps(p), notes: p.notes };
 }
 
 /** `sif doctor --gpu [IMAGE]`: the planner's decisions on this host, as text. */
-export function nvidiaDoctor(req: NvidiaRequest, hostEnv: Record<string, string>): string {
-  return doctorText(planNvidia(req, probeGpuHost(hostEnv, isNvidiaLibrary)), req.contain);
+export async function nvidiaDoctor(req: NvidiaRequest, hostEnv: Record<string, string>, image?: ImageInfo): Promise<string> {
+  return doctorText(await plan(req, hostEnv, image), req.contain);
 }

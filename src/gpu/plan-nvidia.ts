@@ -1,9 +1,11 @@
 import type { GpuHostFacts } from '../host/gpu-host-facts.js';
-import { cudaMismatch, driverCudaVersion, imageCudaNeed } from './cuda-version.js';
+import { type CompatImage, planCompat } from './cuda-compat.js';
+import { driverCudaVersion, imageCudaNeed } from './cuda-version.js';
 import { parseDriverVersion } from './driver-version.js';
 import { rewriteIcd } from './icd-files.js';
-import { CONTAINER_BIN_DIR, CONTAINER_LIB_DIR, NVIDIA_BINARIES, NVIDIA_CONTROL_NODES, NVIDIA_ICD_FILES, NVIDIA_LIBRARIES, PERSISTENCED_SOCKET } from './nvidia-files.js';
+import { CONTAINER_BIN_DIR, CONTAINER_LIB32_DIR, CONTAINER_LIB_DIR, NVIDIA_BINARIES, NVIDIA_ICD_FILES, NVIDIA_LIBRARIES, PERSISTENCED_SOCKET } from './nvidia-files.js';
 import { parseSiteConfig } from '../host/site-config.js';
+import { planDevices } from './plan-devices.js';
 import { type GpuSelection, selectGpus } from './visible-devices.js';
 
 export interface NvidiaRequest {
@@ -17,6 +19,10 @@ export interface NvidiaRequest {
   privateTmp?: boolean;
   /** The image's OCI environment (KEY=VALUE), for the CUDA version it needs. */
   imageEnv?: readonly string[];
+  /** --compat32: also the driver's 32-bit libraries, into CONTAINER_LIB32_DIR. */
+  compat32?: boolean;
+  /** --nv-compat: the image's CUDA forward-compatibility libraries in place of the host's (cuda-compat.ts). */
+  compat?: boolean;
 }
 
 /** A host file bound read-only into the container. */
@@ -46,6 +52,8 @@ export interface NvidiaPlan {
 
 const LIBRARIES = new Set(NVIDIA_LIBRARIES);
 const ARCH_MASK = 0xff00;
+/** The 32-bit ELF machine beside a 64-bit one: i386 beside x86-64, ARM beside AArch64. */
+const COMPAT_MACHINE: Record<number, number> = { 62: 3, 183: 40 };
 
 /** Whether a library name is one of the list's (for reading only those of the host's cache). */
 export function isNvidiaLibrary(soname: string): boolean {
@@ -98,11 +106,21 @@ function candidates(facts: GpuHostFacts, version: string, libDirs: string[]): Ca
   return out;
 }
 
-function planLibraries(facts: GpuHostFacts, version: string, libDirs: string[], plan: NvidiaPlan): void {
+/**
+ * Whether a 32-bit candidate is the 32-bit companion of the host's architecture (i386
+ * on x86-64), read from its ELF header: the cache's flags say only "not ours".
+ */
+function isCompat32(facts: GpuHostFacts, path: string): boolean {
+  const kind = facts.elfKind(path);
+  return kind?.elfClass === 32 && kind.machine === COMPAT_MACHINE[facts.elfMachine()];
+}
+
+function planLibraries(facts: GpuHostFacts, version: string, libDirs: string[], compat32: boolean, plan: NvidiaPlan): void {
   const bound = new Set<string>();
+  const bound32 = new Set<string>();
   const skipped32 = new Set<string>();
   for (const c of candidates(facts, version, libDirs)) {
-    if (c.own && bound.has(c.soname)) {
+    if ((c.own ? bound : bound32).has(c.soname)) {
       plan.notes.push(`skip ${c.path} (${c.origin}): ${c.soname} is already bound`);
       continue;
     }
@@ -119,8 +137,15 @@ function planLibraries(facts: GpuHostFacts, version: string, libDirs: string[], 
       continue;
     }
     if (!c.own) {
+      // Never into the 64-bit directory: a 32-bit set of its own, and only when asked.
+      if (compat32 && isCompat32(facts, real)) {
+        bound32.add(c.soname);
+        plan.mounts.push({ src: real, dst: `${CONTAINER_LIB32_DIR}/${c.soname}` });
+        plan.notes.push(`32-bit library ${c.soname}: ${real} (${c.origin}) into ${CONTAINER_LIB32_DIR}`);
+        continue;
+      }
       skipped32.add(c.soname);
-      plan.notes.push(`skip ${c.path} (${c.origin}): 32-bit or another architecture; only the host's own are bound`);
+      plan.notes.push(`skip ${c.path} (${c.origin}): ${compat32 ? 'of an architecture that is neither the host\'s nor its 32-bit one' : '32-bit or another architecture; only the host\'s own are bound without --compat32'}`);
       continue;
     }
     bound.add(c.soname);
@@ -128,8 +153,11 @@ function planLibraries(facts: GpuHostFacts, version: string, libDirs: string[], 
     plan.notes.push(`library ${c.soname}: ${real} (${c.origin})`);
   }
   if (bound.has('libcuda.so.1')) plan.links.push({ target: 'libcuda.so.1', dst: `${CONTAINER_LIB_DIR}/libcuda.so` });
+  if (bound32.has('libcuda.so.1')) plan.links.push({ target: 'libcuda.so.1', dst: `${CONTAINER_LIB32_DIR}/libcuda.so` });
   if (!bound.has('libcuda.so.1')) plan.warnings.push(`--nv: no libcuda.so.1 of driver ${version} found in the library cache${libDirs.length ? ' or the sif.conf directories' : ''}: CUDA programs will not find the driver (name its directory with 'nvidia lib dir = DIR' in /etc/sif/sif.conf)`);
-  if (skipped32.size) plan.notes.push(`32-bit libraries not bound: ${[...skipped32].sort().join(', ')}`);
+  if (skipped32.size) plan.notes.push(`32-bit libraries not bound: ${[...skipped32].sort().join(', ')}${compat32 ? '' : ` (--compat32 binds them into ${CONTAINER_LIB32_DIR}, for 32-bit programs)`}`);
+  if (bound32.size) plan.notes.push(`32-bit libraries in ${CONTAINER_LIB32_DIR}, after ${CONTAINER_LIB_DIR} on LD_LIBRARY_PATH: ${[...bound32].sort().join(', ')}`);
+  else if (compat32) plan.warnings.push(`--compat32: the driver has no 32-bit libraries of version ${version} on this host: 32-bit programs will not find it`);
 }
 
 function planBinaries(facts: GpuHostFacts, binDirs: string[], plan: NvidiaPlan): void {
@@ -160,45 +188,15 @@ function planIcdFiles(facts: GpuHostFacts, plan: NvidiaPlan): void {
   }
 }
 
-/** With --contain, the control nodes and the chosen GPUs' nodes; CUDA then numbers those from 0. */
-function planDevices(facts: GpuHostFacts, req: NvidiaRequest, plan: NvidiaPlan): void {
-  const nodes = facts.deviceNodes();
-  const gpus = nodes.filter((n) => /^nvidia\d+$/.test(n.name));
-  const sel = plan.selection;
-  const said = sel.kind === 'all' ? `all GPUs${sel.from ? ` (${sel.from}=all)` : ''}` : sel.kind === 'some' ? `GPUs ${sel.ids.join(',')} (${sel.from})` : `${sel.from}=${sel.kind === 'unmapped' ? sel.value : plan.selection.kind}`;
-  plan.notes.push(`visible devices: ${said}; GPU nodes on the host: ${gpus.map((g) => `/dev/${g.name}`).join(' ') || 'none'}`);
-  if (gpus.length === 0) plan.warnings.push('--nv: no GPU device node (/dev/nvidia0, ...) on this host: CUDA will see no device');
-  if (!req.contain) {
-    plan.notes.push("device nodes: the host's /dev is bound whole, with every GPU's node; the visible-device variables choose among them");
-    return;
-  }
-  let chosen = gpus;
-  if (sel.kind === 'none') chosen = [];
-  else if (sel.kind === 'unmapped') plan.warnings.push(`--nv --contain: cannot map ${sel.from}=${sel.value} to device nodes (UUIDs need NVML): binding every GPU`);
-  else if (sel.kind === 'some') {
-    chosen = sel.ids.flatMap((id) => gpus.filter((g) => g.name === `nvidia${id}`));
-    const missing = sel.ids.filter((id) => !gpus.some((g) => g.name === `nvidia${id}`));
-    if (missing.length) plan.warnings.push(`--nv: ${sel.from} names GPU ${missing.join(',')}, but there is no /dev/nvidia${missing[0]} on this host`);
-    // Only these nodes exist in the container: CUDA numbers them 0..n-1 (in its own
-    // device order, CUDA_DEVICE_ORDER), so the host's indices would name missing GPUs.
-    plan.env.CUDA_VISIBLE_DEVICES = chosen.map((_, i) => String(i)).join(',');
-    plan.notes.push(
-      `CUDA_VISIBLE_DEVICES=${plan.env.CUDA_VISIBLE_DEVICES} in the container: ${chosen.length ? `CUDA numbers ${chosen.map((g) => `/dev/${g.name}`).join(' ')} from 0` : 'no GPU'}`,
-    );
-  }
-  const control = nodes.filter((n) => NVIDIA_CONTROL_NODES.includes(n.name) || n.name.startsWith('nvidia-caps/'));
-  for (const n of [...control, ...chosen]) {
-    plan.mounts.push({ src: n.path, dst: `/dev/${n.name}` });
-    plan.notes.push(`device /dev/${n.name}`);
-  }
-}
-
 /**
  * Plans --nv: the running driver's libraries into /.singularity.d/libs (under their
- * sonames, 64-bit only), its programs at /usr/bin, its device nodes (with --contain),
- * the persistence daemon's socket. Without a driver: a warning, and nothing to bind.
+ * sonames, 64-bit only; the 32-bit set apart with --compat32), its programs at
+ * /usr/bin, its device nodes (with --contain), the persistence daemon's socket, and
+ * with --nv-compat the image's forward-compatibility libraries in place of the host's
+ * (`image`, read only then or when the image needs a newer CUDA). Without a driver: a
+ * warning, and nothing to bind.
  */
-export function planNvidia(req: NvidiaRequest, facts: GpuHostFacts): NvidiaPlan {
+export function planNvidia(req: NvidiaRequest, facts: GpuHostFacts, image?: CompatImage): NvidiaPlan {
   const plan: NvidiaPlan = { mounts: [], files: [], links: [], env: {}, selection: selectGpus(facts.env), notes: [], warnings: [] };
   const text = facts.driverVersionText();
   const version = text === undefined ? undefined : parseDriverVersion(text);
@@ -213,17 +211,14 @@ export function planNvidia(req: NvidiaRequest, facts: GpuHostFacts): NvidiaPlan 
   plan.driverVersion = version;
   plan.notes.push(`driver ${version} (/proc/driver/nvidia/version), CUDA ${driverCudaVersion(version) ?? 'older than 11.0'}`);
   const need = imageCudaNeed(req.imageEnv ?? []);
-  if (need) {
-    plan.notes.push(`the image needs CUDA ${need.version} (${need.from})`);
-    const mismatch = cudaMismatch(need, version);
-    if (mismatch) plan.warnings.push(mismatch);
-  }
+  if (need) plan.notes.push(`the image needs CUDA ${need.version} (${need.from})`);
   const site = parseSiteConfig(facts.siteConfig());
   for (const p of site.problems) plan.warnings.push(p);
-  planLibraries(facts, version, site.nvidiaLibDirs, plan);
+  planLibraries(facts, version, site.nvidiaLibDirs, req.compat32 === true, plan);
+  planCompat({ use: req.compat === true, ...(need ? { need } : {}), driver: version, machine: facts.elfMachine() }, image, plan);
   planBinaries(facts, site.nvidiaBinDirs, plan);
   planIcdFiles(facts, plan);
-  planDevices(facts, req, plan);
+  planDevices(facts, req, plan, plan.mounts.find((m) => m.dst === `${CONTAINER_BIN_DIR}/nvidia-smi`)?.src);
   const mps = facts.mpsPipeDir();
   const underTmp = mps && (mps.path === '/tmp' || mps.path.startsWith('/tmp/'));
   if (mps && underTmp && !req.privateTmp) {

@@ -32,6 +32,12 @@ export interface GpuHostFacts {
   isExecutable(path: string): boolean;
   /** The driver's device nodes present under /dev (nvidia*, nvidia-caps/*). */
   deviceNodes(): DeviceNode[];
+  /** Each /proc/driver/nvidia/gpus/<bus>/information: the bus id and the text; undefined when none can be read. */
+  gpuInformation(): { busId: string; text: string }[] | undefined;
+  /** /proc/driver/nvidia-caps/mig-minors (what each /dev/nvidia-caps node opens), or undefined. */
+  migMinors(): string | undefined;
+  /** What `program -L` (the driver's nvidia-smi) prints, or undefined when it fails or hangs. */
+  nvidiaSmiList(program: string): string | undefined;
   /** Directories to look for the driver's programs in, in order. */
   binaryDirs(): string[];
   /** A small text file of the driver (an ICD or vendor file), or undefined when absent. */

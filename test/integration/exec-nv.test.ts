@@ -11,9 +11,10 @@ import { REPO_ROOT, requireHost, sifAsUser, userEnv, userTempDir } from '../supp
 const FAKE_ROOT = join(REPO_ROOT, '.cache', 'fake-nvidia');
 const MULTIARCH = '/lib/x86_64-linux-gnu';
 let image: string;
+let compatImage: string;
 
-/** Busybox, the host's C library (the probe is a glibc program) and the probe. */
-async function makeProbeImage(): Promise<string> {
+/** Busybox, the host's C library (the probe is a glibc program) and the probe; `compat`: the fake cuda-compat package too. */
+async function makeProbeImage(compat = false): Promise<string> {
   const dir = userTempDir('sif-img-');
   const root = join(dir, 'root');
   await makeBusyboxRootfs(root);
@@ -23,6 +24,12 @@ async function makeProbeImage(): Promise<string> {
   symlinkSync(`..${MULTIARCH}/ld-linux-x86-64.so.2`, join(root, 'lib64', 'ld-linux-x86-64.so.2'));
   copyFileSync(join(FAKE_ROOT, 'cuda-probe'), join(root, 'bin', 'cuda-probe'));
   chmodSync(join(root, 'bin', 'cuda-probe'), 0o755);
+  if (compat) {
+    const dir = join(root, 'usr/local/cuda-12.8/compat');
+    mkdirSync(dir, { recursive: true });
+    execFileSync('cp', ['-a', `${join(FAKE_ROOT, 'compat')}/.`, dir]);
+    symlinkSync('cuda-12.8', join(root, 'usr/local/cuda'));
+  }
   const out = join(dir, 'probe.sqfs');
   await makeSquashfs(root, out);
   chmodSync(out, 0o644);
@@ -37,6 +44,7 @@ beforeAll(async () => {
   requireHost();
   execFileSync('bash', [join(REPO_ROOT, 'scripts', 'fake-nvidia.sh')], { stdio: 'inherit' });
   image = await makeProbeImage();
+  compatImage = await makeProbeImage(true);
 }, 120_000);
 
 describe('sif exec --nv (fake driver)', () => {
@@ -58,6 +66,45 @@ describe('sif exec --nv (fake driver)', () => {
     ]);
   });
 
+  it('with --compat32, the 32-bit set in /.singularity.d/libs32, after the 64-bit one; 64-bit programs unaffected', async () => {
+    // od prints each file's ELF class byte: 1 is 32-bit, 2 is 64-bit.
+    const script = 'ls /.singularity.d/libs32; for d in libs libs32; do od -An -tu1 -j4 -N1 /.singularity.d/$d/libcuda.so.1; done; echo "$LD_LIBRARY_PATH"; cuda-probe';
+    const r = await nv(['--compat32', image, 'sh', '-c', script]);
+    expect(r).toMatchObject({ exitCode: 0, stderr: '' });
+    const lines = r.stdout.split('\n').map((l) => l.trim());
+    expect(lines.slice(0, 5)).toEqual(['libcuda.so', 'libcuda.so.1', '2', '1', '/.singularity.d/libs:/.singularity.d/libs32']);
+    expect(lines[5]).toMatch(/^cuInit=0 cuDriverGetVersion=12040 cuDeviceGetCount=\d+ nvmlSystemGetDriverVersion=550\.54\.14$/);
+    // SIF_COMPAT32 asks the same; without either, no 32-bit directory.
+    const env = await nv([image, 'sh', '-c', 'ls /.singularity.d/libs32'], { SIF_COMPAT32: '1' });
+    expect(env.stdout.trim().split('\n')).toEqual(['libcuda.so', 'libcuda.so.1']);
+    const without = await nv([image, 'sh', '-c', 'ls /.singularity.d; echo "$LD_LIBRARY_PATH"']);
+    expect(without.stdout.trim().split('\n')).toEqual(['libs', '/.singularity.d/libs']);
+  });
+
+  it("with --nv-compat, the image's forward-compatibility libcuda in place of the host's; NVML stays the host's", async () => {
+    const script = 'for l in libcuda.so.1 libnvidia-ptxjitcompiler.so.1; do readlink /.singularity.d/libs/$l; done; cuda-probe';
+    const r = await nv(['--nv-compat', compatImage, 'sh', '-c', script]);
+    expect(r).toMatchObject({ exitCode: 0, stderr: '' });
+    const lines = r.stdout.split('\n');
+    expect(lines.slice(0, 2)).toEqual(['/usr/local/cuda/compat/libcuda.so.570.86.10', '/usr/local/cuda/compat/libnvidia-ptxjitcompiler.so.570.86.10']);
+    expect(lines[2]).toMatch(/^cuInit=0 cuDriverGetVersion=12080 cuDeviceGetCount=\d+ nvmlSystemGetDriverVersion=550\.54\.14$/);
+    // Without the option the host's driver answers; the image is the same.
+    const plain = await nv([compatImage, 'cuda-probe']);
+    expect(plain.stdout).toMatch(/cuDriverGetVersion=12040 /);
+    // An image without the package: a warning, the host's libcuda.
+    const none = await nv(['--nv-compat', image, 'cuda-probe']);
+    expect(none.stdout).toMatch(/cuDriverGetVersion=12040 /);
+    expect(none.stderr).toMatch(/--nv-compat: the image has no CUDA forward-compatibility libraries/);
+  });
+
+  it('sif doctor --gpu --nv-compat IMAGE reads the package and its note', async () => {
+    const r = await sifAsUser(['doctor', '--gpu', '--nv-compat', compatImage], { env: userEnv({ SIF_TEST_NVIDIA_ROOT: FAKE_ROOT }) });
+    expect(r).toMatchObject({ exitCode: 0, stderr: '' });
+    expect(r.stdout).toContain("the image's CUDA forward-compatibility libraries: driver 570.86.10 in /usr/local/cuda/compat");
+    expect(r.stdout).toContain('--nv-compat: driver branch 550 is one the package supports (535, 550, 560, 570)');
+    expect(r.stdout).toContain('/.singularity.d/libs/libcuda.so.1 -> /usr/local/cuda/compat/libcuda.so.570.86.10  (link)');
+  });
+
   it('writes the ICD files, a host library path made a bare name', async () => {
     const r = await nv([image, 'sh', '-c', 'cat /etc/OpenCL/vendors/nvidia.icd; grep library_path /usr/share/vulkan/icd.d/nvidia_icd.json']);
     expect(r).toMatchObject({ exitCode: 0, stderr: '' });
@@ -77,6 +124,42 @@ describe('sif exec --nv (fake driver)', () => {
     expect(lines).toEqual(expect.arrayContaining(['nvidia1', 'nvidiactl', 'nvidia-uvm', 'nvidia-uvm-tools', 'nvidia-cap1', 'CVD=0']));
     expect(lines).not.toContain('nvidia0');
     expect(r.stdout).toMatch(/cuDeviceGetCount=1 /);
+  });
+
+  describe('with --contain, GPUs and MIG devices named by UUID', () => {
+    const G0 = 'GPU-00000000-0000-4000-8000-000000000000';
+    const M0 = 'MIG-aaaaaaaa-0000-5000-8000-000000000000';
+    const M1 = 'MIG-bbbbbbbb-1111-5111-8111-111111111111';
+    const look = 'ls /dev | grep "^nvidia[0-9]"; ls /dev/nvidia-caps | sort -V | tr "\\n" " "; echo; echo "CVD=$CUDA_VISIBLE_DEVICES"';
+
+    it("a GPU UUID: that GPU's node, no other GPU's MIG capabilities, CUDA told the UUID", async () => {
+      const r = await nv(['--contain', image, 'sh', '-c', look], { NVIDIA_VISIBLE_DEVICES: G0 });
+      expect(r).toMatchObject({ exitCode: 0, stderr: '' });
+      expect(r.stdout.split('\n')).toEqual(['nvidia0', 'nvidia-cap1 nvidia-cap2 ', `CVD=${G0}`, '']);
+    });
+
+    it("a MIG UUID (placed by nvidia-smi -L): its GPU's node and that GPU's MIG capabilities", async () => {
+      const r = await nv(['--contain', image, 'sh', '-c', look], { CUDA_VISIBLE_DEVICES: M1 });
+      expect(r).toMatchObject({ exitCode: 0, stderr: '' });
+      expect(r.stdout.split('\n')).toEqual(['nvidia1', 'nvidia-cap1 nvidia-cap2 nvidia-cap147 nvidia-cap148 nvidia-cap156 nvidia-cap157 ', `CVD=${M1}`, '']);
+      // NVIDIA_VISIBLE_DEVICES' gpu:mig form reaches CUDA as the MIG device's UUID.
+      const pair = await nv(['--contain', image, 'sh', '-c', look], { NVIDIA_VISIBLE_DEVICES: '1:0' });
+      expect(pair.stdout.split('\n')[2]).toBe(`CVD=${M0}`);
+    });
+
+    it('a MIG instance by GPU UUID and instance ids: only that instance\'s capabilities', async () => {
+      const r = await nv(['--contain', image, 'sh', '-c', look], { CUDA_VISIBLE_DEVICES: 'MIG-GPU-11111111-1111-4111-8111-111111111111/2/0' });
+      expect(r).toMatchObject({ exitCode: 0, stderr: '' });
+      expect(r.stdout.split('\n').slice(0, 2)).toEqual(['nvidia1', 'nvidia-cap1 nvidia-cap2 nvidia-cap156 nvidia-cap157 ']);
+    });
+
+    it('sif doctor --gpu says how each was found', async () => {
+      const r = await sifAsUser(['doctor', '--gpu', '--contain'], { env: userEnv({ SIF_TEST_NVIDIA_ROOT: FAKE_ROOT, CUDA_VISIBLE_DEVICES: `${M1},${G0}` }) });
+      expect(r).toMatchObject({ exitCode: 0, stderr: '' });
+      expect(r.stdout).toContain(`device ${M1}: MIG device 1 (${M1}) of GPU 1, /dev/nvidia1`);
+      expect(r.stdout).toContain(`device ${G0}: /dev/nvidia0 (0000:3b:00.0)`);
+      expect(r.stdout).toContain(`CUDA_VISIBLE_DEVICES=${M1},${G0}`);
+    });
   });
 
   it('binds the MPS pipe directory read-write, also under --contain', async () => {
@@ -120,7 +203,7 @@ describe('sif doctor --gpu (fake driver)', () => {
     const lib = join(FAKE_ROOT, 'usr/lib/x86_64-linux-gnu');
     expect(r.stdout).toContain('driver 550.54.14 (/proc/driver/nvidia/version), CUDA 12.4');
     expect(r.stdout).toContain(`library libcuda.so.1: ${lib}/libcuda.so.550.54.14 (ld.so.cache)`);
-    expect(r.stdout).toContain('32-bit libraries not bound: libcuda.so.1');
+    expect(r.stdout).toContain('32-bit libraries not bound: libcuda.so.1 (--compat32 binds them into /.singularity.d/libs32, for 32-bit programs)');
     expect(r.stdout).toMatch(/skip \S+\/opt\/old\/libnvidia-ml\.so\.1 .*(not of driver 550\.54\.14|already bound)/);
     expect(r.stdout).toContain('CUDA_VISIBLE_DEVICES=0 in the container: CUDA numbers /dev/nvidia1 from 0');
     expect(r.stdout).toContain(`/dev/nvidia1  <-  ${FAKE_ROOT}/dev/nvidia1`);

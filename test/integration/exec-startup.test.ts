@@ -1,6 +1,7 @@
 // What the start-up work (bin/sif.cjs, the exec bundle, the handoff, the starter) must
 // leave behind: a payload with a clean signal state, no process of ours holding the
 // caller's output or outliving sif, a FUSE server that grows under load.
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT, requireHost, runAsUser, SIF_BIN, sifAsUser, testImagesDir, userTempDir } from '../support/unprivileged.js';
@@ -135,9 +136,9 @@ describe('the exec fast path', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   /** Runs a script (bin/sif.cjs by default) under the probe, as the user, up to the launch plan. */
-  async function run(args: string[], script = join(REPO_ROOT, 'bin', 'sif.cjs')): Promise<{ status: number | null; read: string[]; builtins: string[] }> {
+  async function run(args: string[], script = join(REPO_ROOT, 'bin', 'sif.cjs'), env: Record<string, string> = {}): Promise<{ status: number | null; read: string[]; builtins: string[] }> {
     const r = await runAsUser(process.execPath, ['--require', join(dir, 'probe.cjs'), script, ...args], {
-      env: { HOME: dir, SIF_DUMP_PLAN: join(dir, 'plan') },
+      env: { HOME: dir, SIF_DUMP_PLAN: join(dir, 'plan'), ...env },
     });
     const json = r.stderr.split('\n').find((l) => l.startsWith('{'));
     if (!json) throw new Error(`no probe output (status ${r.exitCode}): ${r.stderr}`);
@@ -168,6 +169,22 @@ describe('the exec fast path', () => {
       join(REPO_ROOT, 'dist', 'sif-gpu.cjs.cache'),
       join(REPO_ROOT, 'dist', 'sif-gpu.cjs'),
     ]);
+  });
+
+  it('sif exec --nv against a driver loads no built-in module but vm, and not the image reader of --nv-compat', async () => {
+    execFileSync('bash', [join(REPO_ROOT, 'scripts', 'fake-nvidia.sh')], { stdio: 'inherit' });
+    const driver = { SIF_TEST_NVIDIA_ROOT: join(REPO_ROOT, '.cache', 'fake-nvidia') };
+    writeFileSync(join(dir, 'empty.cjs'), '');
+    const bare = new Set((await run([], join(dir, 'empty.cjs'))).builtins);
+    const out = await run(['exec', '--nv', '--contain', image, 'true'], undefined, driver);
+    expect(out.status).toBe(0);
+    // node:child_process (nvidia-smi, for MIG names only) and node:zlib (the image reader) cost ~6-7 ms each.
+    expect(out.builtins.filter((m) => m.startsWith('NativeModule ') && !bare.has(m))).toEqual(['NativeModule vm']);
+    expect(out.read.filter((f) => f.includes('sif-gpu-image'))).toEqual([]);
+    // --nv-compat reads the image, through its own bundle.
+    const compat = await run(['exec', '--nv', '--nv-compat', image, 'true'], undefined, driver);
+    expect(compat.status).toBe(0);
+    expect(compat.read).toContain(join(REPO_ROOT, 'dist', 'sif-gpu-image.cjs'));
   });
 
   it('bin/sif starts the node that built it, without /usr/bin/env', () => {

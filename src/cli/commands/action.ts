@@ -45,8 +45,13 @@ export function actionCommand(command: string, describe: string, argvFor: ArgvFo
         });
       }
       if (gpu && opts.nv) {
+        // Planned before the launch: reading the image (--nv-compat) loads its reader asynchronously.
+        const parts = await gpu.nvidiaForLaunch(
+          { contain: opts.contain, privateTmp: opts.contain && !opts.workdir, imageEnv: image.ociConfig?.Env ?? [], compat32: opts.compat32, compat: opts.nvCompat },
+          host.env,
+          image.info,
+        );
         contributors.push(() => {
-          const parts = gpu.nvidiaForLaunch({ contain: opts.contain, privateTmp: opts.contain && !opts.workdir, imageEnv: image.ociConfig?.Env ?? [] }, host.env);
           if (logs('debug')) logger().debug({ decisions: parts.notes }, '--nv');
           return parts;
         });

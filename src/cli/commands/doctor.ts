@@ -44,6 +44,8 @@ export const doctorCommand: CommandModule = {
       .option('gpu', { type: 'boolean', describe: "--nv's decisions: driver, libraries, programs, device nodes, GPUs" })
       .option('mpi', { type: 'boolean', describe: "--mpi's decisions for IMAGE and COMMAND: which MPI, what is bound, each check; exits 1 where --mpi would refuse" })
       .option('contain', { alias: 'c', type: 'boolean', describe: 'as with --contain (device nodes are bound)' })
+      .option('compat32', { type: 'boolean', describe: 'as with --compat32 (--gpu: the 32-bit libraries too)' })
+      .option('nv-compat', { type: 'boolean', describe: "as with --nv-compat (--gpu: IMAGE's forward-compatibility libraries)" })
       .option('device', { type: 'string', describe: 'also what --device VENDOR/CLASS=NAME would apply (comma-separated, repeatable)' })
       .option('cleanenv', { alias: 'e', type: 'boolean', describe: 'as with --cleanenv (--mpi: what passes)' })
       .positional('image', { type: 'string', describe: 'an image: the CUDA version it needs (--gpu), the command to check (--mpi)' }),
@@ -53,10 +55,12 @@ export const doctorCommand: CommandModule = {
       return doctorMpi(a.image, payloadArguments(), a.contain === true, a.cleanenv === true);
     }
     if (a.gpu !== true) throw new SifError('SIF_E_USAGE', 'sif doctor needs a topic', { hint: HINT });
-    const imageEnv = typeof a.image === 'string' ? (openForLaunch(a.image).ociConfig?.Env ?? []) : [];
+    const image = typeof a.image === 'string' ? openForLaunch(a.image) : undefined;
+    const imageEnv = image?.ociConfig?.Env ?? [];
     const gpu = await loadGpu();
     const env = hostEnv();
-    process.stdout.write(gpu.nvidiaDoctor({ contain: a.contain === true, privateTmp: a.contain === true, imageEnv }, env));
+    const req = { contain: a.contain === true, privateTmp: a.contain === true, imageEnv, compat32: a.compat32 === true, compat: a['nv-compat'] === true };
+    process.stdout.write(await gpu.nvidiaDoctor(req, env, image?.info));
     const devices = [a.device ?? []].flat().flatMap((d) => String(d).split(',')).map((d) => d.trim()).filter(Boolean);
     process.stdout.write(gpu.cdiDoctor(env, { devices, contain: a.contain === true }));
   },

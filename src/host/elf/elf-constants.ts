@@ -12,6 +12,7 @@ export const PT_INTERP = 3;
 
 export const SHT_STRTAB = 3;
 export const SHT_DYNAMIC = 6;
+export const SHT_NOTE = 7;
 export const SHT_GNU_VERDEF = 0x6ffffffd;
 export const SHT_GNU_VERNEED = 0x6ffffffe;
 

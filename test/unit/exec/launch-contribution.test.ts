@@ -40,4 +40,11 @@ describe('combineContributions', () => {
     expect(withLibraryDir('/a:/.singularity.d/libs:/b', true)).toBe('/.singularity.d/libs:/a:/b');
     expect(withLibraryDir(undefined, false)).toBe('/.singularity.d/libs');
   });
+
+  it('places a directory asked to follow it right after it (--compat32), first or last', () => {
+    const nv32 = { ...nv, libraryDirsAfter: ['/.singularity.d/libs32'] };
+    expect(combineContributions([nv32], { LD_LIBRARY_PATH: '/a:/.singularity.d/libs' }).env.LD_LIBRARY_PATH).toBe('/a:/.singularity.d/libs:/.singularity.d/libs32');
+    expect(combineContributions([nv32, mpi], { LD_LIBRARY_PATH: '/a' }).env.LD_LIBRARY_PATH).toBe('/.singularity.d/libs:/.singularity.d/libs32:/a');
+    expect(withLibraryDir('/.singularity.d/libs32:/a', false, ['/.singularity.d/libs32'])).toBe('/a:/.singularity.d/libs:/.singularity.d/libs32');
+  });
 });

@@ -30,8 +30,9 @@ describe('CUDA version check', () => {
     const w = cudaMismatch({ version: '12.6', from: 'CUDA_VERSION' }, '550.54.14');
     expect(w).toMatch(/needs CUDA 12\.6 \(its CUDA_VERSION\), but driver 550\.54\.14 supports CUDA 12\.4/);
     expect(w).toMatch(/minor-version compatibility/);
-    expect(w).toMatch(/cuda-compat-12-6/);
-    expect(w).toMatch(/\/usr\/local\/cuda-12\.6\/compat first on the image's LD_LIBRARY_PATH/);
+    expect(w).toMatch(/install CUDA's forward-compatibility package cuda-compat-12-6 in the image and run with --nv-compat/);
+    const carried = cudaMismatch({ version: '12.6', from: 'CUDA_VERSION' }, '550.54.14', { dir: '/usr/local/cuda-12.6/compat', version: '560.35.05' });
+    expect(carried).toMatch(/the image carries CUDA's forward-compatibility libraries of driver 560\.35\.05 in \/usr\/local\/cuda-12\.6\/compat: add --nv-compat/);
     expect(cudaMismatch({ version: '13.0', from: 'CUDA_VERSION' }, '550.54.14')).not.toMatch(/minor-version/);
     // 11.x's minor-version compatibility starts at 450.80.02.
     expect(cudaMismatch({ version: '11.1', from: 'CUDA_VERSION' }, '450.57')).not.toMatch(/minor-version/);

@@ -16,6 +16,11 @@ export interface FakeHost {
   /** ICD and vendor files by path. */
   icd?: Record<string, string>;
   mps?: string;
+  /** /proc/driver/nvidia/gpus/<bus>/information texts by bus id. */
+  information?: Record<string, string>;
+  migMinors?: string;
+  /** nvidia-smi -L's answer. */
+  smiList?: string;
 }
 
 export const VERSION_TEXT = (v: string) => `NVRM version: NVIDIA UNIX x86_64 Kernel Module  ${v}  Thu Feb 15 2024\nGCC version:  gcc version 12.2.0 (Debian 12.2.0-14)\n`;
@@ -49,6 +54,9 @@ export function fakeGpuHost(h: FakeHost): GpuHostFacts & { asked: string[] } {
     elfMachine: () => 62,
     isExecutable: (p) => exists(p) && files[p] === 0,
     deviceNodes: () => (asked.push('dev'), (h.devices ?? []).map((name) => ({ name, path: `/dev/${name}` }))),
+    gpuInformation: () => (asked.push('information'), h.information ? Object.entries(h.information).map(([busId, text]) => ({ busId, text })) : undefined),
+    migMinors: () => (asked.push('mig-minors'), h.migMinors),
+    nvidiaSmiList: (program) => (asked.push(`smi ${program}`), h.smiList),
     binaryDirs: () => ['/usr/bin'],
     driverFile: (p) => h.icd?.[p],
     mpsPipeDir: () => (h.mps ? { path: h.mps, src: h.mps } : undefined),

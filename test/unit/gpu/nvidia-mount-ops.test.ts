@@ -41,6 +41,20 @@ describe('nvidiaMountOps', () => {
     expect(combineContributions([nvidiaMountOps(plan)], { LD_LIBRARY_PATH: '/.singularity.d/libs:/x' }).env.LD_LIBRARY_PATH).toBeUndefined();
   });
 
+  it('puts a 32-bit set in a tmpfs of its own, after /.singularity.d/libs on LD_LIBRARY_PATH', () => {
+    const lib32 = '/usr/lib/i386-linux-gnu/libcuda.so.550.54.14';
+    const with32 = { ...plan, mounts: [...plan.mounts, { src: lib32, dst: '/.singularity.d/libs32/libcuda.so.1' }] };
+    const c = nvidiaMountOps(with32);
+    expect(c.libraries.map((l) => l.src)).not.toContain(lib32);
+    expect(c.libraryDirsAfter).toEqual(['/.singularity.d/libs32']);
+    const parts = combineContributions([c], { LD_LIBRARY_PATH: '/opt/lib:/.singularity.d/libs' });
+    expect(parts.ops.filter((o) => o.dst.startsWith('/.singularity.d/libs32'))).toEqual([
+      { op: 'tmpfs', dst: '/.singularity.d/libs32', mode: 0o755 },
+      { op: 'bind', src: lib32, dst: '/.singularity.d/libs32/libcuda.so.1', readonly: true },
+    ]);
+    expect(parts.env.LD_LIBRARY_PATH).toBe('/opt/lib:/.singularity.d/libs:/.singularity.d/libs32');
+  });
+
   it('makes no tmpfs when no library is bound', () => {
     const parts = combineContributions([nvidiaMountOps({ ...plan, mounts: [], files: [], links: [], env: {} })], {});
     expect(parts).toEqual({ ops: [], env: {}, warnings: ['w'], librariesFirst: false });

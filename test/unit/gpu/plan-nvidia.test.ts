@@ -15,9 +15,38 @@ describe('planNvidia', () => {
       { src: `${LIBS}/libnvidia-ptxjitcompiler.so.${V}`, dst: '/.singularity.d/libs/libnvidia-ptxjitcompiler.so.1' },
     ]);
     expect(plan.links).toEqual([{ target: 'libcuda.so.1', dst: '/.singularity.d/libs/libcuda.so' }]);
-    expect(plan.notes).toContain('32-bit libraries not bound: libcuda.so.1, libnvidia-ml.so.1, libnvidia-ptxjitcompiler.so.1');
+    expect(plan.notes).toContain(
+      '32-bit libraries not bound: libcuda.so.1, libnvidia-ml.so.1, libnvidia-ptxjitcompiler.so.1 (--compat32 binds them into /.singularity.d/libs32, for 32-bit programs)',
+    );
     expect(plan.warnings).toEqual([]);
     expect(plan.driverVersion).toBe(V);
+  });
+
+  it('with --compat32 binds the 32-bit set into /.singularity.d/libs32, apart from the 64-bit one', () => {
+    const plan = planNvidia({ contain: false, compat32: true }, fakeGpuHost({ version: V, ...debianDriver(V), devices: ['nvidia0'] }));
+    const i386 = '/usr/lib/i386-linux-gnu';
+    expect(plan.mounts.filter((m) => m.dst.startsWith('/.singularity.d/libs32/'))).toEqual([
+      { src: `${i386}/libcuda.so.${V}`, dst: '/.singularity.d/libs32/libcuda.so.1' },
+      { src: `${i386}/libnvidia-ml.so.${V}`, dst: '/.singularity.d/libs32/libnvidia-ml.so.1' },
+      { src: `${i386}/libnvidia-ptxjitcompiler.so.${V}`, dst: '/.singularity.d/libs32/libnvidia-ptxjitcompiler.so.1' },
+    ]);
+    // Nothing 32-bit where a 64-bit program looks.
+    expect(plan.mounts.filter((m) => m.dst.startsWith('/.singularity.d/libs/')).every((m) => m.src.startsWith(LIBS))).toBe(true);
+    expect(plan.links).toEqual([
+      { target: 'libcuda.so.1', dst: '/.singularity.d/libs/libcuda.so' },
+      { target: 'libcuda.so.1', dst: '/.singularity.d/libs32/libcuda.so' },
+    ]);
+    expect(plan.notes).toContain('32-bit libraries in /.singularity.d/libs32, after /.singularity.d/libs on LD_LIBRARY_PATH: libcuda.so.1, libnvidia-ml.so.1, libnvidia-ptxjitcompiler.so.1');
+    expect(plan.warnings).toEqual([]);
+  });
+
+  it('with --compat32 leaves out a library of another architecture, and warns when no 32-bit set exists', () => {
+    const d = debianDriver(V, ['libcuda']);
+    d.files![`/usr/lib/i386-linux-gnu/libcuda.so.${V}`] = 64; // the cache says "not ours", the header says x86-64: neither i386
+    const odd = planNvidia({ contain: false, compat32: true }, fakeGpuHost({ version: V, ...d, devices: ['nvidia0'] }));
+    expect(odd.mounts.map((m) => m.dst)).toEqual(['/.singularity.d/libs/libcuda.so.1']);
+    expect(odd.notes).toContain('32-bit libraries not bound: libcuda.so.1');
+    expect(odd.warnings).toEqual([`--compat32: the driver has no 32-bit libraries of version ${V} on this host: 32-bit programs will not find it`]);
   });
 
   it('tells the architecture by the cache flags, libc6 or plain ELF (linked without libc)', () => {
@@ -25,7 +54,7 @@ describe('planNvidia', () => {
     for (const e of d.cache!) e.flags &= 0xff01; // ldconfig's type for a library without DT_NEEDED libc
     const plan = planNvidia({ contain: false }, fakeGpuHost({ version: V, ...d }));
     expect(dsts(plan)).toEqual(['/.singularity.d/libs/libcuda.so.1']);
-    expect(plan.notes).toContain('32-bit libraries not bound: libcuda.so.1');
+    expect(plan.notes).toContain('32-bit libraries not bound: libcuda.so.1 (--compat32 binds them into /.singularity.d/libs32, for 32-bit programs)');
   });
 
   it('skips a library of another driver version (a leftover in another directory)', () => {
@@ -125,10 +154,20 @@ describe('planNvidia', () => {
 
     it('warns about a GPU that is not there, and about UUIDs it cannot map', () => {
       const missing = planNvidia({ contain: true }, host({ CUDA_VISIBLE_DEVICES: '0,7' }));
-      expect(missing.warnings).toEqual(['--nv: CUDA_VISIBLE_DEVICES names GPU 7, but there is no /dev/nvidia7 on this host']);
-      const uuid = planNvidia({ contain: true }, host({ CUDA_VISIBLE_DEVICES: 'GPU-8f6c2a1e' }));
-      expect(uuid.warnings[0]).toMatch(/cannot map CUDA_VISIBLE_DEVICES=GPU-8f6c2a1e/);
+      expect(missing.warnings).toEqual(['--nv: CUDA_VISIBLE_DEVICES names /dev/nvidia7, not on this host: left out']);
+      // No information files: every GPU, and CUDA (which reads UUIDs) told which.
+      const uuid = planNvidia({ contain: true }, host({ NVIDIA_VISIBLE_DEVICES: 'GPU-8f6c2a1e' }));
+      expect(uuid.warnings[0]).toBe(
+        '--nv --contain: cannot map NVIDIA_VISIBLE_DEVICES=GPU-8f6c2a1e to device nodes (no GPU is described in /proc/driver/nvidia/gpus/*/information): binding every GPU',
+      );
       expect(devDsts(uuid)).toHaveLength(control.length + 3);
+      expect(uuid.env).toEqual({ CUDA_VISIBLE_DEVICES: 'GPU-8f6c2a1e' });
+      // From CUDA_VISIBLE_DEVICES itself, it passes through unchanged.
+      expect(planNvidia({ contain: true }, host({ CUDA_VISIBLE_DEVICES: 'GPU-8f6c2a1e' })).env).toEqual({});
+    });
+
+    it('CUDA_VISIBLE_DEVICES=-1 (or any word CUDA cannot read first) binds no GPU', () => {
+      expect(devDsts(planNvidia({ contain: true }, host({ CUDA_VISIBLE_DEVICES: '-1' })))).toEqual(control);
     });
 
     it('warns when the host has no GPU node', () => {

@@ -9,7 +9,11 @@ describe('probeGpuHost', () => {
   let root: string;
   beforeAll(() => {
     root = mkdtempSync(join(tmpdir(), 'sif-gpuhost-'));
-    for (const d of ['proc/driver/nvidia', 'etc/sif', 'usr/bin', 'lib', 'usr/share/vulkan/icd.d']) mkdirSync(join(root, d), { recursive: true });
+    for (const d of ['proc/driver/nvidia/gpus/0000:3b:00.0', 'proc/driver/nvidia-caps', 'etc/sif', 'usr/bin', 'lib', 'usr/share/vulkan/icd.d']) mkdirSync(join(root, d), { recursive: true });
+    writeFileSync(join(root, 'proc/driver/nvidia/gpus/0000:3b:00.0/information'), 'GPU UUID: \t GPU-12\nDevice Minor: \t 0\n');
+    writeFileSync(join(root, 'proc/driver/nvidia-caps/mig-minors'), 'config 1\n');
+    writeFileSync(join(root, 'usr/bin/smi-list'), '#!/bin/sh\necho "GPU 0: X (UUID: GPU-12) $1"\n', { mode: 0o755 });
+    writeFileSync(join(root, 'usr/bin/smi-fails'), '#!/bin/sh\nexit 3\n', { mode: 0o755 });
     writeFileSync(join(root, 'proc/driver/nvidia/version'), 'NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.14  x\n');
     writeFileSync(join(root, 'etc/ld.so.cache'), ldCache([['libz.so.1', '/lib/libz.so.1', 0x0303], ['libcuda.so.1', '/lib/libcuda.so.1', 0x0303]]));
     writeFileSync(join(root, 'etc/sif/sif.conf'), 'nvidia lib dir = /opt\n');
@@ -32,6 +36,15 @@ describe('probeGpuHost', () => {
     expect(facts.driverFile('/etc/OpenCL/vendors/nvidia.icd')).toBeUndefined();
     expect(facts.deviceNodes()).toEqual([]);
     expect(facts.persistencedSocket()).toBeUndefined();
+  });
+
+  it("reads the GPUs' information files and mig-minors below the test root, and runs nvidia-smi -L", () => {
+    const facts = probeGpuHost({ SIF_TEST_NVIDIA_ROOT: root });
+    expect(facts.gpuInformation()).toEqual([{ busId: '0000:3b:00.0', text: 'GPU UUID: \t GPU-12\nDevice Minor: \t 0\n' }]);
+    expect(facts.migMinors()).toBe('config 1\n');
+    expect(facts.nvidiaSmiList(join(root, 'usr/bin/smi-list'))).toBe('GPU 0: X (UUID: GPU-12) -L\n');
+    expect(facts.nvidiaSmiList(join(root, 'usr/bin/smi-fails'))).toBeUndefined();
+    expect(probeGpuHost({ SIF_TEST_NVIDIA_ROOT: join(root, 'nowhere') }).gpuInformation()).toBeUndefined();
   });
 
   it('tells an ELF file by its header, and nothing else', () => {
