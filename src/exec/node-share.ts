@@ -2,6 +2,7 @@ import { isAbsolute, normalize } from 'node:path';
 import { SifError } from '../errors.js';
 import type { LaunchPlan, ShareRecord } from './mount-ops.js';
 import { PLAN_VERSION } from './plan-encoding.js';
+import { pmixServerDirs } from './pmix-server-dirs.js';
 
 /**
  * One container per node: ranks of one job step on one node, launched with the same
@@ -82,9 +83,15 @@ export function inStepCgroup(cgroups: string, job: string): boolean {
   return cgroups.split('\n').some((line) => line.slice(line.indexOf(':', line.indexOf(':') + 1) + 1).includes(`/job_${job}/step_`));
 }
 
-/** A container with storage of its own (a tmpfs, --writable-tmpfs) would carry one step's files into the next. */
-function hasOwnStorage(plan: Pick<LaunchPlan, 'writable' | 'ops'>): boolean {
-  return plan.writable || plan.ops.some((o) => o.op === 'tmpfs');
+/**
+ * A container that is its step's alone: with storage of its own (a tmpfs,
+ * --writable-tmpfs), it would carry one step's files into the next; with a mount of the
+ * step's own (the PMIx server's directory under srun --mpi=pmix, pmix.<job>.<step>), no
+ * later step could use it (its key would differ), so waiting would be for nothing.
+ */
+function isTheSteps(plan: Pick<LaunchPlan, 'writable' | 'ops'>, env: Readonly<Record<string, string>>): boolean {
+  const stepDirs = pmixServerDirs({ ...env });
+  return plan.writable || plan.ops.some((o) => o.op === 'tmpfs' || (o.op === 'bind' && stepDirs.includes(o.src)));
 }
 
 /** Who shares: `id` names the job (lingering) or the step (not); `lingerMs` is 0 for a step. */
@@ -97,8 +104,8 @@ export interface ShareScope {
  * Under SLURM, with a window asked for, the container is the job's: every step of the
  * job on the node that runs the same image with the same mounts joins it while it lives
  * or lingers, one after the other or at once. Not where the step's cgroup would kill it
- * at the step's end, nor for a container with storage of its own: those stay the step's
- * (jobStepId), and end with its last rank.
+ * at the step's end, nor for a container that is the step's alone (isTheSteps): those
+ * stay the step's (jobStepId), and end with its last rank.
  */
 export function shareScope(
   env: Readonly<Record<string, string>>,
@@ -108,7 +115,7 @@ export function shareScope(
   cgroups: () => string,
 ): ShareScope | undefined {
   const job = env['SLURM_JOB_ID'];
-  if (lingerMs > 0 && job && !hasOwnStorage(plan) && !inStepCgroup(cgroups(), job)) return { id: `slurm-job=${job}`, lingerMs };
+  if (lingerMs > 0 && job && !isTheSteps(plan, env) && !inStepCgroup(cgroups(), job)) return { id: `slurm-job=${job}`, lingerMs };
   const step = jobStepId(env, ppid);
   return step === undefined ? undefined : { id: step, lingerMs: 0 };
 }

@@ -81,6 +81,8 @@ describe('planShare', () => {
     expect(lingering({ ...srun, SLURM_STEP_ID: '7', PMIX_NAMESPACE: 'slurm.pmix.4711.7', SLURM_STEP_NUM_TASKS: '1' })).toBe(share?.key);
     expect(lingering({ SLURM_JOB_ID: '4711' })).toBe(share?.key);
     expect(lingering({ ...srun, ...mpirun })).toBe(share?.key);
+    // PMIx's directory, when no mount of the step's own shows it (a bind above it does)
+    expect(lingering({ ...srun, PMIX_SERVER_TMPDIR: '/var/spool/slurmd/pmix.4711.0' })).toBe(share?.key);
     // Not another job's, nor a step's of the same job that does not linger, nor another window's.
     expect(lingering({ ...srun, SLURM_JOB_ID: '4712' })).not.toBe(share?.key);
     expect(key()).not.toBe(share?.key);
@@ -90,12 +92,14 @@ describe('planShare', () => {
   it.each([
     ['--writable-tmpfs', { ...plan, writable: true }, probe()],
     ['a tmpfs of its own (--contain)', { ...plan, ops: [...plan.ops, { op: 'tmpfs' as const, dst: '/tmp', mode: 0o1777 }] }, probe()],
+    ["the PMIx server's directory of srun --mpi=pmix", { ...plan, ops: [...plan.ops, { op: 'bind' as const, src: '/var/spool/slurmd/pmix.4711.0', dst: '/var/spool/slurmd/pmix.4711.0', optional: true }] }, probe()],
     ["the step's own cgroup (proctrack/cgroup)", plan, probe({ ownCgroups: () => '0::/system.slice/slurmstepd.scope/job_4711/step_0/user/task_1\n' })],
   ])('keeps a container with %s to its step, with no window', (_what, p, pr) => {
-    expect(planShare(p, false, 5000, 1000, srun, pr)).toMatchObject({ lingerMs: 0 });
-    expect(key(p, srun, pr, 5000)).toBe(key(p, srun, pr, 0));
+    const env = { ...srun, PMIX_SERVER_TMPDIR: '/var/spool/slurmd/pmix.4711.0' };
+    expect(planShare(p, false, 5000, 1000, env, pr)).toMatchObject({ lingerMs: 0 });
+    expect(key(p, env, pr, 5000)).toBe(key(p, env, pr, 0));
     // and a single-rank step then shares nothing, as before
-    expect(planShare(p, false, 5000, 1000, { ...srun, SLURM_STEP_NUM_TASKS: '1' }, pr)).toBeUndefined();
+    expect(planShare(p, false, 5000, 1000, { ...env, SLURM_STEP_NUM_TASKS: '1' }, pr)).toBeUndefined();
   });
 
   it('lingers only under SLURM: mpirun and hydra name no job', () => {
