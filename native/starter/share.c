@@ -267,6 +267,7 @@ static int linger(int users) {
     return 0;
   }
   xflock(users, LOCK_UN, "users");
+  /* A new window each time the last rank has gone. */
   long long end = now_ms() + (long long)plan->share_linger_ms;
   for (;;) {
     enum linger_event e = linger_wait((long)(end - now_ms()));
@@ -278,9 +279,9 @@ static int linger(int users) {
       linger_end();
       return 1;
     }
-    if (stop || (e == LINGER_TIMEOUT && now_ms() >= end)) return 0;
-    /* A rank came and went (or gave up): the window starts again from now. */
-    if (e == LINGER_WAKE) end = now_ms() + (long long)plan->share_linger_ms;
+    if (stop || now_ms() >= end) return 0;
+    /* Opened by one that did not join (a joiner holds KEY.lock until it is in): the
+       window goes on as it was, so that nothing but ranks can keep the container. */
     xflock(users, LOCK_UN, "users");
     xflock(lock_fd, LOCK_UN, "lock");
   }
