@@ -21,7 +21,7 @@ describe('a container that waits for the next step of its job', () => {
 
   /** An allocation of its own, and a share directory of its own for its steps. */
   async function allocation(name: string): Promise<{ job: string; shareDir: string; end: () => Promise<void> }> {
-    const r = await runAsUser('salloc', ['--no-shell', '-n', '2', '--time=5', `--job-name=sif-linger-${name}-${process.pid}`], {
+    const r = await runAsUser('salloc', ['--no-shell', '-n', '1', '--time=5', `--job-name=sif-linger-${name}-${process.pid}`], {
       env: { SLURM_CONF: slurm.slurmConf },
       timeoutMs: 120_000,
     });
@@ -41,15 +41,24 @@ describe('a container that waits for the next step of its job', () => {
   const stepEnv = (a: Alloc) => ({ SLURM_CONF: slurm.slurmConf, XDG_RUNTIME_DIR: join(a.shareDir, '..') });
 
   /** Runs one step of one rank in the allocation; returns its container's mount namespace. */
-  async function step(a: Alloc, sifArgs: string[], img = image): Promise<string> {
-    const r = await runAsUser('srun', ['--jobid', a.job, '-n', '1', SIF_BIN, 'exec', ...sifArgs, img, 'sh', '-c', NS_LINE], {
+  async function step(a: Alloc, sifArgs: string[], img = image, then = 'true'): Promise<string> {
+    return (await stepOut(a, sifArgs, img, then)).mnt;
+  }
+
+  async function stepOut(a: Alloc, sifArgs: string[], img: string, then: string): Promise<{ mnt: string; stdout: string }> {
+    const r = await runAsUser('srun', ['--jobid', a.job, '-n', '1', SIF_BIN, 'exec', ...sifArgs, img, 'sh', '-c', `${NS_LINE}; ${then}`], {
       env: stepEnv(a),
       timeoutMs: 120_000,
     });
     const v = views(r.stdout);
     if (r.exitCode !== 0 || v.length !== 1) throw new Error(`step failed (exit ${r.exitCode}): ${r.stderr}`);
-    return v[0]!.mnt;
+    return { mnt: v[0]!.mnt, stdout: r.stdout };
   }
+
+  /** A file of the image that nothing but these steps reads, and how many of its pages the container's page cache holds. */
+  const COLD_FILE = '/usr/share/common-licenses/GPL-3';
+  const CACHED = `echo "cached=$(fincore -n -o PAGES ${COLD_FILE} | tr -d ' ')"`;
+  const cached = (stdout: string) => Number(/^cached=(\d+)$/m.exec(stdout)?.[1] ?? NaN);
 
   const lockFiles = (a: Alloc) => (existsSync(a.shareDir) ? readdirSync(a.shareDir).filter((f) => /\.(lock|live|users)$/.test(f)) : []);
 
@@ -57,10 +66,12 @@ describe('a container that waits for the next step of its job', () => {
     const a = await allocation('reuse');
     try {
       const linger = ['--share-linger', '4'];
-      const first = await step(a, linger);
+      const first = await stepOut(a, linger, image, `${CACHED}; cat ${COLD_FILE} >/dev/null`);
       // The step is over: its container waits, with its server.
-      const servers = fuseServers(new Set([first]));
-      const second = await step(a, linger);
+      const servers = fuseServers(new Set([first.mnt]));
+      // The next step finds the file that the first read in the page cache (the mount's).
+      const secondOut = await stepOut(a, linger, image, CACHED);
+      const second = secondOut.mnt;
       const serversThen = fuseServers(new Set([second]));
       const third = await step(a, linger);
 
@@ -70,15 +81,20 @@ describe('a container that waits for the next step of its job', () => {
         bind: await step(a, [...linger, '-B', `${userTempDir('sif-linger-bind-')}:/mnt`]),
         window: await step(a, ['--share-linger', '5']),
         noLinger: await step(a, ['--share-linger', '0']),
-        noShare: await step(a, [...linger, '--no-share']),
+        noShare: (await stepOut(a, [...linger, '--no-share'], image, CACHED)),
       };
-      process.stderr.write(`share-linger: steps 1-3 in ${first} ${second} ${third}, FUSE servers ${servers} then ${serversThen}; apart: ${JSON.stringify(apart)}\n`);
+      const cold = { first: cached(first.stdout), noShare: cached(apart.noShare.stdout) };
+      const apartNs = { ...apart, noShare: apart.noShare.mnt };
+      process.stderr.write(`share-linger: steps 1-3 in ${first.mnt} ${second} ${third}, FUSE servers ${servers} then ${serversThen}, ` +
+        `pages of ${COLD_FILE} cached at the start: step 1 ${cold.first}, step 2 ${cached(secondOut.stdout)}, --no-share ${cold.noShare}; apart: ${JSON.stringify(apartNs)}\n`);
       expect(servers).toHaveLength(1);
-      expect({ second, third, serversThen }).toEqual({ second: first, third: first, serversThen: servers });
-      for (const [what, ns] of Object.entries(apart)) expect({ what, same: ns === first }).toEqual({ what, same: false });
+      expect({ second, third, serversThen }).toEqual({ second: first.mnt, third: first.mnt, serversThen: servers });
+      expect(cached(secondOut.stdout)).toBeGreaterThan(0);
+      expect(cold).toEqual({ first: 0, noShare: 0 });
+      for (const [what, ns] of Object.entries(apartNs)) expect({ what, same: ns === first.mnt }).toEqual({ what, same: false });
 
       // After the window: no process in any of these containers, no lock file left.
-      const all = new Set([first, ...Object.values(apart)]);
+      const all = new Set([first.mnt, ...Object.values(apartNs)]);
       await until('the containers to end', () => processesIn(all).length === 0 && lockFiles(a).length === 0, 30_000).catch(() => {});
       expect({ left: processesIn(all), files: lockFiles(a) }).toEqual({ left: [], files: [] });
     } finally {
