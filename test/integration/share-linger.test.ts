@@ -57,8 +57,9 @@ describe('a container that waits for the next step of its job', () => {
 
   /** A file of the image that nothing but these steps reads, and how many of its pages the container's page cache holds. */
   const COLD_FILE = '/usr/share/common-licenses/GPL-3';
-  const CACHED = `echo "cached=$(fincore -n -o PAGES ${COLD_FILE} | tr -d ' ')"`;
-  const cached = (stdout: string) => Number(/^cached=(\d+)$/m.exec(stdout)?.[1] ?? NaN);
+  // No quotes: it goes inside other sh -c '...' (fincore pads the number).
+  const CACHED = `echo cached=$(fincore -n -o PAGES ${COLD_FILE})`;
+  const cached = (stdout: string) => Number(/^cached= ?(\d+)$/m.exec(stdout)?.[1] ?? NaN);
 
   const lockFiles = (a: Alloc) => (existsSync(a.shareDir) ? readdirSync(a.shareDir).filter((f) => /\.(lock|live|users)$/.test(f)) : []);
 
@@ -101,6 +102,25 @@ describe('a container that waits for the next step of its job', () => {
       await a.end();
     }
   }, 600_000);
+
+  it("lets a job's sif exec that follow one another in one task share, as a batch script's do", async () => {
+    const a = await allocation('batch');
+    try {
+      // The second finds the file the first read in the page cache: the same mount (a
+      // namespace's number alone could be a new one's, reused).
+      const exec = (then: string) => `${SIF_BIN} exec --share-linger 2 ${image} sh -c '${NS_LINE}; ${then}'`;
+      const r = await runAsUser('srun', ['--jobid', a.job, '-n', '1', 'sh', '-c', `${exec(`cat ${COLD_FILE} >/dev/null`)} && ${exec(CACHED)}`], {
+        env: stepEnv(a),
+        timeoutMs: 120_000,
+      });
+      const v = views(r.stdout);
+      expect({ exitCode: r.exitCode, execs: v.length }).toEqual({ exitCode: 0, execs: 2 });
+      expect(v[0]!.mnt).toBe(v[1]!.mnt);
+      expect(cached(r.stdout)).toBeGreaterThan(0);
+    } finally {
+      await a.end();
+    }
+  }, 300_000);
 
   it('leaves nothing behind after the window when the job is cancelled, mid-step or lingering', async () => {
     const a = await allocation('scancel');
