@@ -256,6 +256,7 @@ function mpiStartup() {
   ratioLine('srun sif exec / srun ch-run', r.get('srun-sif'), r.get('srun-ch-run'));
   ratioLine('srun ch-run / srun true', r.get('srun-ch-run'), r.get('srun-true'));
   ratioLine('srun sif exec --mpi / srun sif exec', r.get('srun-sif-mpi'), r.get('srun-sif'));
+  ratioLine('srun sif exec joining the waiting container / making one (--share-linger 0)', r.get('srun-sif'), r.get('srun-sif-fresh'));
   const s = r.get('srun-sif'), t = r.get('srun-true');
   if (s && t) console.log(`  sif's cost per step: ${ms(s.mean - t.mean)} ms (means), ${ms(s.median - t.median)} ms (medians)`);
 }
