@@ -56,7 +56,9 @@ static enum linger_event take_events(void) {
 }
 
 enum linger_event linger_begin(void) {
-  if ((users_wd = inotify_add_watch(notify_fd, users_path, IN_OPEN)) < 0) die_errno("watching %s", users_path);
+  /* Unable to see ranks come (the user's inotify watches all taken: ENOSPC), the
+     container ends as it would without a window. */
+  if ((users_wd = inotify_add_watch(notify_fd, users_path, IN_OPEN)) < 0) return LINGER_STOP;
   return take_events();
 }
 

@@ -17,8 +17,8 @@ enum linger_event {
 /* Watches the image (from now on) and those signals; -1, with a warning, when it
    cannot (the container then does not linger). users: the path of KEY.users. */
 int linger_watch_open(const char *image, const char *users);
-/* Starts a window: watches opens of KEY.users; STOP if something ended it already,
-   else WAKE. */
+/* Starts a window: watches opens of KEY.users; STOP if something ended it already
+   or the watch cannot be made, else WAKE. */
 enum linger_event linger_begin(void);
 /* Waits up to ms for an event. */
 enum linger_event linger_wait(long ms);
