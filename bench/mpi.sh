@@ -68,10 +68,12 @@ mpi_memory_sample() {
 
 # mpi_memory NAME SIF_OPTION...: 2 ranks of `sif exec OPTIONS IMG sleep 4` in one step,
 # each saying its task pid first; 10 samples, 0.2 s apart, once both payloads run, into
-# $work/mpi-memory.txt (the format of stats.mjs memory).
+# $work/mpi-memory.txt (the format of stats.mjs memory). With --share-linger 0: a
+# container the steps before left waiting would serve the ranks from outside their trees.
 mpi_memory() {
   local name=$1 pid pids s n=0
   shift
+  "$sif" exec --help 2>/dev/null | grep -q -- '--share-linger' && set -- --share-linger 0 "$@"
   mpi_srun -n 2 sh -c 'echo "task=$$"; exec "$@"' sh "$sif" exec "$@" "$image" sh -c 'echo up; exec sleep 4' \
     >"$work/mpi-mem-out.txt" 2>"$work/mpi-mem-err.txt" </dev/null &
   pid=$!
@@ -147,6 +149,12 @@ bench_mpi() {
   local s_names=() s_cmds=() srun_cmd="srun --jobid=$mpi_job --time=3 -n 2"
   s_names+=(srun-true) s_cmds+=("$srun_cmd true")
   works $srun_cmd $sif_cmd true && s_names+=(srun-sif) s_cmds+=("$srun_cmd $sif_cmd true")
+  # srun-sif joins the container an earlier srun-sif step left waiting (--share-linger);
+  # this one makes a container each step, as every step did before.
+  if "$sif" exec --help 2>/dev/null | grep -q -- '--share-linger'; then
+    works $srun_cmd $sif exec --share-linger 0 "$image" true &&
+      s_names+=(srun-sif-fresh) s_cmds+=("$srun_cmd $sif exec --share-linger 0 $image true")
+  fi
   works $srun_cmd $sif exec --mpi "$bare" true && s_names+=(srun-sif-mpi) s_cmds+=("$srun_cmd $sif exec --mpi $bare true")
   if command -v ch-run >/dev/null; then
     works $srun_cmd $ch_cmd true && s_names+=(srun-ch-run) s_cmds+=("$srun_cmd $ch_cmd true")

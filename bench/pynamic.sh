@@ -9,6 +9,10 @@
 # container start-up are not counted. Root is needed for the kernel's mounts only;
 # everything else runs as BENCH_USER. See bench/README.md.
 #
+# sif-reuse (the import only): a second sif exec of one job on the node, within the
+# window in which the first one's container waits for the job's next step
+# (--share-linger): its import-first is the figure, against sif's import-repeat.
+#
 # BENCH_STARTERS="name=/path/to/sif-starter ...": extra rows running other builds of the
 # starter on plans dumped by this sif (to compare builds of the read path in one run).
 set -euo pipefail
@@ -81,7 +85,7 @@ as_user() { runuser -u "$user" -- env -i HOME="$home" USER="$user" PATH=/usr/bin
 bwrap_in() { echo "bwrap --unshare-user --ro-bind $1 / --proc /proc --dev /dev --bind /tmp /tmp --"; }
 
 # Runtime names and how each runs a payload (its argv follows).
-names=(kernel sif local)
+names=(kernel sif sif-reuse local)
 declare -A prefix=([sif]="$repo/bin/sif exec $img" [local]="$(bwrap_in "$tree")")
 if command -v ch-run >/dev/null; then names+=(ch-run); prefix[ch-run]="ch-run $img --"; fi
 payloads=("sh /pynamic/import.sh" "sh /pynamic/tar.sh 1" "sh /pynamic/tar.sh 2")
@@ -108,6 +112,17 @@ run() {
       out=$(as_user $(bwrap_in "$mnt") ${payloads[p]} </dev/null 2>"$work/err") || status=$?
       umount "$mnt" ;;
     sif | local | ch-run) out=$(as_user ${prefix[$name]} ${payloads[p]} </dev/null 2>"$work/err") || status=$? ;;
+    sif-reuse)
+      [ "$p" = 0 ] || return 0
+      # SLURM_JOB_ID is what sif reads to let a container outlive its step, as a batch
+      # script's sif exec has it; one job per run, so that its first exec makes the
+      # container (not timed) and the second joins it.
+      local job="pynamic-$$-$RANDOM$RANDOM"
+      if as_user env SLURM_JOB_ID="$job" ${prefix[sif]} ${payloads[p]} </dev/null >/dev/null 2>"$work/err"; then
+        out=$(as_user env SLURM_JOB_ID="$job" ${prefix[sif]} ${payloads[p]} </dev/null 2>"$work/err") || status=$?
+      else
+        status=$?
+      fi ;;
     *)
       local s
       for s in $starters; do [ "${s%%=*}" = "$name" ] && break; done

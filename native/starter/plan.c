@@ -187,6 +187,8 @@ void plan_read(int fd, struct plan *pl) {
       pl->share_key = share_key(&c);
       pl->share_dev = decimal(&c, "image device");
       pl->share_ino = decimal(&c, "image inode");
+      pl->share_linger_ms = decimal(&c, "linger time");
+      if (pl->share_linger_ms > SHARE_LINGER_MAX_MS) die("plan: linger time %llu ms is over an hour", pl->share_linger_ms);
     } else if (!strcmp(rec, "end")) {
       ended = 1;
     } else {

@@ -1,7 +1,7 @@
 /*
  * The launch plan: what Node decided, read from an inherited fd.
  * Wire format: a sequence of netstrings ("LEN:BYTES,"). The first is the version
- * tag "SIFPLAN/1"; then records, each an op name followed by that op's fixed
+ * tag "SIFPLAN/2"; then records, each an op name followed by that op's fixed
  * number of fields; the last record is "end". Every record is re-checked here.
  */
 #ifndef SIF_PLAN_H
@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 
-#define PLAN_VERSION "SIFPLAN/1"
+#define PLAN_VERSION "SIFPLAN/2"
 
 enum op_kind {
   OP_MKDIR,    /* dst mode: create a directory (and parents) in the new root */
@@ -50,10 +50,14 @@ struct plan {
      run argv through: shim_shell -c shim_script sif argv... */
   const char *shim_test, *shim_shell, *shim_script;
   /* One container per node (share.h): the directory of the lock files, the key
-     naming them, and the image's device and inode the key was made for. */
+     naming them, the image's device and inode the key was made for, and how long
+     the container outlives its last rank, waiting for the job's next step. */
   const char *share_dir, *share_key;
-  unsigned long long share_dev, share_ino;
+  unsigned long long share_dev, share_ino, share_linger_ms;
 };
+
+/* The longest a shared container may wait for the next step (sif's --share-linger 3600). */
+#define SHARE_LINGER_MAX_MS 3600000ull
 
 /* Reads and validates the whole plan from fd; dies with a clear message on error. */
 void plan_read(int fd, struct plan *plan);

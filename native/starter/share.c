@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,11 +27,14 @@
 #include <unistd.h>
 
 #include "die.h"
+#include "share-linger.h"
 
 #define JOIN_TRIES 5000 /* 1 ms apart: a server ends in well under that */
 
 static int dir_fd = -1, lock_fd = -1, live_fd = -1, users_fd = -1;
 static const char *key;
+static const struct plan *plan;
+static int published;
 static struct stat ns_user, ns_mnt;
 
 static void xflock(int fd, int op, const char *what) {
@@ -119,6 +123,7 @@ static int join(void) {
 enum share_role share_begin(const struct plan *pl) {
   const struct timespec retry_wait = {.tv_sec = 0, .tv_nsec = 1000000};
   if (!pl->share_dir) return SHARE_NONE;
+  plan = pl;
   key = pl->share_key;
   if ((dir_fd = private_dir(pl->share_dir)) < 0) return SHARE_NONE;
   for (int tries = 0; tries < JOIN_TRIES; tries++) {
@@ -196,6 +201,7 @@ void share_publish(pid_t anchor) {
                    (unsigned long long)ns_user.st_ino, (unsigned long long)ns_mnt.st_dev, (unsigned long long)ns_mnt.st_ino);
   if (pwrite(lock_fd, rec, (size_t)n, 0) != n) die_errno("writing %s.lock", key);
   xflock(lock_fd, LOCK_UN, "lock");
+  published = 1;
 }
 
 /*
@@ -233,13 +239,71 @@ static void sweep(void) {
   closedir(d);
 }
 
+static long long now_ms(void) {
+  struct timespec t;
+  if (clock_gettime(CLOCK_MONOTONIC, &t) < 0) die_errno("clock_gettime");
+  return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/*
+ * Called holding KEY.users exclusive: no rank is in the container. Waits up to the
+ * plan's window for the job's next step. Returns 1 once a rank has joined (holding
+ * nothing: the caller waits for it to go), 0 to end, holding KEY.users and KEY.lock
+ * (no rank can join any more). Whether a rank is in is looked at under KEY.lock, which
+ * a joiner holds until it has its KEY.users share: a join is never half seen.
+ */
+static int linger(int users) {
+  static int stop, quiet;
+  if (!quiet) {
+    /* The first step's stderr: whoever reads it (srun, a shell's $(...)) waits for
+       every writer to close it, and no later step reads it. */
+    int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (null < 0 || dup2(null, STDERR_FILENO) < 0) die_errno("/dev/null");
+    close(null);
+    quiet = 1;
+  }
+  if (stop || linger_begin() == LINGER_STOP) {
+    xflock(lock_fd, LOCK_EX, "lock");
+    return 0;
+  }
+  xflock(users, LOCK_UN, "users");
+  /* A new window each time the last rank has gone. */
+  long long end = now_ms() + (long long)plan->share_linger_ms;
+  for (;;) {
+    enum linger_event e = linger_wait((long)(end - now_ms()));
+    if (e == LINGER_STOP) stop = 1;
+    xflock(lock_fd, LOCK_EX, "lock");
+    if (flock(users, LOCK_EX | LOCK_NB) < 0) {
+      if (errno != EWOULDBLOCK) die_errno("locking %s.users", key);
+      xflock(lock_fd, LOCK_UN, "lock");
+      linger_end();
+      return 1;
+    }
+    if (stop || now_ms() >= end) return 0;
+    /* Opened by one that did not join (a joiner holds KEY.lock until it is in): the
+       window goes on as it was, so that nothing but ranks can keep the container. */
+    xflock(users, LOCK_UN, "users");
+    xflock(lock_fd, LOCK_UN, "lock");
+  }
+}
+
 void share_wait_last_user(void) {
+  static char users_path[PATH_MAX + 64];
   /* Our own open file: the one inherited holds the rank's shared lock. */
   close_fd(&users_fd);
   int users = open_lock("users");
+  /* Unpublished (the container was never built), no one could join it. */
+  int lingers = published && plan->share_linger_ms > 0;
+  if (lingers) {
+    if ((size_t)snprintf(users_path, sizeof users_path, "%s/%s.users", plan->share_dir, key) >= sizeof users_path)
+      die("%s: path too long", plan->share_dir);
+    lingers = linger_watch_open(plan->image, users_path) == 0;
+  }
   xflock(users, LOCK_EX, "users");
-  /* Ranks that would join now see it ending; none joins while we hold both. */
-  xflock(lock_fd, LOCK_EX, "lock");
+  while (lingers && linger(users)) xflock(users, LOCK_EX, "users");
+  /* Ranks that would join now see it ending; none joins while we hold both (linger()
+     returns holding both). */
+  if (!lingers) xflock(lock_fd, LOCK_EX, "lock");
   const char *suffix[] = {"users", "live", "lock"};
   for (size_t i = 0; i < sizeof suffix / sizeof *suffix; i++) {
     char name[96];

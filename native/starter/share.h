@@ -10,7 +10,8 @@
  *              server takes it exclusive to learn that the last rank has gone
  * The first rank makes the container and a server process that outlives it; the
  * others setns(2) into its user and mount namespaces through the anchor, a process
- * that does nothing but exist in them (see share.c).
+ * that does nothing but exist in them (see share.c). With a linger time, the server
+ * waits that long after the last rank for the job's next step (share-linger.h).
  */
 #ifndef SIF_SHARE_H
 #define SIF_SHARE_H
@@ -39,7 +40,8 @@ void share_rank_keep(void);
 pid_t share_anchor_start(void);
 /* Server, once the container is built: lets others join through the anchor. */
 void share_publish(pid_t anchor);
-/* Server: returns once no rank uses the container and none can join it any more. */
+/* Server: returns once no rank uses the container, it has waited the plan's linger
+   time for another (or was told to end), and none can join it any more. */
 void share_wait_last_user(void);
 
 #endif

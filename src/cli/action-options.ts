@@ -1,5 +1,6 @@
 import type { Argv } from 'yargs';
 import type { ActionOptions } from '../exec/launch.js';
+import { parseShareLinger } from '../exec/node-share.js';
 
 /**
  * Options of exec, run and shell. Each also reads SIF_<NAME> (e.g. SIF_CLEANENV), or
@@ -24,6 +25,7 @@ export const ACTION_FLAGS = {
   device: { type: 'string', describe: 'apply a CDI device from /etc/cdi or /var/run/cdi: VENDOR/CLASS=NAME, e.g. nvidia.com/gpu=0 (comma-separated, repeatable)' },
   mpi: { type: 'boolean', describe: "bind the host's MPI library and what it loads, after checking the command's MPI ABI and glibc" },
   'no-share': { type: 'boolean', describe: "under srun or mpirun, a container of this rank's own instead of one shared by the step's ranks on the node" },
+  'share-linger': { type: 'string', describe: "under SLURM, seconds a shared container waits after its last rank for the job's next step (default 10; 0: none)" },
 } as const;
 
 /** Option names (and aliases) that take a separate value: needed to find the image argument. */
@@ -99,6 +101,8 @@ export function actionOptions(a: Record<string, unknown>, env: NodeJS.ProcessEnv
     mpi: a.mpi === true,
     // yargs reads --no-share as share=false; SIF_NO_SHARE arrives as no-share.
     noShare: a['no-share'] === true || [a.share].flat().includes(false),
+    // Repeated: the last one counts.
+    shareLingerMs: parseShareLinger(list('share-linger').at(-1)),
   };
   for (const [key, flag] of [['pwd', 'pwd'], ['home', 'home'], ['workdir', 'workdir']] as const) {
     const v = str(flag);

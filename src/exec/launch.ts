@@ -35,6 +35,8 @@ export interface ActionOptions {
   mpi: boolean;
   /** --no-share: a container of its own even for a rank of a job step (see node-share.ts). */
   noShare: boolean;
+  /** --share-linger in ms: how long a shared container waits for the job's next step. */
+  shareLingerMs: number;
 }
 
 export interface OpenedImage {
@@ -149,7 +151,7 @@ export function prepareLaunch(
   const resolved = new Set([...binds.map((b) => b.src), ...(home ? [home.src] : []), host.home, host.cwd]);
   const final = { ...plan, ops: canonicalBindSources(plan.ops, resolved) };
   // Keyed on the final mounts: ranks share only what would be the same container.
-  const share = planShare(final, opts.noShare, host.uid, host.env, probe);
+  const share = planShare(final, opts.noShare, opts.shareLingerMs, host.uid, host.env, probe);
   return share ? { ...final, share } : final;
 }
 

@@ -18,6 +18,8 @@ export interface ShareRecord {
   /** The image's device and inode (decimal) the key was made for: the starter checks its open file. */
   dev: string;
   ino: string;
+  /** How long the container outlives its last rank, waiting for the job's next step (0: not at all). */
+  lingerMs: number;
 }
 
 export interface LaunchPlan {

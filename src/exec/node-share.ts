@@ -1,13 +1,23 @@
 import { isAbsolute, normalize } from 'node:path';
+import { SifError } from '../errors.js';
 import type { LaunchPlan, ShareRecord } from './mount-ops.js';
 import { PLAN_VERSION } from './plan-encoding.js';
+import { pmixServerDirs } from './pmix-server-dirs.js';
 
 /**
  * One container per node: ranks of one job step on one node, launched with the same
  * image and the same mounts, share one container (one FUSE server, one page cache, one
- * user namespace, so that Cross Memory Attach works between them). The starter does
- * the meeting (native/starter/share.c); this decides whether to share and under which key.
+ * user namespace, so that Cross Memory Attach works between them). Under SLURM the
+ * container also lingers a short while after its last rank, so that the job's next
+ * step joins it (its caches warm). The starter does the meeting and the lingering
+ * (native/starter/share.c); this decides whether to share, for how long, and under
+ * which key.
  */
+
+/** --share-linger's default: long enough for a batch script's next `srun`, short enough to cost nothing. */
+export const DEFAULT_LINGER_MS = 10_000;
+/** The longest window accepted: a container left for longer is no longer a step's. */
+export const MAX_LINGER_S = 3600;
 
 /** What identifies the image file: a file replaced or rewritten gets a new key. */
 export interface ImageIdentity {
@@ -26,6 +36,21 @@ export interface ShareProbe {
   /** Whether $XDG_RUNTIME_DIR is a directory of the caller's. */
   usableRuntimeDir(dir: string): boolean;
   sha256(text: string): string;
+  /** /proc/self/cgroup: read only to decide whether a container may outlive its step. */
+  ownCgroups(): string;
+}
+
+/** --share-linger / SIF_SHARE_LINGER in seconds (a decimal number) to milliseconds. */
+export function parseShareLinger(value: string | undefined): number {
+  if (value === undefined) return DEFAULT_LINGER_MS;
+  const s = value.trim();
+  const ms = /^\d+(\.\d+)?$/.test(s) ? Math.round(Number(s) * 1000) : NaN;
+  if (!(ms <= MAX_LINGER_S * 1000)) {
+    throw new SifError('SIF_E_USAGE', `--share-linger (or SIF_SHARE_LINGER) expects seconds from 0 to ${MAX_LINGER_S}, got '${value}'`, {
+      hint: 'e.g. --share-linger 10; 0 ends the container with its last rank',
+    });
+  }
+  return ms;
 }
 
 /**
@@ -49,6 +74,52 @@ export function jobStepId(env: Readonly<Record<string, string>>, ppid: number): 
   return local === '1' ? undefined : parts.join(' ');
 }
 
+/**
+ * Whether this process is in a cgroup of its SLURM step (proctrack/cgroup, task/cgroup:
+ * `.../job_<id>/step_<step>/...`): slurmstepd kills or removes that cgroup when the step
+ * ends, so nothing started in it can outlive the step without a daemon.
+ */
+export function inStepCgroup(cgroups: string, job: string): boolean {
+  return cgroups.split('\n').some((line) => line.slice(line.indexOf(':', line.indexOf(':') + 1) + 1).includes(`/job_${job}/step_`));
+}
+
+/**
+ * A container that is its step's alone: with storage of its own (a tmpfs,
+ * --writable-tmpfs), it would carry one step's files into the next; with a mount of the
+ * step's own (the PMIx server's directory under srun --mpi=pmix, pmix.<job>.<step>), no
+ * later step could use it (its key would differ), so waiting would be for nothing.
+ */
+function isTheSteps(plan: Pick<LaunchPlan, 'writable' | 'ops'>, env: Readonly<Record<string, string>>): boolean {
+  const stepDirs = pmixServerDirs({ ...env });
+  return plan.writable || plan.ops.some((o) => o.op === 'tmpfs' || (o.op === 'bind' && stepDirs.includes(o.src)));
+}
+
+/** Who shares: `id` names the job (lingering) or the step (not); `lingerMs` is 0 for a step. */
+export interface ShareScope {
+  id: string;
+  lingerMs: number;
+}
+
+/**
+ * Under SLURM, with a window asked for, the container is the job's: every step of the
+ * job on the node that runs the same image with the same mounts joins it while it lives
+ * or lingers, one after the other or at once. Not where the step's cgroup would kill it
+ * at the step's end, nor for a container that is the step's alone (isTheSteps): those
+ * stay the step's (jobStepId), and end with its last rank.
+ */
+export function shareScope(
+  env: Readonly<Record<string, string>>,
+  ppid: number,
+  lingerMs: number,
+  plan: Pick<LaunchPlan, 'writable' | 'ops'>,
+  cgroups: () => string,
+): ShareScope | undefined {
+  const job = env['SLURM_JOB_ID'];
+  if (lingerMs > 0 && job && !isTheSteps(plan, env) && !inStepCgroup(cgroups(), job)) return { id: `slurm-job=${job}`, lingerMs };
+  const step = jobStepId(env, ppid);
+  return step === undefined ? undefined : { id: step, lingerMs: 0 };
+}
+
 /** $XDG_RUNTIME_DIR/sif (per user, per node, emptied at logout), else /tmp/sif-<uid>. */
 export function shareDir(env: Readonly<Record<string, string>>, uid: number, usable: (dir: string) => boolean): string {
   const xdg = env['XDG_RUNTIME_DIR'];
@@ -57,23 +128,31 @@ export function shareDir(env: Readonly<Record<string, string>>, uid: number, usa
 }
 
 /**
- * What two ranks must agree on to share: the job step, node and user, the image (path,
- * offset, identity) and everything that shapes the container (mounts, --writable-tmpfs).
- * Not the command, environment or working directory: those are each rank's own.
+ * What two ranks must agree on to share: the job (lingering) or step, node and user, the
+ * window, the image (path, offset, identity) and everything that shapes the container
+ * (mounts, --writable-tmpfs). Not the command, environment or working directory: those
+ * are each rank's own.
  */
-export function shareKeyText(job: string, host: string, uid: number, plan: Pick<LaunchPlan, 'image' | 'offset' | 'writable' | 'ops'>, image: ImageIdentity): string {
+export function shareKeyText(scope: ShareScope, host: string, uid: number, plan: Pick<LaunchPlan, 'image' | 'offset' | 'writable' | 'ops'>, image: ImageIdentity): string {
   const id = [image.dev, image.ino, image.mtimeNs, image.size].map(String);
-  return JSON.stringify(['sif-share/1', PLAN_VERSION, job, host, uid, plan.image, plan.offset, id, plan.writable, plan.ops]);
+  return JSON.stringify(['sif-share/2', PLAN_VERSION, scope.id, scope.lingerMs, host, uid, plan.image, plan.offset, id, plan.writable, plan.ops]);
 }
 
 /** The plan's share record, or undefined for a container of its own. */
-export function planShare(plan: LaunchPlan, noShare: boolean, uid: number, env: Readonly<Record<string, string>>, probe: ShareProbe): ShareRecord | undefined {
+export function planShare(
+  plan: LaunchPlan,
+  noShare: boolean,
+  lingerMs: number,
+  uid: number,
+  env: Readonly<Record<string, string>>,
+  probe: ShareProbe,
+): ShareRecord | undefined {
   // With --pid each rank has its own PID namespace: ranks in one container must see
   // each other's pids (CMA addresses a peer by its pid).
   if (noShare || plan.newPid) return undefined;
-  const job = jobStepId(env, probe.ppid);
-  if (job === undefined) return undefined;
+  const scope = shareScope(env, probe.ppid, lingerMs, plan, () => probe.ownCgroups());
+  if (scope === undefined) return undefined;
   const image = probe.imageIdentity(plan.image);
-  const key = probe.sha256(shareKeyText(job, probe.hostname(), uid, plan, image)).slice(0, 32);
-  return { dir: shareDir(env, uid, probe.usableRuntimeDir), key, dev: String(image.dev), ino: String(image.ino) };
+  const key = probe.sha256(shareKeyText(scope, probe.hostname(), uid, plan, image)).slice(0, 32);
+  return { dir: shareDir(env, uid, probe.usableRuntimeDir), key, dev: String(image.dev), ino: String(image.ino), lingerMs: scope.lingerMs };
 }

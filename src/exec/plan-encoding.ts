@@ -1,7 +1,7 @@
 import type { LaunchPlan, MountOp } from './mount-ops.js';
 
 /** Must match PLAN_VERSION in native/starter/plan.h. */
-export const PLAN_VERSION = 'SIFPLAN/1';
+export const PLAN_VERSION = 'SIFPLAN/2';
 
 function netstring(field: string): string {
   return `${Buffer.byteLength(field, 'utf8')}:${field},`;
@@ -32,7 +32,7 @@ export function encodePlan(plan: LaunchPlan): Buffer {
   const fields: string[] = [PLAN_VERSION, 'image', plan.image, String(plan.offset)];
   if (plan.newPid) fields.push('flag', 'pid');
   if (plan.writable) fields.push('flag', 'writable');
-  if (plan.share) fields.push('share', plan.share.dir, plan.share.key, plan.share.dev, plan.share.ino);
+  if (plan.share) fields.push('share', plan.share.dir, plan.share.key, plan.share.dev, plan.share.ino, String(plan.share.lingerMs));
   for (const o of plan.ops) fields.push(...opFields(o));
   fields.push('cwd', plan.cwd);
   for (const a of plan.argv) fields.push('arg', a);

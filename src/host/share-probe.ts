@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import type { ShareProbe } from '../exec/node-share.js';
 
 type Crypto = typeof import('node:crypto');
@@ -24,6 +24,13 @@ export function shareProbe(uid: number): ShareProbe {
         return st.isDirectory() && st.uid === uid;
       } catch {
         return false;
+      }
+    },
+    ownCgroups() {
+      try {
+        return readFileSync('/proc/self/cgroup', 'utf8');
+      } catch {
+        return ''; // no /proc: no cgroup that could end the container
       }
     },
     sha256: (text) => (process.getBuiltinModule('node:crypto') as Crypto).createHash('sha256').update(text).digest('hex'),

@@ -3,66 +3,16 @@
 // unprivileged test user. What the ranks see is printed by them; what runs on the host
 // (FUSE servers, processes, lock files) is looked at from here, as root.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT, SIF_BIN, requireHost, runAsUser, spawnAsUser, testImagesDir, userId, userTempDir } from '../support/unprivileged.js';
 import { mpiImage, testSlurm, type TestSlurm } from '../support/slurm.js';
-
-/** What a rank prints about its container: `ns rank=R user=... mnt=... usr=<dev of /usr>`. */
-interface RankView {
-  rank: string;
-  user: string;
-  mnt: string;
-  usr: string;
-}
-const NS_LINE = 'echo "ns rank=$SLURM_PROCID user=$(readlink /proc/self/ns/user) mnt=$(readlink /proc/self/ns/mnt) usr=$(stat -c %d /usr)"';
-
-function views(stdout: string): RankView[] {
-  return [...stdout.matchAll(/^ns rank=(\d+) user=(\S+) mnt=(\S+) usr=(\d+)$/gm)]
-    .map((m) => ({ rank: m[1]!, user: m[2]!, mnt: m[3]!, usr: m[4]! }))
-    .sort((a, b) => a.rank.localeCompare(b.rank));
-}
-
-function pids(): string[] {
-  return readdirSync('/proc').filter((d) => /^\d+$/.test(d));
-}
-
-function link(path: string): string | undefined {
-  try {
-    return readlinkSync(path);
-  } catch {
-    return undefined;
-  }
-}
-
-/** Processes in these mount namespaces (a container's, by `mnt:[inode]`). */
-function processesIn(mntNs: ReadonlySet<string>): string[] {
-  return pids().filter((p) => mntNs.has(link(`/proc/${p}/ns/mnt`) ?? ''));
-}
-
-/** FUSE servers of these containers: their processes holding /dev/fuse open. */
-function fuseServers(mntNs: ReadonlySet<string>): string[] {
-  return processesIn(mntNs).filter((p) => {
-    try {
-      return readdirSync(`/proc/${p}/fd`).some((fd) => link(`/proc/${p}/fd/${fd}`) === '/dev/fuse');
-    } catch {
-      return false;
-    }
-  });
-}
-
-async function until(what: string, ok: () => boolean, ms = 60_000): Promise<void> {
-  for (const end = Date.now() + ms; !ok(); ) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import { fuseServers, heldLockFiles, link, NS_LINE, processesIn, until, views, type RankView } from '../support/node-share.js';
 
 describe('one container per node for the ranks of a job step', () => {
   let slurm: TestSlurm;
   let image: string;
   let cmaPeek: string;
-  let shareDir: string;
   beforeAll(async () => {
     requireHost();
     slurm = await testSlurm();
@@ -72,7 +22,6 @@ describe('one container per node for the ranks of a job step', () => {
     chmodSync(dir, 0o755);
     cmaPeek = join(dir, 'cma-peek');
     execFileSync('gcc', ['-static', '-O2', '-Wall', '-Wextra', '-Werror', '-o', cmaPeek, join(REPO_ROOT, 'test/native/cma-peek.c')]);
-    shareDir = `/tmp/sif-${userId().uid}`;
   }, 120_000);
 
   const srunEnv = () => ({ SLURM_CONF: slurm.slurmConf });
@@ -174,6 +123,9 @@ describe('one container per node for the ranks of a job step', () => {
 
   it('leaves no process, namespace or held lock behind after scancel mid-run', async () => {
     const name = `sif-share-scancel-${process.pid}`;
+    // A share directory of this test's own (other runs of the user's share /tmp/sif-<uid>).
+    const xdg = userTempDir('sif-scancel-xdg-');
+    const shareDir = join(xdg, 'sif');
     // What a server killed outright leaves: free lock files, which the next server's end removes.
     const { uid, gid } = userId();
     const stale = ['lock', 'live', 'users'].map((s) => join(shareDir, `5ca1ab1e${process.pid}.${s}`));
@@ -184,7 +136,7 @@ describe('one container per node for the ranks of a job step', () => {
       chownSync(f, uid, gid);
     }
     const srun = spawnAsUser('srun', ['--time=2', `--job-name=${name}`, '-n', '2', SIF_BIN, 'exec', image, 'sh', '-c', `${NS_LINE}; sleep 120`], {
-      env: srunEnv(),
+      env: { ...srunEnv(), XDG_RUNTIME_DIR: xdg },
       timeoutMs: 300_000,
     });
     let out = '';
@@ -196,23 +148,17 @@ describe('one container per node for the ranks of a job step', () => {
     const cancel = await runAsUser('scancel', [`--name=${name}`], { env: srunEnv(), timeoutMs: 30_000 });
     expect(cancel.exitCode).toBe(0);
     await srun;
-    // KillWait is 5 s: SIGTERM, then SIGKILL for what is left.
-    await until('the container to go', () => processesIn(ns).length === 0, 20_000).catch(() => {});
+    // KillWait is 5 s: SIGTERM, then SIGKILL for what is left; a server that scancel's
+    // SIGTERM did not reach waits its 10 s for a next step first.
+    const stalePresent = () => stale.filter((f) => existsSync(f));
+    await until('the containers to go', () => processesIn(ns).length === 0 && heldLockFiles(shareDir).length === 0 && stalePresent().length === 0, 40_000).catch(() => {});
     const left = processesIn(ns).map((p) => `${p} ${link(`/proc/${p}/exe`) ?? ''}`);
-    // Every lock file left (by any run) is free: flock -n as root gets each at once.
+    // Every lock file left is free: flock -n as root gets each at once.
     const files = existsSync(shareDir) ? readdirSync(shareDir) : [];
-    const held = files.filter((f) => {
-      try {
-        execFileSync('flock', ['-n', '-s', join(shareDir, f), 'true']);
-        execFileSync('flock', ['-n', '-x', join(shareDir, f), 'true']);
-        return false;
-      } catch {
-        return true;
-      }
-    });
+    const held = heldLockFiles(shareDir);
     process.stderr.write(`mpi-node-share: scancel: ${before} processes in the container before, ${left.length} after; lock files left ${files.length}, held ${held.length}\n`);
     expect(before).toBeGreaterThan(0);
-    expect({ left, held, stale: stale.filter((f) => existsSync(f)) }).toEqual({ left: [], held: [], stale: [] });
+    expect({ left, held, stale: stalePresent() }).toEqual({ left: [], held: [], stale: [] });
   }, 400_000);
 
   it('shares nothing between ranks with different images or mounts', async () => {
@@ -251,9 +197,12 @@ describe('one container per node for the ranks of a job step', () => {
     }
   }, 120_000);
 
-  it('gives each step of a job its own container, also when the steps run at once', async () => {
+  it.each([
+    ['gives each step of a job its own container with --share-linger 0, also steps that run at once', '--share-linger 0', false],
+    ['lets steps of a job that run at once share one container when it may linger (the default)', '', true],
+  ])('%s', async (_what, linger, together) => {
     const dir = userTempDir('sif-steps-');
-    const step = (n: number) => `srun --overlap -n 2 ${SIF_BIN} exec ${image} sh -c '${NS_LINE} step=${n}; sleep 1' > ${dir}/step${n}.txt`;
+    const step = (n: number) => `srun --overlap -n 2 ${SIF_BIN} exec ${linger} ${image} sh -c '${NS_LINE} step=${n}; sleep 1' > ${dir}/step${n}.txt`;
     const script = join(dir, 'job.sh');
     writeFileSync(script, `#!/bin/sh\n#SBATCH -n 2\n#SBATCH --time=2\n#SBATCH --output=${dir}/out.txt\n${step(1)} &\n${step(2)} &\nwait\n`, { mode: 0o755 });
     const r = await runAsUser('sbatch', ['--wait', '--quiet', script], { env: srunEnv(), cwd: dir, timeoutMs: 300_000 });
@@ -263,6 +212,6 @@ describe('one container per node for the ranks of a job step', () => {
     expect([s1.length, s2.length]).toEqual([2, 2]);
     expect(s1[0]!.user).toBe(s1[1]!.user);
     expect(s2[0]!.user).toBe(s2[1]!.user);
-    expect(s1[0]!.user).not.toBe(s2[0]!.user);
+    expect(s1[0]!.user === s2[0]!.user).toBe(together);
   }, 400_000);
 });

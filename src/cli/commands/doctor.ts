@@ -26,7 +26,7 @@ async function doctorMpi(imagePath: string, argv: string[], contain: boolean, cl
     verdict = mpi.mpiDoctor({ image: image.info, contain, cleanenv, uid: host.uid }, host.env, ctx);
     return { libraries: [], libraryOrder: 'last', ops: [], env: {}, warnings: [] };
   };
-  const opts = { bind: [], contain, cleanenv, env: [], envFiles: [], noHome: false, writableTmpfs: false, pid: false, nv: false, mpi: true, noShare: true };
+  const opts = { bind: [], contain, cleanenv, env: [], envFiles: [], noHome: false, writableTmpfs: false, pid: false, nv: false, mpi: true, noShare: true, shareLingerMs: 0 };
   prepareLaunch(image, argv, opts, host, (m) => logger().warn(m), [judge]);
   process.stdout.write(verdict!.text);
   if (!verdict!.ok) process.exitCode = 1;

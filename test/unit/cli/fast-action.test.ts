@@ -11,6 +11,7 @@ describe('parseActionFast', () => {
       bind: ['/a:/b', '/c'], contain: true, cleanenv: true, env: ['X=1'], envFiles: ['/f'], pwd: '/w',
       home: '/h:/home/me', workdir: '/wd', noHome: false, writableTmpfs: true, pid: true, nv: true, mpi: true,
       device: ['nvidia.com/gpu=0', 'nvidia.com/gpu=1', 'example.com/x=a'], noShare: false, compat32: true, nvCompat: true,
+      shareLingerMs: 10_000,
     });
     expect(a?.debug).toBe(true);
   });
@@ -24,6 +25,14 @@ describe('parseActionFast', () => {
     expect(actionOptions(parseActionFast(['i'])!).noShare).toBe(false);
     withEnv({ SIF_NO_SHARE: '1' }, () => expect(actionOptions(parseActionFast(['i'])!).noShare).toBe(true));
     withEnv({ APPTAINER_NO_SHARE: 'yes' }, () => expect(actionOptions(parseActionFast(['i'])!).noShare).toBe(true));
+  });
+
+  it('understands --share-linger and SIF_SHARE_LINGER (seconds, 10 by default), and refuses a bad one', () => {
+    expect(actionOptions(parseActionFast(['--share-linger', '2.5', 'i'])!).shareLingerMs).toBe(2500);
+    expect(actionOptions(parseActionFast(['--share-linger=0', 'i'])!).shareLingerMs).toBe(0);
+    expect(actionOptions(parseActionFast(['i'])!).shareLingerMs).toBe(10_000);
+    withEnv({ SIF_SHARE_LINGER: '30' }, () => expect(actionOptions(parseActionFast(['i'])!).shareLingerMs).toBe(30_000));
+    expect(() => actionOptions(parseActionFast(['--share-linger', 'soon', 'i'])!)).toThrow(/--share-linger .* expects seconds from 0 to 3600, got 'soon'/);
   });
 
   it.each([

@@ -46,11 +46,11 @@ describe('encodePlan', () => {
     const fields = decode(
       encodePlan({
         image: '/i', offset: 0, newPid: false, writable: true, ops: [], cwd: '/', argv: ['true'], env: {},
-        share: { dir: '/tmp/sif-1000', key: 'abc123', dev: '2049', ino: '12' },
+        share: { dir: '/tmp/sif-1000', key: 'abc123', dev: '2049', ino: '12', lingerMs: 10000 },
       }),
     );
     expect(fields.slice(0, 10)).toEqual([PLAN_VERSION, 'image', '/i', '0', 'flag', 'writable', 'share', '/tmp/sif-1000', 'abc123', '2049']);
-    expect(fields[10]).toBe('12');
+    expect(fields.slice(10, 12)).toEqual(['12', '10000']);
   });
 
   it('counts bytes, not characters', () => {
