@@ -1,0 +1,53 @@
+/**
+ * Where --mpi keeps what it worked out for the next start ($XDG_RUNTIME_DIR/sif, else
+ * /tmp/sif-<uid>), and how: what a cache says is bound into containers, so only a
+ * directory and files the user alone owns and may write are used.
+ */
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+
+/** The cache directory, made 0700 if need be; undefined when it is not the user's own alone. */
+export function userCacheDir(env: Record<string, string | undefined>, uid: number): string | undefined {
+  const dir = env.XDG_RUNTIME_DIR ? `${env.XDG_RUNTIME_DIR}/sif` : `/tmp/sif-${uid}`;
+  try {
+    // Not recursive: Node's recursive mkdir can spin forever where the parent refuses (/proc).
+    try {
+      mkdirSync(dir, { mode: 0o700 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') return undefined;
+    }
+    const s = lstatSync(dir);
+    if (!s.isDirectory() || s.uid !== uid || (s.mode & 0o077) !== 0) return undefined;
+    return dir;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The text of a cache file, when it is a regular file of the user's that no one else may
+ * write (a file put there by another user, or through a symlink, is not read).
+ */
+export function readOwnFile(path: string, uid: number): string | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    const s = fstatSync(fd);
+    if (!s.isFile() || s.uid !== uid || (s.mode & 0o022) !== 0) return undefined;
+    return readFileSync(fd, 'utf8');
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** Writes a cache file whole (a reader sees the old one or the new one), mode 0600; failures cost only the next start. */
+export function writeOwnFile(path: string, text: string): void {
+  const tmp = `${path}.${process.pid}`;
+  try {
+    writeFileSync(tmp, text, { mode: 0o600, flag: 'wx' });
+    renameSync(tmp, path);
+  } catch {
+    // a full or read-only directory, or a leftover temporary file: nothing cached this time
+  }
+}
