@@ -80,7 +80,13 @@ export interface MpiFacts {
   closure?: (starts: ReadonlyArray<{ path: string; names: string[] }>) => HostClosure;
 }
 
-export function planMpi(req: MpiRequest, facts: MpiFacts): MpiPlan {
+/**
+ * --mpi up to its verdict: the command's need, the host MPI, its closure and the
+ * checks. What this returns depends on the host's files and the image alone, never on
+ * the rank or step, so a launch may keep it (plan-cache.ts); mpiPassThrough is added
+ * fresh each time.
+ */
+export function planMpiLibraries(command: CommandContext, facts: MpiFacts): MpiPlan {
   const plan: MpiPlan = { libraries: [], ops: [], env: {}, notes: [], warnings: [] };
   const { host: hf, image } = facts;
   const site = siteOf(hf, plan);
@@ -89,7 +95,7 @@ export function planMpi(req: MpiRequest, facts: MpiFacts): MpiPlan {
   const multiarch = image.has('/lib', 'x86_64-linux-gnu') || image.has('/lib', 'aarch64-linux-gnu');
   const defaults = searchDefaults(hf.machine, 64, multiarch);
 
-  const need = commandNeed(req.command, image, { isFile: (p) => hf.kind(p) === 'file', elfInfo: (p) => hf.libraries.elfInfo(p) }, defaults);
+  const need = commandNeed(command, image, { isFile: (p) => hf.kind(p) === 'file', elfInfo: (p) => hf.libraries.elfInfo(p) }, defaults);
   plan.need = need;
   if (need.unreadable) plan.notes.push(`cannot read the command's needs (${need.unreadable}): its MPI ABI is not checked, only the C library`);
   else if (need.program) {
@@ -221,13 +227,26 @@ export function planMpi(req: MpiRequest, facts: MpiFacts): MpiPlan {
   const highest = needs.map((n) => n.version).sort(compareVersions).pop();
   plan.notes.push(`glibc: the host objects need up to ${highest ?? 'nothing'}, the image defines all of it`);
 
-  const pass = mpiPassThrough({ contain: req.contain, cleanenv: req.cleanenv, containerEnv: req.command.env, uid: req.uid }, hf, site);
-  plan.ops.push(...pass.ops);
-  Object.assign(plan.env, pass.env);
-  plan.notes.push(...pass.notes);
-  plan.warnings.push(...pass.warnings);
   if (need.mpi.some((m) => m.inImage)) {
     plan.notes.push("the image's own MPI libraries stay in the image, unused: /.singularity.d/libs comes first");
   }
   return plan;
+}
+
+/** What else passes from the host (mpi-passthrough.ts), added to a plan that goes on. */
+export function withPassThrough(plan: MpiPlan, req: MpiRequest, hf: MpiHostFacts): MpiPlan {
+  if (plan.refusal) return plan;
+  const s = hf.siteConfig();
+  const pass = mpiPassThrough({ contain: req.contain, cleanenv: req.cleanenv, containerEnv: req.command.env, uid: req.uid }, hf, parseSiteConfig(s.text, s.path));
+  return {
+    ...plan,
+    ops: [...plan.ops, ...pass.ops],
+    env: { ...plan.env, ...pass.env },
+    notes: [...plan.notes, ...pass.notes],
+    warnings: [...plan.warnings, ...pass.warnings],
+  };
+}
+
+export function planMpi(req: MpiRequest, facts: MpiFacts): MpiPlan {
+  return withPassThrough(planMpiLibraries(req.command, facts), req, facts.host);
 }
