@@ -16,12 +16,13 @@ import { searchDefaults } from '../host/elf/search-defaults.js';
 import type { MpiHostFacts } from '../host/mpi-host-facts.js';
 import { parseSiteConfig, type SiteConfig } from '../host/site-config.js';
 import type { ImageLibraries } from '../image/image-libraries.js';
-import { type CommandContext, type CommandNeed, commandNeed } from './command-need.js';
+import { type CommandContext, type CommandNeed, commandNeed, type MpiNeed } from './command-need.js';
 import { discoverMpi, type HostMpi, LIBRARY_VARIABLE } from './discover-mpi.js';
 import { type HostClosure, hostClosure } from './host-closure.js';
 import { imageLibc } from './image-glibc.js';
 import { FAMILY_NAMES, twinName } from './mpi-family.js';
 import { mpiPassThrough } from './mpi-passthrough.js';
+import { imageMpiLibraries, isInterpreter, modulesBeside } from './runtime-need.js';
 
 export interface MpiRequest {
   contain: boolean;
@@ -58,6 +59,11 @@ function describeProgram(need: CommandNeed): string {
   return need.program ? `${need.program.path} (${need.program.where === 'image' ? 'in the image' : 'a host file bound in'})` : 'the command';
 }
 
+/** Who needs an MPI library: the program, or a module beside it that it loads at run time. */
+function describeNeeder(need: CommandNeed, m: MpiNeed): string {
+  return m.atRunTime ? `${m.neededBy} (beside ${need.program?.path ?? 'the command'}, loaded at run time)` : describeProgram(need);
+}
+
 /** The newest GLIBC_x.y a libc defines, for messages. */
 function newestGlibc(versions: readonly string[]): string | undefined {
   return versions.filter((v) => /^GLIBC_\d/.test(v)).sort(compareVersions).pop();
@@ -71,6 +77,31 @@ function siteOf(facts: MpiHostFacts, plan: MpiPlan): SiteConfig {
   for (const p of site.problems) plan.warnings.push(p);
   for (const u of site.unknown) plan.notes.push(`site file: ignored key ${u}`);
   return site;
+}
+
+/**
+ * The ABI verdict for a command that needs no MPI library, nor do modules beside it:
+ * the image's own MPI says what its programs and modules (mpi4py, say) were built
+ * against. A match is noted; another family is a warning, not a refusal (the image may
+ * hold an MPI it does not use); nothing at all is noted, and warned about for an
+ * interpreter, whose modules are where such an MPI would come from.
+ */
+function runTimeVerdict(plan: MpiPlan, need: CommandNeed, imageMpi: MpiNeed[], mpi: HostMpi): void {
+  const what = describeProgram(need);
+  const same = imageMpi.find((m) => m.family === mpi.family);
+  if (same) {
+    plan.notes.push(`it loads no MPI library itself; the image's own ${same.name} at ${same.inImage} (what its programs and modules load at run time) and the host's ${mpi.soname} are both ${FAMILY_NAMES[mpi.family]}: compatible, the host's comes first`);
+  } else if (imageMpi.length) {
+    const theirs = imageMpi.map((m) => `${m.name} at ${m.inImage}, ${FAMILY_NAMES[m.family]}`).join('; ');
+    plan.warnings.push(
+      `--mpi: ${what} loads no MPI library itself, and the image's own MPI (${theirs}) is not of the host's family (${mpi.soname}, ${FAMILY_NAMES[mpi.family]}): a program or module (mpi4py, say) that loads the image's MPI at run time will not use the host's; ${WAY_OUT_ABI}`,
+    );
+    plan.notes.push(`the image's own MPI is another family than the host's: ${theirs}`);
+  } else {
+    const text = `${what} loads no MPI library itself, nor do modules beside it, and the image holds none: an MPI it loads at run time (mpi4py, a dlopen'ed module) is not checked against the host's ${mpi.soname} (${FAMILY_NAMES[mpi.family]}); bound anyway`;
+    if (need.program && isInterpreter(need.program.path)) plan.warnings.push(`--mpi: ${text}`);
+    else plan.notes.push(text);
+  }
 }
 
 export interface MpiFacts {
@@ -101,8 +132,23 @@ export function planMpiLibraries(command: CommandContext, facts: MpiFacts): MpiP
   else if (need.program) {
     plan.notes.push(`command ${describeProgram(need)}: ${need.program.info.elfClass}-bit ${need.program.info.machineName}`);
     for (const m of need.mpi) plan.notes.push(`it needs ${m.name} (${FAMILY_NAMES[m.family]}), via ${basename(m.neededBy)}${m.inImage ? `; the image has its own at ${m.inImage}` : '; the image has none'}`);
-    if (need.mpi.length === 0) plan.notes.push('it loads no MPI library itself: the host MPI is bound for what it starts');
     for (const m of need.missing) plan.notes.push(`it needs ${m}, which the image lacks`);
+  }
+  // A program that loads no MPI itself may load it at run time (runtime-need.ts).
+  let imageMpi: MpiNeed[] = [];
+  if (need.mpi.length === 0) {
+    const containerLd = command.env.LD_LIBRARY_PATH;
+    const beside = need.program?.where === 'image' ? modulesBeside(need.program.path, image, defaults, containerLd) : undefined;
+    if (beside?.mpi.length) {
+      plan.notes.push(`it loads no MPI library itself; modules beside it do (${beside.modules.map(basename).join(', ')}): checked as its own`);
+      for (const m of beside.mpi) {
+        need.mpi.push({ ...m, atRunTime: true });
+        plan.notes.push(`${basename(m.neededBy)} needs ${m.name} (${FAMILY_NAMES[m.family]})${m.inImage ? `; the image has its own at ${m.inImage}` : '; the image has none'}`);
+      }
+      need.objects.push(...beside.objects);
+    } else {
+      imageMpi = imageMpiLibraries(image);
+    }
   }
   const families = [...new Set(need.mpi.map((m) => m.family))];
   if (families.length > 1) {
@@ -111,7 +157,7 @@ export function planMpiLibraries(command: CommandContext, facts: MpiFacts): MpiP
 
   let mpi: HostMpi;
   try {
-    mpi = discoverMpi(hf, site, families[0], plan.notes);
+    mpi = discoverMpi(hf, site, families[0] ?? imageMpi[0]?.family, plan.notes);
   } catch (e) {
     if (!(e instanceof SifError)) throw e;
     plan.refusal = e;
@@ -128,12 +174,13 @@ export function planMpiLibraries(command: CommandContext, facts: MpiFacts): MpiP
       return refuse(
         plan,
         'SIF_E_MPI_ABI',
-        `--mpi: ${describeProgram(need)} needs ${m.name} (${FAMILY_NAMES[m.family]}), but the host's MPI is ${mpi.soname} at ${mpi.path} (${FAMILY_NAMES[mpi.family]}): the two ABIs are incompatible`,
+        `--mpi: ${describeNeeder(need, m)} needs ${m.name} (${FAMILY_NAMES[m.family]}), but the host's MPI is ${mpi.soname} at ${mpi.path} (${FAMILY_NAMES[mpi.family]}): the two ABIs are incompatible`,
         WAY_OUT_ABI,
       );
     }
   }
   if (need.mpi.length) plan.notes.push(`ABI: ${need.mpi.map((m) => m.name).join(', ')} and the host's ${mpi.soname} are both ${FAMILY_NAMES[mpi.family]}: compatible`);
+  else runTimeVerdict(plan, need, imageMpi, mpi);
 
   // ELF class and machine.
   const prog = need.program?.info;
@@ -162,7 +209,7 @@ export function planMpiLibraries(command: CommandContext, facts: MpiFacts): MpiP
       return refuse(
         plan,
         'SIF_E_MPI_ABI',
-        `--mpi: ${describeProgram(need)} needs ${m.name}, which the host's ${FAMILY_NAMES[mpi.family]} lacks (not in the host's ld.so.cache)`,
+        `--mpi: ${describeNeeder(need, m)} needs ${m.name}, which the host's ${FAMILY_NAMES[mpi.family]} lacks (not in the host's ld.so.cache)`,
         `install it on the host, or run without --mpi`,
       );
     }
