@@ -7,6 +7,7 @@
 import { multiarchTriplet } from './elf/search-defaults.js';
 import { fileStamp } from './file-stamp.js';
 import type { MpiHostFacts } from './mpi-host-facts.js';
+import { siteConfigPath } from './site-config.js';
 
 export interface HostRecord {
   /**
@@ -48,9 +49,12 @@ export function recordingHost(facts: MpiHostFacts, record: HostRecord, stamp: (p
     if (!record.paths.has(path)) record.paths.set(path, stamp(path));
   };
   const libs = facts.libraries;
+  const env = recordingEnv(facts.env, record);
   return {
-    env: recordingEnv(facts.env, record),
+    env,
     siteConfig: () => {
+      // Which file it is depends on SIF_SITE_CONFIG: noted through env.
+      saw(siteConfigPath(env));
       const s = facts.siteConfig();
       saw(s.path);
       return s;

@@ -96,6 +96,19 @@ describe('--mpi keeps its verdict between starts', () => {
     expect(r.stderr).not.toMatch(fromCache);
   }, 60_000);
 
+  it('plans again when SIF_SITE_CONFIG names another site file', async () => {
+    await hello();
+    const site = join(dir, 'sif.conf');
+    writeFileSync(site, `mpi library = ${HOST_OPENMPI}\n`);
+    chmodSync(site, 0o644);
+    const r = await hello([]);
+    expect(r.stderr).toMatch(fromCache);
+    const other = await sifAsUser(['-v', 'exec', '--mpi', image, '/opt/mpi/hello'], { env: { ...env(), SIF_SITE_CONFIG: site } });
+    expect(other.exitCode).toBe(0);
+    expect(other.stderr).not.toMatch(fromCache);
+    expect(other.stderr).toContain(`found by 'mpi library' in ${site}`);
+  }, 60_000);
+
   it("does not trust an entry another user owns, nor one others may write: it plans again", async () => {
     await hello();
     const [entry] = readdirSync(join(dir, 'sif')).filter((n) => n.startsWith('mpi-plan-'));
