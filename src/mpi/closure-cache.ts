@@ -10,9 +10,7 @@ import { emptyRecord, type HostRecord, recordingHost } from '../host/host-record
 import type { MpiHostFacts } from '../host/mpi-host-facts.js';
 import { type HostClosure, hostClosure } from './host-closure.js';
 import { loadStamped, saveStamped } from './stamped-cache.js';
-
-/** node:crypto, loaded when first needed (already loaded where ranks share a container). */
-const sha256 = () => (process.getBuiltinModule('node:crypto') as typeof import('node:crypto')).createHash('sha256');
+import { cacheKey } from './user-cache.js';
 
 const FORMAT = 3;
 
@@ -23,7 +21,7 @@ const FORMAT = 3;
  */
 export function cachedHostClosure(starts: ReadonlyArray<{ path: string; names: string[] }>, host: MpiHostFacts, uid: number, dir: string | undefined, into?: HostRecord): HostClosure {
   if (!dir) return hostClosure(host, starts);
-  const key = sha256().update(JSON.stringify({ FORMAT, starts })).digest('hex').slice(0, 32);
+  const key = cacheKey(JSON.stringify({ FORMAT, starts }));
   const file = `${dir}/mpi-closure-${key}.json`;
   const saved = loadStamped<HostClosure>(file, uid, FORMAT, { variable: (name) => host.env[name], input: () => undefined }, into);
   if (saved) return { ...saved, notes: [...saved.notes, `host closure from ${file} (nothing it was read from changed)`] };

@@ -17,9 +17,7 @@ import type { MpiHostFacts } from '../host/mpi-host-facts.js';
 import type { CommandContext } from './command-need.js';
 import type { MpiPlan } from './plan-mpi.js';
 import { loadStamped, saveStamped } from './stamped-cache.js';
-
-/** node:crypto, loaded when first needed (already loaded where ranks share a container). */
-const sha256 = () => (process.getBuiltinModule('node:crypto') as typeof import('node:crypto')).createHash('sha256');
+import { cacheKey } from './user-cache.js';
 
 const FORMAT = 1;
 
@@ -65,7 +63,7 @@ export function cachedVerdict(
 ): MpiPlan {
   if (!dir) return compute(command, host);
   const argv0 = command.argv[0] ?? '';
-  const key = sha256().update(JSON.stringify({ FORMAT, image: image.path, offset: image.rootfsOffset, argv0, cwd: command.cwd })).digest('hex').slice(0, 32);
+  const key = cacheKey(JSON.stringify({ FORMAT, image: image.path, offset: image.rootfsOffset, argv0, cwd: command.cwd }));
   const file = `${dir}/mpi-plan-${key}.json`;
   // What the entry is for, checked too: the key is a hash, and the image's file may have been replaced.
   const fixed = new Map<string, string | undefined>([

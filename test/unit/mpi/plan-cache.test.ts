@@ -54,7 +54,7 @@ describe('cachedVerdict: the --mpi verdict kept between starts', () => {
     const second = run();
     expect(computed).toBe(1);
     expect(second.libraries).toEqual(first.libraries);
-    expect(second.notes).toEqual(['computed', expect.stringMatching(/^plan from .*\/mpi-plan-[0-9a-f]{32}\.json /)]);
+    expect(second.notes).toEqual(['computed', expect.stringMatching(/^plan from .*\/mpi-plan-[0-9a-f]{16}\.json /)]);
   });
 
   it('computes again when a host file it read changed, or the image file did', () => {
