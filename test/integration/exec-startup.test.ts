@@ -134,9 +134,9 @@ describe('the exec fast path', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   /** Runs a script (bin/sif.cjs by default) under the probe, as the user, up to the launch plan. */
-  async function run(args: string[], script = join(REPO_ROOT, 'bin', 'sif.cjs')): Promise<{ status: number | null; read: string[]; builtins: string[] }> {
+  async function run(args: string[], script = join(REPO_ROOT, 'bin', 'sif.cjs'), env: Record<string, string> = {}): Promise<{ status: number | null; read: string[]; builtins: string[] }> {
     const r = await runAsUser(process.execPath, ['--require', join(dir, 'probe.cjs'), script, ...args], {
-      env: { HOME: dir, SIF_DUMP_PLAN: join(dir, 'plan') },
+      env: { HOME: dir, SIF_DUMP_PLAN: join(dir, 'plan'), ...env },
     });
     const json = r.stderr.split('\n').find((l) => l.startsWith('{'));
     if (!json) throw new Error(`no probe output (status ${r.exitCode}): ${r.stderr}`);
@@ -168,6 +168,25 @@ describe('the exec fast path', () => {
       join(REPO_ROOT, 'dist', 'sif-gpu.cjs'),
     ]);
   });
+
+  it('sif exec --mpi, its plan kept from the start before, reads the MPI bundle with its cache and loads no more built-ins', async () => {
+    // A Debian image (--mpi wants glibc). The first start plans (and inflates image
+    // blocks: node:zlib); the second only checks what it kept.
+    const debian = join(testImagesDir(), 'python.sqfs');
+    const env = { XDG_RUNTIME_DIR: dir };
+    await run(['exec', '--mpi', debian, 'true'], undefined, env);
+    const out = await run(['exec', '--mpi', debian, 'true'], undefined, env);
+    expect(out.status).toBe(0);
+    expect(out.read.filter((f) => f.includes('/dist/'))).toEqual([
+      join(REPO_ROOT, 'dist', 'sif-exec.cjs.cache'),
+      join(REPO_ROOT, 'dist', 'sif-exec.cjs'),
+      join(REPO_ROOT, 'dist', 'sif-mpi.cjs.cache'),
+      join(REPO_ROOT, 'dist', 'sif-mpi.cjs'),
+    ]);
+    writeFileSync(join(dir, 'empty.cjs'), '');
+    const bare = new Set((await run([], join(dir, 'empty.cjs'))).builtins);
+    expect(out.builtins.filter((m) => m.startsWith('NativeModule ') && !bare.has(m))).toEqual(['NativeModule vm']);
+  }, 60_000);
 
   it('bin/sif starts the node that built it, without /usr/bin/env', () => {
     const launcher = readFileSync(SIF_BIN, 'utf8');
