@@ -3,7 +3,7 @@
  * closure, the ABI and glibc checks) kept between starts: every rank of a node and
  * every step of a job asks the same question of the same files, and answering it
  * reads the image (its program, ld.so.cache and C library) and ~200 host ELF headers.
- * An entry is keyed by the image file and the command, and used only while the image
+ * An entry is keyed by the image file and the command's name, and used only while the image
  * file's identity, every host path the computation touched, every host and container
  * variable it looked up and every bind it asked about are unchanged (stamped-cache.ts).
  * A second start then only stats the host files. Refusals are not kept: they are
@@ -17,9 +17,12 @@ import type { MpiHostFacts } from '../host/mpi-host-facts.js';
 import type { CommandContext } from './command-need.js';
 import type { MpiPlan } from './plan-mpi.js';
 import { loadStamped, saveStamped } from './stamped-cache.js';
-import { cacheKey } from './user-cache.js';
+import { cacheKey, pruneEntries } from './user-cache.js';
 
 const FORMAT = 1;
+
+/** Entries kept (~40 KB each): one per image and command, so a user's jobs rarely reach it. */
+const MAX_ENTRIES = 64;
 
 interface Verdict {
   libraries: ContainerLibrary[];
@@ -32,7 +35,11 @@ interface Verdict {
 function recordingCommand(command: CommandContext, inputs: Map<string, string | undefined>, envRecord: HostRecord): CommandContext {
   return {
     argv: command.argv,
-    cwd: command.cwd,
+    // Read only for a relative command (./solver): an entry serves every directory otherwise.
+    get cwd() {
+      inputs.set('cwd', command.cwd);
+      return command.cwd;
+    },
     env: recordingEnv(command.env, envRecord),
     hostPathOf(path) {
       const host = command.hostPathOf(path);
@@ -63,16 +70,16 @@ export function cachedVerdict(
 ): MpiPlan {
   if (!dir) return compute(command, host);
   const argv0 = command.argv[0] ?? '';
-  const key = cacheKey(JSON.stringify({ FORMAT, image: image.path, offset: image.rootfsOffset, argv0, cwd: command.cwd }));
+  const key = cacheKey(JSON.stringify({ FORMAT, image: image.path, offset: image.rootfsOffset, argv0 }));
   const file = `${dir}/mpi-plan-${key}.json`;
   // What the entry is for, checked too: the key is a hash, and the image's file may have been replaced.
   const fixed = new Map<string, string | undefined>([
     ['image', `${image.path}@${image.rootfsOffset}:${fileStamp(image.path)}`],
     ['argv0', argv0],
-    ['cwd', command.cwd],
   ]);
   const current = (name: string): string | undefined => {
     if (fixed.has(name)) return fixed.get(name);
+    if (name === 'cwd') return command.cwd;
     if (name.startsWith('bind:')) return command.hostPathOf(name.slice(5));
     if (name.startsWith('env:')) return command.env[name.slice(4)];
     return undefined;
@@ -89,6 +96,7 @@ export function cachedVerdict(
   if (!plan.refusal && !envRecord.wholeEnvironment && Object.keys(plan.env).length === 0) {
     const verdict: Verdict = { libraries: plan.libraries, ops: plan.ops, notes: plan.notes, warnings: plan.warnings };
     saveStamped(file, FORMAT, record, inputs, verdict);
+    pruneEntries(dir, 'mpi-plan-', MAX_ENTRIES);
   }
   return plan;
 }

@@ -3,7 +3,7 @@
  * /tmp/sif-<uid>), and how: what a cache says is bound into containers, so only a
  * directory and files the user alone owns and may write are used.
  */
-import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 
 /** The cache directory, made 0700 if need be; undefined when it is not the user's own alone. */
 export function userCacheDir(env: Record<string, string | undefined>, uid: number): string | undefined {
@@ -66,4 +66,16 @@ export function cacheKey(text: string): string {
     b = Math.imul(b ^ c, 0x01000193) ^ (b >>> 15);
   }
   return (a >>> 0).toString(16).padStart(8, '0') + (b >>> 0).toString(16).padStart(8, '0');
+}
+
+/** Removes the oldest files named `prefix...` in dir beyond the newest `keep` (after a write: not on the way of a start that only reads). */
+export function pruneEntries(dir: string, prefix: string, keep: number): void {
+  try {
+    const names = readdirSync(dir).filter((n) => n.startsWith(prefix) && n.endsWith('.json'));
+    if (names.length <= keep) return;
+    const aged = names.map((n) => ({ n, t: statSync(`${dir}/${n}`, { throwIfNoEntry: false })?.mtimeMs ?? 0 })).sort((a, b) => b.t - a.t);
+    for (const { n } of aged.slice(keep)) unlinkSync(`${dir}/${n}`);
+  } catch {
+    // another start pruned them first, or the directory went: nothing to do
+  }
 }

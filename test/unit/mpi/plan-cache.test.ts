@@ -36,6 +36,8 @@ describe('cachedVerdict: the --mpi verdict kept between starts', () => {
     void h.env.SIF_MPI_LIBRARY;
     void c.env.PATH;
     c.hostPathOf('/usr/bin/hello');
+    // As findProgram: the working directory matters to a relative command only.
+    if (c.argv[0]!.includes('/')) void c.cwd;
     const plan: MpiPlan = { libraries: [{ src: lib, name: 'libmpi.so.40' }], ops: [], env: {}, notes: ['computed'], warnings: [] };
     if (refuse) plan.refusal = new SifError('SIF_E_MPI_ABI', 'no');
     return plan;
@@ -82,6 +84,21 @@ describe('cachedVerdict: the --mpi verdict kept between starts', () => {
     expect(computed).toBe(5);
     run(command({ env: { PATH: '/usr/bin', SLURM_PROCID: '1' } }));
     expect(computed).toBe(5);
+  });
+
+  it('serves every working directory, unless the command is relative to it', () => {
+    run(command({ cwd: '/home/alice/a' }));
+    run(command({ cwd: '/home/alice/b' }));
+    expect(computed).toBe(1);
+    run(command({ argv: ['./hello'], cwd: '/home/alice/a' }));
+    run(command({ argv: ['./hello'], cwd: '/home/alice/a' }));
+    run(command({ argv: ['./hello'], cwd: '/home/alice/b' }));
+    expect(computed).toBe(3);
+  });
+
+  it('keeps the newest 64 entries', () => {
+    for (let i = 0; i < 70; i++) run(command({ argv: [`hello${i}`] }));
+    expect(readdirSync(cache).filter((n) => n.startsWith('mpi-plan-'))).toHaveLength(64);
   });
 
   it('keeps no refusal', () => {
