@@ -17,12 +17,12 @@ import type { MpiHostFacts } from '../host/mpi-host-facts.js';
 import { parseSiteConfig, type SiteConfig } from '../host/site-config.js';
 import type { ImageLibraries } from '../image/image-libraries.js';
 import { type CommandContext, type CommandNeed, commandNeed, type MpiNeed } from './command-need.js';
-import { discoverMpi, type HostMpi, LIBRARY_VARIABLE } from './discover-mpi.js';
+import { discoverMpi, type HostMpi, WAY_OUT_ABI } from './discover-mpi.js';
 import { type HostClosure, hostClosure } from './host-closure.js';
 import { imageLibc } from './image-glibc.js';
 import { FAMILY_NAMES, twinName } from './mpi-family.js';
 import { mpiPassThrough } from './mpi-passthrough.js';
-import { imageMpiLibraries, isInterpreter, modulesBeside } from './runtime-need.js';
+import { imageMpiLibraries, modulesBeside, runTimeVerdict } from './runtime-need.js';
 
 export interface MpiRequest {
   contain: boolean;
@@ -47,7 +47,6 @@ export interface MpiPlan {
 
 const basename = (p: string) => p.slice(p.lastIndexOf('/') + 1);
 
-const WAY_OUT_ABI = `run without --mpi to use the image's own MPI, run an image built against the host's MPI, or name a host MPI of the command's family with ${LIBRARY_VARIABLE}=PATH ('mpi library' in /etc/sif/sif.conf)`;
 
 function refuse(plan: MpiPlan, code: SifErrorCode, message: string, hint: string): MpiPlan {
   plan.refusal = new SifError(code, message, { hint });
@@ -77,31 +76,6 @@ function siteOf(facts: MpiHostFacts, plan: MpiPlan): SiteConfig {
   for (const p of site.problems) plan.warnings.push(p);
   for (const u of site.unknown) plan.notes.push(`site file: ignored key ${u}`);
   return site;
-}
-
-/**
- * The ABI verdict for a command that needs no MPI library, nor do modules beside it:
- * the image's own MPI says what its programs and modules (mpi4py, say) were built
- * against. A match is noted; another family is a warning, not a refusal (the image may
- * hold an MPI it does not use); nothing at all is noted, and warned about for an
- * interpreter, whose modules are where such an MPI would come from.
- */
-function runTimeVerdict(plan: MpiPlan, need: CommandNeed, imageMpi: MpiNeed[], mpi: HostMpi): void {
-  const what = describeProgram(need);
-  const same = imageMpi.find((m) => m.family === mpi.family);
-  if (same) {
-    plan.notes.push(`it loads no MPI library itself; the image's own ${same.name} at ${same.inImage} (what its programs and modules load at run time) and the host's ${mpi.soname} are both ${FAMILY_NAMES[mpi.family]}: compatible, the host's comes first`);
-  } else if (imageMpi.length) {
-    const theirs = imageMpi.map((m) => `${m.name} at ${m.inImage}, ${FAMILY_NAMES[m.family]}`).join('; ');
-    plan.warnings.push(
-      `--mpi: ${what} loads no MPI library itself, and the image's own MPI (${theirs}) is not of the host's family (${mpi.soname}, ${FAMILY_NAMES[mpi.family]}): a program or module (mpi4py, say) that loads the image's MPI at run time will not use the host's; ${WAY_OUT_ABI}`,
-    );
-    plan.notes.push(`the image's own MPI is another family than the host's: ${theirs}`);
-  } else {
-    const text = `${what} loads no MPI library itself, nor do modules beside it, and the image holds none: an MPI it loads at run time (mpi4py, a dlopen'ed module) is not checked against the host's ${mpi.soname} (${FAMILY_NAMES[mpi.family]}); bound anyway`;
-    if (need.program && isInterpreter(need.program.path)) plan.warnings.push(`--mpi: ${text}`);
-    else plan.notes.push(text);
-  }
 }
 
 export interface MpiFacts {
@@ -180,7 +154,11 @@ export function planMpiLibraries(command: CommandContext, facts: MpiFacts): MpiP
     }
   }
   if (need.mpi.length) plan.notes.push(`ABI: ${need.mpi.map((m) => m.name).join(', ')} and the host's ${mpi.soname} are both ${FAMILY_NAMES[mpi.family]}: compatible`);
-  else runTimeVerdict(plan, need, imageMpi, mpi);
+  else {
+    const v = runTimeVerdict(describeProgram(need), need.program?.path, imageMpi, mpi);
+    plan.notes.push(...v.notes);
+    plan.warnings.push(...v.warnings);
+  }
 
   // ELF class and machine.
   const prog = need.program?.info;

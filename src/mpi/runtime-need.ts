@@ -9,7 +9,8 @@
  *      program's own, checked as strictly.
  *   2. the image's own MPI libraries (its ld.so.cache, the main library of each
  *      family): what the image's packages were built against (Debian's python3-mpi4py
- *      brings libopenmpi3). Weaker evidence: the image may hold an MPI it does not use.
+ *      brings libopenmpi3). Weaker evidence: the image may hold an MPI it does not use,
+ *      so runTimeVerdict warns where it differs from the host's, and does not refuse.
  * Pure: the image comes in as ImageLibraries.
  */
 import { posix } from 'node:path';
@@ -20,7 +21,8 @@ import { libraryClosure } from '../host/elf/library-closure.js';
 import type { SearchDefaults } from '../host/elf/search-defaults.js';
 import type { ImageLibraries } from '../image/image-libraries.js';
 import type { MpiNeed } from './command-need.js';
-import { familyOf, MAIN_SONAMES } from './mpi-family.js';
+import { type HostMpi, WAY_OUT_ABI } from './discover-mpi.js';
+import { FAMILY_NAMES, familyOf, MAIN_SONAMES } from './mpi-family.js';
 
 /** Directories of the system's programs: what lies beside those is not theirs alone. */
 const SYSTEM_DIRS = new Set(['/bin', '/sbin', '/usr/bin', '/usr/sbin', '/usr/local/bin', '/usr/local/sbin']);
@@ -92,4 +94,32 @@ export function imageMpiLibraries(image: ImageLibraries): MpiNeed[] {
 /** Whether the program is an interpreter that loads modules at run time (python3, perl, Rscript, ...). */
 export function isInterpreter(program: string): boolean {
   return INTERPRETER.test(posix.basename(program));
+}
+
+/**
+ * The ABI verdict for a command that needs no MPI library, nor do modules beside it
+ * (`what` names it; `program`: its path, when it was read): the image's own MPI says
+ * what its programs and modules (mpi4py, say) were built against. A match is noted;
+ * another family is a warning, not a refusal (the image may hold an MPI it does not
+ * use); nothing at all is noted, and warned about for an interpreter, whose modules are
+ * where such an MPI would come from.
+ */
+export function runTimeVerdict(what: string, program: string | undefined, imageMpi: readonly MpiNeed[], mpi: HostMpi): { notes: string[]; warnings: string[] } {
+  const notes: string[] = [];
+  const warnings: string[] = [];
+  const same = imageMpi.find((m) => m.family === mpi.family);
+  if (same) {
+    notes.push(`it loads no MPI library itself; the image's own ${same.name} at ${same.inImage} (what its programs and modules load at run time) and the host's ${mpi.soname} are both ${FAMILY_NAMES[mpi.family]}: compatible, the host's comes first`);
+  } else if (imageMpi.length) {
+    const theirs = imageMpi.map((m) => `${m.name} at ${m.inImage}, ${FAMILY_NAMES[m.family]}`).join('; ');
+    warnings.push(
+      `--mpi: ${what} loads no MPI library itself, and the image's own MPI (${theirs}) is not of the host's family (${mpi.soname}, ${FAMILY_NAMES[mpi.family]}): a program or module (mpi4py, say) that loads the image's MPI at run time will not use the host's; ${WAY_OUT_ABI}`,
+    );
+    notes.push(`the image's own MPI is another family than the host's: ${theirs}`);
+  } else {
+    const text = `${what} loads no MPI library itself, nor do modules beside it, and the image holds none: an MPI it loads at run time (mpi4py, a dlopen'ed module) is not checked against the host's ${mpi.soname} (${FAMILY_NAMES[mpi.family]}); bound anyway`;
+    if (program && isInterpreter(program)) warnings.push(`--mpi: ${text}`);
+    else notes.push(text);
+  }
+  return { notes, warnings };
 }
