@@ -7,7 +7,9 @@
 # mpi4py:
 #   mpi-openmpi.sqfs    the cached debootstrap bookworm tree (scripts/base-rootfs.sh) with
 #                       Debian's Open MPI (openmpi-bin, libopenmpi3): the "hybrid" model,
-#                       where the image brings its own MPI and srun's PMIx reaches it.
+#                       where the image brings its own MPI and srun's PMIx reaches it;
+#                       and python3-mpi4py, whose extension module loads libmpi at run
+#                       time (--mpi must replace it with the host's).
 #   mpi-bare.sqfs       the bookworm tree and the programs built against Open MPI
 #                       (libmpi.so.40), but no MPI library: runs only with `--mpi`.
 #   mpi-mpich-app.sqfs  the same built against Debian's MPICH (libmpich.so.12, the MPICH
@@ -177,7 +179,7 @@ openmpi_image() {
   work=$(mktemp -d "$cache/mpi-build.XXXXXX")
   mkdir -p "$work/rootfs"
   tar -C "$work/rootfs" --numeric-owner --xattrs -xf "$tarball"
-  apt_in_chroot "$work/rootfs" openmpi-bin libopenmpi3
+  apt_in_chroot "$work/rootfs" openmpi-bin libopenmpi3 python3-mpi4py
   compile mpicc "$work/rootfs/opt/mpi"
   squash_tree mpi-openmpi "$stamp" "$work/rootfs"
   cleanup

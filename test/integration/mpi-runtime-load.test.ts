@@ -1,6 +1,6 @@
-// --mpi for MPI that a program loads at run time (as Python loads mpi4py): /opt/mpi/dlhello
-// needs only libc and dlopens hello-module.so beside it, which needs libmpi
-// (scripts/mpi-images.sh). And the verdict --mpi keeps between starts
+// --mpi for MPI that a program loads at run time: python3 with Debian's mpi4py (in the
+// hybrid image), and /opt/mpi/dlhello, which needs only libc and dlopens
+// hello-module.so beside it, which needs libmpi (scripts/mpi-images.sh). And the verdict --mpi keeps between starts
 // (src/mpi/plan-cache.ts): used while nothing changed, never when the image changed or
 // the entry is not the user's own. Real SLURM and Debian's Open MPI on the host; run as
 // the unprivileged user.
@@ -52,6 +52,25 @@ describe('--mpi and MPI loaded at run time', () => {
       .filter((m): m is RegExpExecArray => m !== null);
     expect(maps.map((m) => m[1]).sort()).toEqual(['0', '1']);
     for (const m of maps) expect({ id: `${m[2]} ${m[3]}`, path: m[4] }).toEqual({ id: mapsId(realpathSync(HOST_OPENMPI)), path: '/.singularity.d/libs/libmpi.so.40' });
+  }, 180_000);
+
+  it("python3 with Debian's mpi4py: the image's Open MPI says the family, and under srun each rank maps the host's libmpi", async () => {
+    const hybrid = mpiImage('mpi-openmpi');
+    const doctor = await sifAsUser(['doctor', '--mpi', hybrid, 'python3'], { env: withOpenMpi });
+    expect(doctor.exitCode).toBe(0);
+    expect(doctor.stdout).toMatch(/it loads no MPI library itself; the image's own libmpi\.so\.40 at \S+ \(what its programs and modules load at run time\) and the host's libmpi\.so\.40 are both Open MPI/);
+    await testSlurm();
+    const script = [
+      'from mpi4py import MPI',
+      'c = MPI.COMM_WORLD',
+      'maps = sorted({" ".join(l.split()[3:6]) for l in open("/proc/self/maps") if "libmpi.so" in l})',
+      'print(f"mpi4py rank={c.Get_rank()} size={c.Get_size()} maps={\'|\'.join(maps)}", flush=True)',
+    ].join('\n');
+    const r = await srunAsUser(['--mpi=pmix', '-n', '2', SIF_BIN, 'exec', '--mpi', hybrid, 'python3', '-c', script], { env: withOpenMpi });
+    expect({ exitCode: r.exitCode, stderr: r.exitCode === 0 ? '' : r.stderr }).toEqual({ exitCode: 0, stderr: '' });
+    const ranks = r.stdout.split('\n').filter((l) => l.startsWith('mpi4py ')).sort();
+    const host = `${mapsId(realpathSync(HOST_OPENMPI))} /.singularity.d/libs/libmpi.so.40`;
+    expect(ranks).toEqual([`mpi4py rank=0 size=2 maps=${host}`, `mpi4py rank=1 size=2 maps=${host}`]);
   }, 180_000);
 });
 
