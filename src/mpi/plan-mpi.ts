@@ -47,7 +47,6 @@ export interface MpiPlan {
 
 const basename = (p: string) => p.slice(p.lastIndexOf('/') + 1);
 
-
 function refuse(plan: MpiPlan, code: SifErrorCode, message: string, hint: string): MpiPlan {
   plan.refusal = new SifError(code, message, { hint });
   plan.notes.push(`refused: ${message}`);
