@@ -3,14 +3,17 @@
 #   1. ping-pong between 2 ranks: 8 B latency, 1 MiB and 4 MiB bandwidth, for the host-built
 #      program under srun (native), in sif with the image's own Open MPI (hybrid) and in
 #      sif with the host's Open MPI bound in (bind, --mpi); rounds alternate the order.
-#   2. step start-up: `srun -n 2 true` against the same with sif exec (and --mpi) and
-#      ch-run (when installed).
+#   2. step start-up: `srun -n 2 true` against the same with sif exec, sif exec on the
+#      bare image with and without --mpi, and ch-run (when installed); with
+#      BENCH_MPI_BASE, the two bare-image rows again with that other sif (a build of
+#      the commit before a change: before and after in one run).
 #   3. resident memory of sif's own processes on the node while 2 ranks sleep, with one
 #      container per node and, when sif has --no-share, one per rank.
 # Every step runs in one allocation of 2 CPUs, taken first: a step then never queues
 # behind other jobs, so what is timed is the step, not the scheduler.
 # Knobs: BENCH_SLURM_CONF (run.sh sets it), BENCH_MPI_IMAGES (image directory),
-# BENCH_MPI_ROUNDS (ping-pong rounds, default 5), BENCH_MPI_STARTUP_RUNS (default 10).
+# BENCH_MPI_ROUNDS (ping-pong rounds, default 5), BENCH_MPI_STARTUP_RUNS (default 10),
+# BENCH_MPI_BASE (another sif's bin/sif, for the before rows).
 
 mpi_rounds=${BENCH_MPI_ROUNDS:-5}
 mpi_startup_runs=${BENCH_MPI_STARTUP_RUNS:-10}
@@ -155,7 +158,12 @@ bench_mpi() {
     works $srun_cmd $sif exec --share-linger 0 "$image" true &&
       s_names+=(srun-sif-fresh) s_cmds+=("$srun_cmd $sif exec --share-linger 0 $image true")
   fi
+  works $srun_cmd $sif exec "$bare" true && s_names+=(srun-sif-bare) s_cmds+=("$srun_cmd $sif exec $bare true")
   works $srun_cmd $sif exec --mpi "$bare" true && s_names+=(srun-sif-mpi) s_cmds+=("$srun_cmd $sif exec --mpi $bare true")
+  if [ -n "${BENCH_MPI_BASE:-}" ]; then
+    works $srun_cmd "$BENCH_MPI_BASE" exec "$bare" true && s_names+=(base-srun-sif-bare) s_cmds+=("$srun_cmd $BENCH_MPI_BASE exec $bare true")
+    works $srun_cmd "$BENCH_MPI_BASE" exec --mpi "$bare" true && s_names+=(base-srun-sif-mpi) s_cmds+=("$srun_cmd $BENCH_MPI_BASE exec --mpi $bare true")
+  fi
   if command -v ch-run >/dev/null; then
     works $srun_cmd $ch_cmd true && s_names+=(srun-ch-run) s_cmds+=("$srun_cmd $ch_cmd true")
   else

@@ -57,7 +57,10 @@ if [ "${1:-}" != --inner ]; then
     # already up (the tests', another bench) is used and left running.
     if [[ " ${BENCH_ONLY:-mpi} " == *" mpi "* ]]; then
       SIF_TEST_IMAGES=$(dirname "$image") bash scripts/mpi-images.sh
-      if ! SIF_TEST_SLURM=$slurm_dir bash scripts/test-slurm.sh status >/dev/null 2>&1; then
+      # Up means its three daemons run: `status` also wants the node idle, and a cluster
+      # busy with another's job must not be restarted (a start stops it first, cancelling
+      # every job) nor stopped at the end.
+      if [ "$(SIF_TEST_SLURM=$slurm_dir bash scripts/test-slurm.sh status 2>/dev/null | grep -c ': running, pid ')" != 3 ]; then
         stops+=(test-slurm.sh)
         SIF_TEST_SLURM=$slurm_dir bash scripts/test-slurm.sh start >&2 || log "the test SLURM cluster did not start: the MPI benchmark will fail"
       fi

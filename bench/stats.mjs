@@ -255,10 +255,20 @@ function mpiStartup() {
   ratioLine('srun sif exec / srun true', r.get('srun-sif'), r.get('srun-true'));
   ratioLine('srun sif exec / srun ch-run', r.get('srun-sif'), r.get('srun-ch-run'));
   ratioLine('srun ch-run / srun true', r.get('srun-ch-run'), r.get('srun-true'));
-  ratioLine('srun sif exec --mpi / srun sif exec', r.get('srun-sif-mpi'), r.get('srun-sif'));
+  ratioLine('srun sif exec --mpi / srun true', r.get('srun-sif-mpi'), r.get('srun-true'));
+  ratioLine('srun sif exec --mpi / srun ch-run', r.get('srun-sif-mpi'), r.get('srun-ch-run'));
+  ratioLine('srun sif exec --mpi / srun sif exec (bare image)', r.get('srun-sif-mpi'), r.get('srun-sif-bare'));
+  // BENCH_MPI_BASE: the same rows with another sif (before a change), in this run.
+  if (r.has('base-srun-sif-mpi') || r.has('base-srun-sif-bare')) {
+    ratioLine('before: srun sif exec --mpi / srun true', r.get('base-srun-sif-mpi'), r.get('srun-true'));
+    ratioLine('before: srun sif exec --mpi / srun sif exec (bare image)', r.get('base-srun-sif-mpi'), r.get('base-srun-sif-bare'));
+    ratioLine('after / before, srun sif exec --mpi', r.get('srun-sif-mpi'), r.get('base-srun-sif-mpi'));
+    ratioLine('after / before, srun sif exec (bare image)', r.get('srun-sif-bare'), r.get('base-srun-sif-bare'));
+  }
   ratioLine('srun sif exec joining the waiting container / making one (--share-linger 0)', r.get('srun-sif'), r.get('srun-sif-fresh'));
-  const s = r.get('srun-sif'), t = r.get('srun-true');
+  const s = r.get('srun-sif'), t = r.get('srun-true'), m = r.get('srun-sif-mpi'), b = r.get('srun-sif-bare');
   if (s && t) console.log(`  sif's cost per step: ${ms(s.mean - t.mean)} ms (means), ${ms(s.median - t.median)} ms (medians)`);
+  if (m && b) console.log(`  --mpi's cost per step: ${ms(m.mean - b.mean)} ms (means), ${ms(m.median - b.median)} ms (medians)`);
 }
 
 function mpiMemory() {

@@ -12,7 +12,7 @@
 //   dist/sif-mpi.cjs   the --mpi code (src/mpi/mpi-launch.ts), likewise only with --mpi
 //                      or `sif doctor --mpi` (src/cli/load-mpi.ts)
 import { build } from 'esbuild';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -77,7 +77,7 @@ await build({
 // runs: the full CLI its help, the fast path a whole `sif exec` up to the launch plan
 // (SIF_DUMP_PLAN stops there), on the smallest image that passes its checks: a bare
 // squashfs superblock (magic, 128 KiB blocks, gzip, version 4.0, 96 bytes used).
-for (const f of ['sif.cjs', 'sif-exec.cjs', 'sif-gpu.cjs']) rmSync(`dist/${f}.cache`, { force: true });
+for (const f of ['sif.cjs', 'sif-exec.cjs', 'sif-gpu.cjs', 'sif-mpi.cjs']) rmSync(`dist/${f}.cache`, { force: true });
 const tmp = mkdtempSync(join(tmpdir(), 'sif-bundle-'));
 try {
   const sb = Buffer.alloc(96);
@@ -106,6 +106,13 @@ try {
   if (existsSync('/etc/ld.so.cache')) copyFileSync('/etc/ld.so.cache', join(driver, 'etc/ld.so.cache'));
   execFileSync(process.execPath, ['bin/sif.cjs', 'exec', '--nv', join(tmp, 'train.sqfs'), 'true'], {
     env: { ...env, SIF_WRITE_CODE_CACHE: 'sif-gpu.cjs', SIF_DUMP_PLAN: join(tmp, 'plan'), SIF_TEST_NVIDIA_ROOT: driver },
+    stdio: 'ignore',
+  });
+  // The MPI bundle's, from `sif exec --mpi`, with a cache directory of its own, so that
+  // nothing is taken from or left in the user's. It fails on the empty image (or a host
+  // without MPI), after compiling what it ran, which is what the cache holds.
+  spawnSync(process.execPath, ['bin/sif.cjs', 'exec', '--mpi', join(tmp, 'train.sqfs'), 'true'], {
+    env: { ...env, SIF_WRITE_CODE_CACHE: 'sif-mpi.cjs', SIF_DUMP_PLAN: join(tmp, 'plan'), XDG_RUNTIME_DIR: tmp },
     stdio: 'ignore',
   });
 } finally {

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Usage: scripts/mpi-images.sh          (as root; scripts/test.sh runs it)
 # Builds the MPI test images under ${SIF_TEST_IMAGES:-<repo>/.cache/test-images}, each
-# with the hello and ping-pong of test/fixtures/mpi in /opt/mpi (sources beside them):
+# with the hello and ping-pong of test/fixtures/mpi in /opt/mpi (sources beside them),
+# the bookworm ones also with dlhello, a program without MPI that dlopens
+# hello-module.so (hello built as a module, needing libmpi) beside it, as Python loads
+# mpi4py:
 #   mpi-openmpi.sqfs    the cached debootstrap bookworm tree (scripts/base-rootfs.sh) with
 #                       Debian's Open MPI (openmpi-bin, libopenmpi3): the "hybrid" model,
-#                       where the image brings its own MPI and srun's PMIx reaches it.
+#                       where the image brings its own MPI and srun's PMIx reaches it;
+#                       and python3-mpi4py, whose extension module loads libmpi at run
+#                       time (--mpi must replace it with the host's).
 #   mpi-bare.sqfs       the bookworm tree and the programs built against Open MPI
 #                       (libmpi.so.40), but no MPI library: runs only with `--mpi`.
 #   mpi-mpich-app.sqfs  the same built against Debian's MPICH (libmpich.so.12, the MPICH
@@ -122,7 +127,8 @@ apt_in_chroot() {
 }
 
 # compile CC DIR: the programs, built on the host with the MPI compiler wrapper CC, and
-# their sources, into DIR (the image's /opt/mpi).
+# their sources, into DIR (the image's /opt/mpi); dlhello with plain gcc (no MPI), its
+# module with CC.
 compile() {
   local prog
   mkdir -p "$2"
@@ -130,6 +136,9 @@ compile() {
     "$1" -O2 -Wall -Wextra -Werror -o "$2/$prog" "test/fixtures/mpi/$prog.c"
     cp "test/fixtures/mpi/$prog.c" "$2/"
   done
+  gcc -O2 -Wall -Wextra -Werror -o "$2/dlhello" test/fixtures/mpi/dlhello.c
+  "$1" -O2 -Wall -Wextra -Werror -shared -fPIC -DHELLO_MODULE -o "$2/hello-module.so" test/fixtures/mpi/hello.c
+  cp test/fixtures/mpi/dlhello.c "$2/"
 }
 
 # bare_image NAME CC: the bookworm base and /opt/mpi built with CC, no MPI library. The
@@ -170,7 +179,7 @@ openmpi_image() {
   work=$(mktemp -d "$cache/mpi-build.XXXXXX")
   mkdir -p "$work/rootfs"
   tar -C "$work/rootfs" --numeric-owner --xattrs -xf "$tarball"
-  apt_in_chroot "$work/rootfs" openmpi-bin libopenmpi3
+  apt_in_chroot "$work/rootfs" openmpi-bin libopenmpi3 python3-mpi4py
   compile mpicc "$work/rootfs/opt/mpi"
   squash_tree mpi-openmpi "$stamp" "$work/rootfs"
   cleanup

@@ -16,7 +16,10 @@ umask 022
 log() { echo "test-slurm: $*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-dir=${SIF_TEST_SLURM:-$repo/.cache/test-slurm}
+# Canonical: the daemons are known by this path in their environment, and a checkout
+# whose .cache links to another's must find the cluster that one started, not start
+# a second over the same files (munged --force takes over the socket).
+dir=$(realpath -m "${SIF_TEST_SLURM:-$repo/.cache/test-slurm}")
 conf=$dir/slurm.conf
 socket=$dir/munge/socket
 # Not the default ports: a site's own SLURM on this machine keeps 6817/6818.

@@ -10,6 +10,10 @@ type MpiModule = typeof import('../mpi/mpi-launch.js');
  * and runs none of it (its start-up is measured).
  */
 export async function loadMpi(): Promise<MpiModule> {
-  if (typeof __SIF_MPI_BUNDLE__ !== 'undefined') return require(`${__dirname}/${__SIF_MPI_BUNDLE__}`) as MpiModule;
+  if (typeof __SIF_MPI_BUNDLE__ !== 'undefined') {
+    // bin/sif.cjs's loader runs it with its V8 code cache (scripts/bundle.mjs makes it).
+    const load = (globalThis as Record<symbol, unknown>)[Symbol.for('sif.loadBundle')] as ((name: string) => unknown) | undefined;
+    return (load ? load(__SIF_MPI_BUNDLE__) : require(`${__dirname}/${__SIF_MPI_BUNDLE__}`)) as MpiModule;
+  }
   return import('../mpi/mpi-launch.js');
 }

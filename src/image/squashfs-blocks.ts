@@ -5,7 +5,6 @@
  * output is bounded by what the format allows, so a hostile image cannot make a block
  * inflate to more than `max` bytes.
  */
-import zlib from 'node:zlib';
 import { Decompress } from 'fzstd';
 import { loadAddon, nativePath } from '../native-addons.js';
 import type { SquashfsCompression } from './squashfs-superblock.js';
@@ -28,7 +27,14 @@ export function zstdContentSize(frame: Buffer): number | undefined {
   return big > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(big);
 }
 
-const zstdNative = (zlib as { zstdDecompressSync?: (b: Buffer, o?: { maxOutputLength?: number }) => Buffer }).zstdDecompressSync;
+type Zlib = typeof import('node:zlib');
+/**
+ * node:zlib at the first block, not when the module loads: it brings Node's streams,
+ * ~5 ms that a start of `--mpi` whose plan is cached (src/mpi/plan-cache.ts) need not pay.
+ */
+const zlib = (): Zlib => process.getBuiltinModule('node:zlib') as Zlib;
+let zstdNativeFn: ((b: Buffer, o?: { maxOutputLength?: number }) => Buffer) | null | undefined;
+const zstdNative = () => (zstdNativeFn ??= (zlib() as { zstdDecompressSync?: typeof zstdNativeFn }).zstdDecompressSync ?? null);
 
 type AddonZstd = (data: Buffer, max: number) => Buffer;
 let addonZstd: AddonZstd | null | undefined;
@@ -50,7 +56,8 @@ function addonInflater(): AddonZstd | null {
 }
 
 function inflateZstd(data: Buffer, max: number): Buffer {
-  if (zstdNative) return zstdNative(data, { maxOutputLength: max });
+  const native = zstdNative();
+  if (native) return native(data, { maxOutputLength: max });
   const addon = addonInflater();
   if (addon) {
     try {
@@ -76,7 +83,7 @@ function inflateZstd(data: Buffer, max: number): Buffer {
 
 /** The inflater for `compression`, or undefined when Node cannot inflate it (xz, lzma, lzo, lz4). */
 export function inflaterFor(compression: SquashfsCompression): Inflate | undefined {
-  if (compression === 'gzip') return (data, max) => zlib.inflateSync(data, { maxOutputLength: max });
+  if (compression === 'gzip') return (data, max) => zlib().inflateSync(data, { maxOutputLength: max });
   if (compression === 'zstd') return inflateZstd;
   return undefined;
 }

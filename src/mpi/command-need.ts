@@ -23,6 +23,8 @@ export interface MpiNeed {
   neededBy: string;
   /** Where the image's ld.so.cache has its own copy, if it has one. */
   inImage?: string;
+  /** Needed by a module the program loads at run time (runtime-need.ts), not by the program. */
+  atRunTime?: boolean;
 }
 
 export interface CommandNeed {

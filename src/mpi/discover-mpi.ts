@@ -21,6 +21,9 @@ export interface HostMpi {
   how: string;
 }
 
+/** The way out of an ABI mismatch, for refusals and warnings. */
+export const WAY_OUT_ABI = `run without --mpi to use the image's own MPI, run an image built against the host's MPI, or name a host MPI of the command's family with ${LIBRARY_VARIABLE}=PATH ('mpi library' in /etc/sif/sif.conf)`;
+
 const WAY_OUT = `name the host's libmpi with 'mpi library = PATH' in /etc/sif/sif.conf or ${LIBRARY_VARIABLE}=PATH`;
 
 /** The library at path, which must be an MPI library of this host's ABI. */

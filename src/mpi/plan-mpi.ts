@@ -16,12 +16,13 @@ import { searchDefaults } from '../host/elf/search-defaults.js';
 import type { MpiHostFacts } from '../host/mpi-host-facts.js';
 import { parseSiteConfig, type SiteConfig } from '../host/site-config.js';
 import type { ImageLibraries } from '../image/image-libraries.js';
-import { type CommandContext, type CommandNeed, commandNeed } from './command-need.js';
-import { discoverMpi, type HostMpi, LIBRARY_VARIABLE } from './discover-mpi.js';
+import { type CommandContext, type CommandNeed, commandNeed, type MpiNeed } from './command-need.js';
+import { discoverMpi, type HostMpi, WAY_OUT_ABI } from './discover-mpi.js';
 import { type HostClosure, hostClosure } from './host-closure.js';
 import { imageLibc } from './image-glibc.js';
 import { FAMILY_NAMES, twinName } from './mpi-family.js';
 import { mpiPassThrough } from './mpi-passthrough.js';
+import { imageMpiLibraries, modulesBeside, runTimeVerdict } from './runtime-need.js';
 
 export interface MpiRequest {
   contain: boolean;
@@ -46,8 +47,6 @@ export interface MpiPlan {
 
 const basename = (p: string) => p.slice(p.lastIndexOf('/') + 1);
 
-const WAY_OUT_ABI = `run without --mpi to use the image's own MPI, run an image built against the host's MPI, or name a host MPI of the command's family with ${LIBRARY_VARIABLE}=PATH ('mpi library' in /etc/sif/sif.conf)`;
-
 function refuse(plan: MpiPlan, code: SifErrorCode, message: string, hint: string): MpiPlan {
   plan.refusal = new SifError(code, message, { hint });
   plan.notes.push(`refused: ${message}`);
@@ -56,6 +55,11 @@ function refuse(plan: MpiPlan, code: SifErrorCode, message: string, hint: string
 
 function describeProgram(need: CommandNeed): string {
   return need.program ? `${need.program.path} (${need.program.where === 'image' ? 'in the image' : 'a host file bound in'})` : 'the command';
+}
+
+/** Who needs an MPI library: the program, or a module beside it that it loads at run time. */
+function describeNeeder(need: CommandNeed, m: MpiNeed): string {
+  return m.atRunTime ? `${m.neededBy} (beside ${need.program?.path ?? 'the command'}, loaded at run time)` : describeProgram(need);
 }
 
 /** The newest GLIBC_x.y a libc defines, for messages. */
@@ -80,7 +84,13 @@ export interface MpiFacts {
   closure?: (starts: ReadonlyArray<{ path: string; names: string[] }>) => HostClosure;
 }
 
-export function planMpi(req: MpiRequest, facts: MpiFacts): MpiPlan {
+/**
+ * --mpi up to its verdict: the command's need, the host MPI, its closure and the
+ * checks. What this returns depends on the host's files and the image alone, never on
+ * the rank or step, so a launch may keep it (plan-cache.ts); mpiPassThrough is added
+ * fresh each time.
+ */
+export function planMpiLibraries(command: CommandContext, facts: MpiFacts): MpiPlan {
   const plan: MpiPlan = { libraries: [], ops: [], env: {}, notes: [], warnings: [] };
   const { host: hf, image } = facts;
   const site = siteOf(hf, plan);
@@ -89,14 +99,29 @@ export function planMpi(req: MpiRequest, facts: MpiFacts): MpiPlan {
   const multiarch = image.has('/lib', 'x86_64-linux-gnu') || image.has('/lib', 'aarch64-linux-gnu');
   const defaults = searchDefaults(hf.machine, 64, multiarch);
 
-  const need = commandNeed(req.command, image, { isFile: (p) => hf.kind(p) === 'file', elfInfo: (p) => hf.libraries.elfInfo(p) }, defaults);
+  const need = commandNeed(command, image, { isFile: (p) => hf.kind(p) === 'file', elfInfo: (p) => hf.libraries.elfInfo(p) }, defaults);
   plan.need = need;
   if (need.unreadable) plan.notes.push(`cannot read the command's needs (${need.unreadable}): its MPI ABI is not checked, only the C library`);
   else if (need.program) {
     plan.notes.push(`command ${describeProgram(need)}: ${need.program.info.elfClass}-bit ${need.program.info.machineName}`);
     for (const m of need.mpi) plan.notes.push(`it needs ${m.name} (${FAMILY_NAMES[m.family]}), via ${basename(m.neededBy)}${m.inImage ? `; the image has its own at ${m.inImage}` : '; the image has none'}`);
-    if (need.mpi.length === 0) plan.notes.push('it loads no MPI library itself: the host MPI is bound for what it starts');
     for (const m of need.missing) plan.notes.push(`it needs ${m}, which the image lacks`);
+  }
+  // A program that loads no MPI itself may load it at run time (runtime-need.ts).
+  let imageMpi: MpiNeed[] = [];
+  if (need.mpi.length === 0) {
+    const containerLd = command.env.LD_LIBRARY_PATH;
+    const beside = need.program?.where === 'image' ? modulesBeside(need.program.path, image, defaults, containerLd) : undefined;
+    if (beside?.mpi.length) {
+      plan.notes.push(`it loads no MPI library itself; modules beside it do (${beside.modules.map(basename).join(', ')}): checked as its own`);
+      for (const m of beside.mpi) {
+        need.mpi.push({ ...m, atRunTime: true });
+        plan.notes.push(`${basename(m.neededBy)} needs ${m.name} (${FAMILY_NAMES[m.family]})${m.inImage ? `; the image has its own at ${m.inImage}` : '; the image has none'}`);
+      }
+      need.objects.push(...beside.objects);
+    } else {
+      imageMpi = imageMpiLibraries(image);
+    }
   }
   const families = [...new Set(need.mpi.map((m) => m.family))];
   if (families.length > 1) {
@@ -105,7 +130,7 @@ export function planMpi(req: MpiRequest, facts: MpiFacts): MpiPlan {
 
   let mpi: HostMpi;
   try {
-    mpi = discoverMpi(hf, site, families[0], plan.notes);
+    mpi = discoverMpi(hf, site, families[0] ?? imageMpi[0]?.family, plan.notes);
   } catch (e) {
     if (!(e instanceof SifError)) throw e;
     plan.refusal = e;
@@ -122,12 +147,17 @@ export function planMpi(req: MpiRequest, facts: MpiFacts): MpiPlan {
       return refuse(
         plan,
         'SIF_E_MPI_ABI',
-        `--mpi: ${describeProgram(need)} needs ${m.name} (${FAMILY_NAMES[m.family]}), but the host's MPI is ${mpi.soname} at ${mpi.path} (${FAMILY_NAMES[mpi.family]}): the two ABIs are incompatible`,
+        `--mpi: ${describeNeeder(need, m)} needs ${m.name} (${FAMILY_NAMES[m.family]}), but the host's MPI is ${mpi.soname} at ${mpi.path} (${FAMILY_NAMES[mpi.family]}): the two ABIs are incompatible`,
         WAY_OUT_ABI,
       );
     }
   }
   if (need.mpi.length) plan.notes.push(`ABI: ${need.mpi.map((m) => m.name).join(', ')} and the host's ${mpi.soname} are both ${FAMILY_NAMES[mpi.family]}: compatible`);
+  else {
+    const v = runTimeVerdict(describeProgram(need), need.program?.path, imageMpi, mpi);
+    plan.notes.push(...v.notes);
+    plan.warnings.push(...v.warnings);
+  }
 
   // ELF class and machine.
   const prog = need.program?.info;
@@ -156,7 +186,7 @@ export function planMpi(req: MpiRequest, facts: MpiFacts): MpiPlan {
       return refuse(
         plan,
         'SIF_E_MPI_ABI',
-        `--mpi: ${describeProgram(need)} needs ${m.name}, which the host's ${FAMILY_NAMES[mpi.family]} lacks (not in the host's ld.so.cache)`,
+        `--mpi: ${describeNeeder(need, m)} needs ${m.name}, which the host's ${FAMILY_NAMES[mpi.family]} lacks (not in the host's ld.so.cache)`,
         `install it on the host, or run without --mpi`,
       );
     }
@@ -221,13 +251,26 @@ export function planMpi(req: MpiRequest, facts: MpiFacts): MpiPlan {
   const highest = needs.map((n) => n.version).sort(compareVersions).pop();
   plan.notes.push(`glibc: the host objects need up to ${highest ?? 'nothing'}, the image defines all of it`);
 
-  const pass = mpiPassThrough({ contain: req.contain, cleanenv: req.cleanenv, containerEnv: req.command.env, uid: req.uid }, hf, site);
-  plan.ops.push(...pass.ops);
-  Object.assign(plan.env, pass.env);
-  plan.notes.push(...pass.notes);
-  plan.warnings.push(...pass.warnings);
   if (need.mpi.some((m) => m.inImage)) {
     plan.notes.push("the image's own MPI libraries stay in the image, unused: /.singularity.d/libs comes first");
   }
   return plan;
+}
+
+/** What else passes from the host (mpi-passthrough.ts), added to a plan that goes on. */
+export function withPassThrough(plan: MpiPlan, req: MpiRequest, hf: MpiHostFacts): MpiPlan {
+  if (plan.refusal) return plan;
+  const s = hf.siteConfig();
+  const pass = mpiPassThrough({ contain: req.contain, cleanenv: req.cleanenv, containerEnv: req.command.env, uid: req.uid }, hf, parseSiteConfig(s.text, s.path));
+  return {
+    ...plan,
+    ops: [...plan.ops, ...pass.ops],
+    env: { ...plan.env, ...pass.env },
+    notes: [...plan.notes, ...pass.notes],
+    warnings: [...plan.warnings, ...pass.warnings],
+  };
+}
+
+export function planMpi(req: MpiRequest, facts: MpiFacts): MpiPlan {
+  return withPassThrough(planMpiLibraries(req.command, facts), req, facts.host);
 }

@@ -187,6 +187,25 @@ describe('the exec fast path', () => {
     expect(compat.read).toContain(join(REPO_ROOT, 'dist', 'sif-gpu-image.cjs'));
   });
 
+  it('sif exec --mpi, its plan kept from the start before, reads the MPI bundle with its cache and loads no more built-ins', async () => {
+    // A Debian image (--mpi wants glibc). The first start plans (and inflates image
+    // blocks: node:zlib); the second only checks what it kept.
+    const debian = join(testImagesDir(), 'python.sqfs');
+    const env = { XDG_RUNTIME_DIR: dir };
+    await run(['exec', '--mpi', debian, 'true'], undefined, env);
+    const out = await run(['exec', '--mpi', debian, 'true'], undefined, env);
+    expect(out.status).toBe(0);
+    expect(out.read.filter((f) => f.includes('/dist/'))).toEqual([
+      join(REPO_ROOT, 'dist', 'sif-exec.cjs.cache'),
+      join(REPO_ROOT, 'dist', 'sif-exec.cjs'),
+      join(REPO_ROOT, 'dist', 'sif-mpi.cjs.cache'),
+      join(REPO_ROOT, 'dist', 'sif-mpi.cjs'),
+    ]);
+    writeFileSync(join(dir, 'empty.cjs'), '');
+    const bare = new Set((await run([], join(dir, 'empty.cjs'))).builtins);
+    expect(out.builtins.filter((m) => m.startsWith('NativeModule ') && !bare.has(m))).toEqual(['NativeModule vm']);
+  }, 60_000);
+
   it('bin/sif starts the node that built it, without /usr/bin/env', () => {
     const launcher = readFileSync(SIF_BIN, 'utf8');
     expect(launcher.split('\n')[0]).toBe(`#!${process.execPath}`);

@@ -55,7 +55,7 @@ export async function srunAsUser(args: readonly string[], opts: { env?: Record<s
   });
 }
 
-/** The MPI test images; each has /opt/mpi/{hello,pingpong} (see scripts/mpi-images.sh). */
+/** The MPI test images; each has /opt/mpi/{hello,pingpong}, the bookworm ones dlhello too (see scripts/mpi-images.sh). */
 export type MpiImageName =
   | 'mpi-openmpi' // bookworm with Debian's Open MPI (hybrid)
   | 'mpi-bare' // built against Open MPI, no MPI library (--mpi only)

@@ -3,7 +3,6 @@
  * Nothing here runs at sif start-up; callers (--mpi, --nv) create it when they need it,
  * and it reads each file at most once.
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { SifError } from '../../errors.js';
 import { EM_386, EM_AARCH64, EM_PPC64, EM_RISCV, EM_X86_64 } from './elf-constants.js';
@@ -45,11 +44,17 @@ function readHostCache(path: string, machine: number): LdCacheEntry[] {
   }
 }
 
-/** `ldconfig -p` reads the same file, but may know a layout sif does not. */
+type ChildProcess = typeof import('node:child_process');
+
+/**
+ * `ldconfig -p` reads the same file, but may know a layout sif does not. node:child_process
+ * is loaded only then: with Node's streams and net, ~10 ms of a start (measured).
+ */
 function ldconfigFallback(path: string, machine: number, first: unknown): LdCacheEntry[] {
   for (const ldconfig of ['/sbin/ldconfig', '/usr/sbin/ldconfig']) {
     if (!existsSync(ldconfig)) continue;
     try {
+      const { execFileSync } = process.getBuiltinModule('node:child_process') as ChildProcess;
       const text = execFileSync(ldconfig, ['-p', '-C', path], { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'] });
       return parseLdconfigPrint(text, machine);
     } catch {

@@ -109,9 +109,14 @@ describe('planMpi: commands it cannot read, and other families', () => {
     expect(p.libraries[0]?.name).toBe('libmpi.so.40');
   });
 
-  it('a program without MPI: the host MPI is bound for what it starts', () => {
+  it('a program without MPI, in an image without MPI: bound, noted as not checked', () => {
     const p = plan(['true']);
-    expect(p.notes).toContain('it loads no MPI library itself: the host MPI is bound for what it starts');
+    expect(p.refusal).toBeUndefined();
+    expect(p.libraries[0]?.name).toBe('libmpi.so.40');
+    expect(p.notes).toContain(
+      "/usr/bin/true (in the image) loads no MPI library itself, nor do modules beside it, and the image holds none: an MPI it loads at run time (mpi4py, a dlopen'ed module) is not checked against the host's libmpi.so.40 (Open MPI 3.0 or later); bound anyway",
+    );
+    expect(p.warnings).toEqual([]);
   });
 
   it("binds Fortran bindings the program needs beside libmpi", () => {
@@ -175,5 +180,72 @@ describe('planMpi: discovery order, site file, pass-through', () => {
     const req = request(['/opt/mpi/hello'], { cleanenv: true }, { FI_PROVIDER: 'shm' });
     const p = planMpi(req, { host: fakeMpiHost(debianOpenMpiHost(), { env }), image: fakeImage(debianImage()) });
     expect(p.env).toEqual({ PMIX_RANK: '0', UCX_TLS: 'rc', OMPI_MCA_btl: '^openib' });
+  });
+});
+
+describe('planMpi: MPI loaded at run time (mpi4py, dlopen)', () => {
+  const python = (extra: Tree = {}): Tree => ({ ...debianImage(36, {}), '/usr/bin/python3': so({ type: 'executable', interpreter: '/lib64/ld-linux-x86-64.so.2', needed: ['libc.so.6'] }), ...extra });
+  // Debian's python3-mpi4py: its extension module needs libmpi.so.40, which libopenmpi3 puts in the image.
+  const mpi4py = {
+    '/usr/lib/python3/dist-packages/mpi4py/MPI.cpython-311-x86_64-linux-gnu.so': so({ soname: undefined, needed: ['libmpi.so.40', 'libc.so.6'] }),
+    '/usr/lib/x86_64-linux-gnu/libmpi.so.40': so({ soname: 'libmpi.so.40', needed: ['libc.so.6'] }),
+  };
+  const mpichPy = {
+    '/usr/lib/x86_64-linux-gnu/libmpich.so.12': so({ soname: 'libmpich.so.12', needed: ['libc.so.6'] }),
+  };
+  // A program that dlopens an MPI-linked module shipped beside it.
+  const plugin = (needed: string): Tree => ({
+    ...debianImage(36, { '/opt/app/dlhello': ['libc.so.6'] }),
+    '/opt/app/hello-module.so': so({ needed: [needed, 'libc.so.6'] }),
+    '/opt/app/README.so.txt': 'file',
+  });
+
+  it("python3 with the image's Open MPI (Debian's mpi4py): compatible with the host's, noted", () => {
+    const p = plan(['python3'], { image: python(mpi4py) });
+    expect(p.refusal).toBeUndefined();
+    expect(p.warnings).toEqual([]);
+    expect(p.notes).toContain(
+      "it loads no MPI library itself; the image's own libmpi.so.40 at /usr/lib/x86_64-linux-gnu/libmpi.so.40 (what its programs and modules load at run time) and the host's libmpi.so.40 are both Open MPI 3.0 or later: compatible, the host's comes first",
+    );
+  });
+
+  it("python3 with an image built for MPICH, on an Open MPI host: a warning naming both, bound anyway", () => {
+    const p = plan(['python3'], { image: python(mpichPy) });
+    expect(p.refusal).toBeUndefined();
+    expect(p.warnings).toEqual([expect.stringMatching(/^--mpi: \/usr\/bin\/python3 \(in the image\) loads no MPI library itself, and the image's own MPI \(libmpich\.so\.12 at \/usr\/lib\/x86_64-linux-gnu\/libmpich\.so\.12, the MPICH ABI.*\) is not of the host's family \(libmpi\.so\.40, Open MPI 3\.0 or later\)/)]);
+  });
+
+  it("the image's MPI family chooses among the host's MPIs", () => {
+    const host: Tree = { ...debianOpenMpiHost(), [`${L}/libmpich.so.12`]: so({ soname: 'libmpich.so.12', needed: ['libhwloc.so.15', 'libc.so.6'] }) };
+    expect(plan(['python3'], { host, image: python(mpichPy) }).host).toMatchObject({ soname: 'libmpich.so.12' });
+  });
+
+  it('python3 in an image without MPI: a warning that nothing could be checked', () => {
+    const p = plan(['python3'], { image: python() });
+    expect(p.refusal).toBeUndefined();
+    expect(p.warnings).toEqual([expect.stringMatching(/^--mpi: \/usr\/bin\/python3 \(in the image\) loads no MPI library itself, nor do modules beside it, and the image holds none: .*not checked.*bound anyway$/)]);
+  });
+
+  it('a module beside the program that needs Open MPI: checked as the program\'s own need', () => {
+    const p = plan(['/opt/app/dlhello'], { image: plugin('libmpi.so.40') });
+    expect(p.refusal).toBeUndefined();
+    expect(p.notes).toEqual(expect.arrayContaining([
+      'it loads no MPI library itself; modules beside it do (hello-module.so): checked as its own',
+      'hello-module.so needs libmpi.so.40 (Open MPI 3.0 or later); the image has none',
+      expect.stringMatching(/^ABI: libmpi\.so\.40 and the host's libmpi\.so\.40 are both Open MPI/),
+    ]));
+  });
+
+  it('a module beside the program that needs MPICH, on an Open MPI host: refused, naming the module', () => {
+    const p = plan(['/opt/app/dlhello'], { image: plugin('libmpich.so.12') });
+    expect(p.refusal?.code).toBe('SIF_E_MPI_ABI');
+    expect(p.refusal?.message).toMatch(/^--mpi: \/opt\/app\/hello-module\.so \(beside \/opt\/app\/dlhello, loaded at run time\) needs libmpich\.so\.12 \(the MPICH ABI/);
+  });
+
+  it('does not read what lies beside a program in a system directory', () => {
+    const image = { ...python(), '/usr/bin/libfoo.so': so({ needed: ['libmpich.so.12'] }) };
+    const img = fakeImage(image);
+    planMpi(request(['python3']), { host: fakeMpiHost(debianOpenMpiHost()), image: img });
+    expect(img.reads).not.toContain('/usr/bin/libfoo.so');
   });
 });
