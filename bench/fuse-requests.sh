@@ -24,10 +24,10 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/sif-fuse-requests.XXXXXX")
 chmod 755 "$work"
 trap 'rm -rf "$work"' EXIT
 bash "$repo/bench/pynamic-image.sh" "$image" "$work" "$modules"
-# The phases are told apart by the time between them.
-# The mount's device number is its FUSE connection's number (others may be running).
+# The phases are told apart by the time between them. The payload's parent is the starter, whose FUSE_INIT names the connection of this
+# mount (other containers may be running).
 cat >"$work/phases.sh" <<'EOF'
-stat -c %d /pynamic
+echo $PPID
 python3 /pynamic/import.py >/dev/null
 sleep 1
 python3 /pynamic/import.py >/dev/null
@@ -36,10 +36,13 @@ chmod 644 "$work/phases.sh"
 
 perf record -q -e fuse:fuse_request_send -a -o "$work/perf.data" -- \
   runuser -u "$user" -- env -i HOME="$home" USER="$user" PATH=/usr/bin:/bin \
-  "$repo/bin/sif" exec -B "$work/phases.sh:/phases.sh" "$work/pynamic.sqfs" sh /phases.sh >"$work/dev"
-dev=$(cat "$work/dev")
+  "$repo/bin/sif" exec -B "$work/phases.sh:/phases.sh" "$work/pynamic.sqfs" sh /phases.sh >"$work/starter-pid"
+starter=$(cat "$work/starter-pid")
+perf script -i "$work/perf.data" 2>/dev/null >"$work/events"
+conn=$(awk -v pid="$starter" '$2 == pid && /FUSE_INIT/ { for (i = 1; i < NF; i++) if ($i == "connection") { print $(i + 1); exit } }' "$work/events")
+[ -n "$conn" ] || { log "error: no FUSE_INIT from the starter (pid $starter) was recorded"; exit 1; }
 echo "FUSE requests to sif's server, $modules modules (phase: start = container start-up and first import, repeat = second python3):"
-perf script -i "$work/perf.data" 2>/dev/null | awk -v conn="connection $((dev & 0xff | (dev >> 12) & ~0xff)) " '
+awk -v conn="connection $conn " '
   index($0, conn) { t = $4 + 0; if (prev && t - prev > 0.5) phase = "repeat"; else if (!phase) phase = "start"; prev = t
     if (match($0, /\(FUSE_[A-Z_]+\)/)) n[phase " " $1 " " substr($0, RSTART + 1, RLENGTH - 2)]++ }
-  END { for (k in n) print "  " k, n[k] }' | sort -k1,1r -k2,2 -k3,3
+  END { for (k in n) print "  " k, n[k] }' "$work/events" | sort -k1,1r -k2,2 -k3,3
