@@ -45,39 +45,8 @@ trap cleanup EXIT
 
 # --- The image: the python image's tree plus /pynamic, as plain squashfs. ------------
 tree=$work/tree
-unsquashfs -q -n -d "$tree" "$image" >/dev/null
-# Generated and precompiled by the image's own python (the .pyc format is per
-# version; the host needs no python). The modules go on sys.path last, as
-# site-packages would: each import first misses in the standard library's directories.
-mkdir "$tree/pynamic"
-cp "$repo/bench/pynamic-gen.py" "$tree/pynamic/gen.py"
-chroot "$tree" python3 /pynamic/gen.py /pynamic/lib "$modules" 20
-chroot "$tree" python3 -m compileall -q /pynamic/lib >/dev/null
-cat >"$tree/pynamic/import.py" <<EOF
-import sys, time
-sys.path.append('/pynamic/lib')
-t = time.perf_counter()
-for i in range($modules):
-    __import__('pyn%04d' % i)
-print('%.6f' % (time.perf_counter() - t))
-EOF
-# First import in a fresh container, then the same in a second process in that container.
-cat >"$tree/pynamic/import.sh" <<'EOF'
-echo "import-first $(python3 /pynamic/import.py)"
-echo "import-repeat $(python3 /pynamic/import.py)"
-EOF
-# N readers of /usr, each taking every Nth file (as bench/read.sh), timed together.
-cat >"$tree/pynamic/tar.sh" <<'EOF'
-n=$1; i=0; s=$(date +%s%N)
-b=$(while [ $i -lt $n ]; do find /usr ! -type d | sort | awk -v n=$n -v i=$i "NR % n == i" | /bin/tar -cf - -T - 2>/dev/null | wc -c & i=$((i+1)); done; wait)
-e=$(date +%s%N)
-echo $b | tr ' ' '\n' | awk -v n=$n -v s=$s -v e=$e '{ b += $1 } END { printf "tar%d %.6f %d\n", n, (e - s) / 1e9, b }'
-EOF
-chmod -R a+rX "$tree/pynamic"
 img=$work/pynamic.sqfs
-# zstd level 3: what sif build writes by default.
-mksquashfs "$tree" "$img" -comp zstd -Xcompression-level 3 -noappend -quiet >/dev/null
-chmod 644 "$img"
+bash "$repo/bench/pynamic-image.sh" "$image" "$work" "$modules"
 echo "pynamic: $(date -u +%FT%TZ), $(nproc) CPUs, $modules modules, image $(du -h "$img" | cut -f1), $runs runs after 1 warm-up"
 echo "host load before start: $(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -89,6 +58,15 @@ names=(kernel sif sif-reuse local)
 declare -A prefix=([sif]="$repo/bin/sif exec $img" [local]="$(bwrap_in "$tree")")
 if command -v ch-run >/dev/null; then names+=(ch-run); prefix[ch-run]="ch-run $img --"; fi
 payloads=("sh /pynamic/import.sh" "sh /pynamic/tar.sh 1" "sh /pynamic/tar.sh 2")
+# BENCH_PYNAMIC_PAYLOADS="import tar1 tar2": only these payloads.
+if [ -n "${BENCH_PYNAMIC_PAYLOADS:-}" ]; then
+  kept=()
+  for p in "${payloads[@]}"; do
+    key=${p#sh /pynamic/}; key=${key%.sh*}${p##*.sh}; key=${key// /}
+    [[ " $BENCH_PYNAMIC_PAYLOADS " == *" $key "* ]] && kept+=("$p")
+  done
+  payloads=("${kept[@]}")
+fi
 # Other starters run on plans this sif dumps, one per payload.
 mkdir "$work/plans"
 chown "$user" "$work/plans"

@@ -25,8 +25,10 @@ if [ "${1:-}" != --inner ]; then
   if [ "$(id -u)" = 0 ]; then
     # Measuring as root would hide rootless costs, and root's environment (CA bundles
     # and the like) adds ~35 ms to every Node start: prepare here, measure as the user.
+    # openssh-server and sshfs: the network file system of part netfs (bench/netfs.sh
+    # starts its own sshd; Debian's service is not needed).
     bash scripts/ensure-packages.sh bench charliecloud-runtime charliecloud-builders bubblewrap hyperfine \
-      squashfs-tools squashfs-tools-ng time
+      squashfs-tools squashfs-tools-ng time openssh-server sshfs
     # The test user, a usable /dev/fuse and a readable checkout (idempotent and quiet).
     [ -f scripts/setup-host.sh ] && bash scripts/setup-host.sh
     if [ ! -f "$image" ]; then
@@ -70,7 +72,9 @@ if [ "${1:-}" != --inner ]; then
     knobs=()
     for v in ${!BENCH_@}; do knobs+=("$v=${!v}"); done
     status=0
-    if [ "${BENCH_ONLY:-x}" != pynamic ]; then
+    # Parts that run from here, as root; the rest measure in phase 2.
+    user_parts=$(echo " ${BENCH_ONLY:-x} " | sed 's/ pynamic / /g; s/ netfs / /g' | tr -d ' ')
+    if [ -n "$user_parts" ]; then
       runuser -u "$bench_user" -- env -i HOME="$home" USER="$bench_user" PATH=/usr/bin:/bin \
         "${knobs[@]}" BENCH_IMAGE="$image" bash "$repo/bench/run.sh" --inner || status=$?
     fi
@@ -80,10 +84,16 @@ if [ "${1:-}" != --inner ]; then
       echo
       BENCH_USER=$bench_user BENCH_IMAGE=$image bash "$repo/bench/pynamic.sh" || status=$?
     fi
+    # The image against its tree on a network file system: dropping caches needs root.
+    if [[ " ${BENCH_ONLY:-netfs} " == *" netfs "* ]]; then
+      echo
+      BENCH_USER=$bench_user BENCH_IMAGE=$image bash "$repo/bench/netfs.sh" || status=$?
+    fi
     exit "$status"
   fi
   # Not root: measure as the calling user, in the same clean environment.
   [[ " ${BENCH_ONLY:-pynamic} " == *" pynamic "* ]] && log "pynamic: skipped (it needs root, for the kernel's mounts)"
+  [[ " ${BENCH_ONLY:-netfs} " == *" netfs "* ]] && log "netfs: skipped (it needs root, to drop caches)"
   [ -f "$image" ] || { log "error: $image is missing; run as root once to create it"; exit 1; }
   [ -f "$slurm_dir/slurm.conf" ] && export BENCH_SLURM_CONF=${BENCH_SLURM_CONF:-$slurm_dir/slurm.conf}
   knobs=()
@@ -93,7 +103,7 @@ if [ "${1:-}" != --inner ]; then
 fi
 
 # --- Phase 2, as the bench user in a clean environment: measure. ----------------------
-only=${BENCH_ONLY:-startup read memory build mpi pynamic}
+only=${BENCH_ONLY:-startup read memory build mpi pynamic netfs}
 startup_runs=${BENCH_STARTUP_RUNS:-6}
 startup_rounds=${BENCH_STARTUP_ROUNDS:-10}
 read_runs=${BENCH_READ_RUNS:-8}
@@ -186,7 +196,7 @@ echo "host load before start: $(cut -d' ' -f1-3 /proc/loadavg)"
 . "$repo/bench/mpi.sh"
 for part in $only; do
   # Run from phase 1, as root (the kernel's mounts).
-  [ "$part" = pynamic ] && continue
+  [ "$part" = pynamic ] || [ "$part" = netfs ] && continue
   echo
   "bench_$part"
 done

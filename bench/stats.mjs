@@ -4,7 +4,7 @@
 //        node stats.mjs memory SAMPLES.txt
 //        node stats.mjs build RESULTS.txt TIMINGS.txt SIZES.txt
 //        node stats.mjs mpi-pingpong RESULTS.txt | mpi-startup TIMES.txt | mpi-memory SAMPLES.txt
-//        node stats.mjs pynamic SAMPLES.txt
+//        node stats.mjs pynamic SAMPLES.txt | netfs SAMPLES.txt
 // Ratios are taken between commands of the same run only: the machine is shared and
 // noisy, so absolute times say little, ratios say how sif compares.
 import { readFileSync } from 'node:fs';
@@ -317,4 +317,23 @@ function pynamic() {
     targets[m] === undefined ? '' : `<= ${targets[m]}${verdict(m, targets[m])}`]));
 }
 
-({ startup, read, memory, build, pynamic, 'mpi-pingpong': mpiPingpong, 'mpi-startup': mpiStartup, 'mpi-memory': mpiMemory })[mode]();
+// Lines "ROW METRIC SECONDS" from bench/netfs.sh: medians, and how many times faster the
+// image is than the tree on the same network file system, caches dropped.
+function netfs() {
+  const rows = readFileSync(files[0], 'utf8').split('\n').filter(Boolean).map((l) => l.split(' '));
+  const metrics = [...new Set(rows.map((r) => r[1]))];
+  const cell = (rt, m) => rows.filter((r) => r[0] === rt && r[1] === m).map((r) => +r[2]);
+  const med = (rt, m) => (cell(rt, m).length ? median(cell(rt, m)) : undefined);
+  const fmt = (rt, m) => (med(rt, m) === undefined ? '-' : `${med(rt, m).toFixed(3)} (${cell(rt, m).length})`);
+  // The cold import, in the loop and as the whole command (start-up included), is the target.
+  const targets = { 'import-first': 3, 'import-wall': 3 };
+  console.log('medians, seconds (runs); speed-up = tree / image:');
+  table(['metric', 'image', 'tree', 'speed-up', 'target'], metrics.map((m) => {
+    const i = med('image', m), t = med('tree', m);
+    const up = i && t ? t / i : undefined;
+    const target = targets[m] === undefined ? '' : `>= ${targets[m]}${up === undefined ? '' : up >= targets[m] ? ': OK' : ': MISSED'}`;
+    return [m, fmt('image', m), fmt('tree', m), up === undefined ? '-' : up.toFixed(2), target];
+  }));
+}
+
+({ startup, read, memory, build, pynamic, netfs, 'mpi-pingpong': mpiPingpong, 'mpi-startup': mpiStartup, 'mpi-memory': mpiMemory })[mode]();

@@ -44,6 +44,7 @@ void rootfs_stage(void) {
   xmkdir("upper", 0755);
   xmkdir("root", 0755);
   xmkdir("files", 0755);
+  xmkdir("empty", 0755);
   if (syscall(SYS_pivot_root, ".", "oldroot") < 0) die_errno("pivot_root into the staging tmpfs");
   if (chdir("/") < 0) die_errno("chdir /");
 }
@@ -262,11 +263,36 @@ static void bind_top_level(void) {
   closedir(d);
 }
 
+/*
+ * The image, seen through a read-only overlay of it alone (and of an empty directory:
+ * overlayfs wants two layers when it has no upper one). overlayfs has no ioctl for
+ * regular files, so the kernel answers the TCGETS of isatty() itself, as its squashfs
+ * does, instead of sending it to the FUSE server: Python asks it of every file it opens,
+ * and those round trips were the whole gap of a repeated import to the kernel's
+ * squashfs (bench/fuse-requests.sh, docs/design.md). Mounted over STAGE_LOWER, so that
+ * everything built from the image below goes through it. Without userxattr, overlayfs
+ * reads its own metadata only from trusted.* xattrs, which a user namespace cannot read
+ * from the image: an image cannot steer it. Mounted by the child, once the server runs:
+ * the mount asks the image's file system for its limits.
+ */
+static void overlay_image(void) {
+  /* The overlay copies the modes of the image's root as they are now, and until asked
+     the kernel knows the FUSE root only by its mount option (rootmode: no permission
+     bits), so a container whose root is the image could not enter it: ask first. */
+  struct stat st;
+  if (stat(STAGE_LOWER, &st) < 0) die_errno("stat the image's root directory");
+  /* Only a speed-up: where overlayfs cannot be mounted in a user namespace (before
+     Linux 5.11, or turned off), the container reads the image through FUSE alone. */
+  (void)mount("overlay", STAGE_LOWER, "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV, "lowerdir=" STAGE_LOWER ":" STAGE_EMPTY);
+}
+
 void rootfs_assemble(const struct plan *plan) {
   char target[PATH_MAX], lower[PATH_MAX];
   if (plan->writable) {
+    /* Its writable overlay over the whole image keeps the ioctls from FUSE already. */
     overlay(STAGE_ROOT, STAGE_LOWER, 0, 0);
   } else {
+    overlay_image();
     if (!top_missing) {
       /* Nothing to add at the top: the image itself can be the root (one mount, not one per entry). */
       if (mount(STAGE_LOWER, STAGE_ROOT, NULL, MS_BIND, NULL) < 0) die_errno("binding the image as the root");
