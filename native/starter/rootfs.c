@@ -281,9 +281,12 @@ static void overlay_image(void) {
      bits), so a container whose root is the image could not enter it: ask first. */
   struct stat st;
   if (stat(STAGE_LOWER, &st) < 0) die_errno("stat the image's root directory");
-  /* Only a speed-up: where overlayfs cannot be mounted in a user namespace (before
-     Linux 5.11, or turned off), the container reads the image through FUSE alone. */
-  (void)mount("overlay", STAGE_LOWER, "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV, "lowerdir=" STAGE_LOWER ":" STAGE_EMPTY);
+  /* Only a speed-up: where overlayfs cannot be mounted in a user namespace (EPERM
+     before Linux 5.11, ENODEV without the module, EINVAL where an option is refused),
+     the container reads the image through FUSE alone. Any other error is worth a word. */
+  if (mount("overlay", STAGE_LOWER, "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV, "lowerdir=" STAGE_LOWER ":" STAGE_EMPTY) < 0 &&
+      errno != EPERM && errno != ENODEV && errno != EINVAL)
+    warn("the image's read-only overlay (reads go through FUSE alone): %s", strerror(errno));
 }
 
 void rootfs_assemble(const struct plan *plan) {
