@@ -9,7 +9,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import https from 'node:https';
-import { rootCertificates } from 'node:tls';
+import { createSecureContext, rootCertificates } from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SifError } from '../../errors.js';
 
@@ -172,7 +172,10 @@ export class HttpClient {
   constructor(opts: HttpClientOptions = {}) {
     this.opts = { timeoutMs: 30_000, tries: 5, retryBaseMs: 500, retryMaxMs: 30_000, userAgent: 'sif', ...opts };
     const maxSockets = opts.maxSockets ?? 8;
-    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets, ca: loadCa(opts), rejectUnauthorized: !opts.insecure });
+    // One secure context for every connection: given `ca`, each TLS connection parses
+    // the whole CA list again (~140 certificates), and the agent's pool key holds it too.
+    const secureContext = createSecureContext({ ca: loadCa(opts) });
+    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets, secureContext, rejectUnauthorized: !opts.insecure });
     this.httpAgent = new http.Agent({ keepAlive: true, maxSockets });
   }
 
