@@ -4,7 +4,8 @@
  * to libsquashfs's block processor, which compresses on its own threads; the
  * blocking calls run on the libuv pool, so the event loop keeps running.
  *
- * The image is written to a temporary name next to `path`, fsynced and renamed
+ * The image is written to a temporary name next to `path`, fsynced (unless not
+ * `durable`) and renamed
  * into place by finish(); on any failure (or abort()) the temporary file is
  * removed, so `path` is either the complete image or untouched.
  *
@@ -39,6 +40,12 @@ export interface SquashfsWriterOptions {
   mtime?: number;
   /** Write an NFS export table. Default false. */
   exportTable?: boolean;
+  /**
+   * fsync the image (and its directory) before finish() settles. Default true; false
+   * for an image that is only copied elsewhere and removed (the build's squashfs: the
+   * SIF around it is what gets synced).
+   */
+  durable?: boolean;
 }
 
 export interface EntryMeta {
@@ -181,6 +188,7 @@ export class SquashfsWriter {
     readonly path: string,
     private readonly tmpPath: string,
     private readonly defaultMtime: number,
+    private readonly durable: boolean,
   ) {}
 
   /** Starts an image that finish() will place at `path` (replacing any file there). */
@@ -216,7 +224,7 @@ export class SquashfsWriter {
       await unlink(tmpPath).catch(() => undefined);
       throw fromNative(path, 'creating the image', cause);
     }
-    return new SquashfsWriter(native, handle, path, tmpPath, mtime);
+    return new SquashfsWriter(native, handle, path, tmpPath, mtime, options.durable ?? true);
   }
 
   /** Describes a directory; one implied earlier by a deeper path (or the root: '/' or '') gets these attributes. */
@@ -321,11 +329,13 @@ export class SquashfsWriter {
         await this.flushBatch();
         stats = await this.native.finish(this.handle);
         this.native.close(this.handle);
-        const fh = await open(this.tmpPath, 'r+');
-        try {
-          await fh.sync();
-        } finally {
-          await fh.close();
+        if (this.durable) {
+          const fh = await open(this.tmpPath, 'r+');
+          try {
+            await fh.sync();
+          } finally {
+            await fh.close();
+          }
         }
         await rename(this.tmpPath, this.path);
       } catch (cause) {
@@ -334,7 +344,7 @@ export class SquashfsWriter {
         throw cause instanceof SifError ? cause : fromNative(this.path, 'finishing the image', cause);
       }
       this.done = true;
-      await syncDir(dirname(this.path));
+      if (this.durable) await syncDir(dirname(this.path));
       return stats;
     });
   }
