@@ -13,6 +13,7 @@ import * as zlib from 'node:zlib';
 import { Decompress } from 'fzstd';
 import { checksumMatches } from './tar-header.js';
 import { ZstdSplitter } from './zstd-frames.js';
+import { chunksOf } from '../chunks-of.js';
 
 export type Compression = 'gzip' | 'zstd' | 'tar';
 
@@ -115,66 +116,6 @@ export async function openLayerData(raw: Readable, onRaw?: (total: number) => vo
     };
   }
   return { compression, chunks: fzstd(stored()), destroy };
-}
-
-/**
- * A stream's chunks one at a time, as it emits them, with up to `readAhead` bytes
- * queued. Readable's own async iterator hands over everything buffered at once,
- * joined into one new buffer: a copy of the whole read-ahead, over and over
- * (~10% of a warm build's main thread, measured).
- */
-export async function* chunksOf(stream: Readable, readAhead: number): AsyncGenerator<Buffer> {
-  const queue: Buffer[] = [];
-  let head = 0;
-  let queued = 0;
-  let ended = false;
-  let failure: { error: unknown } | undefined;
-  let wake: (() => void) | undefined;
-  const poke = (): void => {
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
-  const onData = (b: Buffer): void => {
-    queue.push(b);
-    queued += b.length;
-    if (queued >= readAhead) stream.pause();
-    poke();
-  };
-  const onEnd = (): void => {
-    ended = true;
-    poke();
-  };
-  const onError = (error: unknown): void => {
-    failure ??= { error };
-    poke();
-  };
-  const onClose = (): void => {
-    if (!ended) failure ??= { error: Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }) };
-    poke();
-  };
-  stream.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
-  try {
-    for (;;) {
-      if (head < queue.length) {
-        const b = queue[head++] as Buffer;
-        queued -= b.length;
-        if (head > 64 && head * 2 > queue.length) {
-          queue.splice(0, head);
-          head = 0;
-        }
-        if (queued < readAhead && stream.isPaused() && !ended) stream.resume();
-        yield b;
-        continue;
-      }
-      if (failure) throw failure.error;
-      if (ended) return;
-      await new Promise<void>((resolve) => (wake = resolve));
-    }
-  } finally {
-    // The error listener stays: an error after the reader stopped must not go unhandled.
-    stream.off('data', onData).off('end', onEnd).off('close', onClose);
-  }
 }
 
 /** The inflater's output; its errors become LayerDataErrors, the source's pass through. */

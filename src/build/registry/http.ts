@@ -12,6 +12,7 @@ import https from 'node:https';
 import { createSecureContext, rootCertificates } from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SifError } from '../../errors.js';
+import { chunksOf } from '../chunks-of.js';
 
 export interface HttpClientOptions {
   /** Extra CA bundles (PEM files) to trust, as --ca-cert. */
@@ -80,6 +81,9 @@ export class ConnectionDropped extends SifError {
     });
   }
 }
+
+/** Bytes of a body read ahead of its reader (the socket is paused beyond). */
+const BODY_READ_AHEAD = 1 << 20;
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]*-----END CERTIFICATE-----/g;
 
@@ -276,7 +280,8 @@ function wrapResponse(res: IncomingMessage, url: URL, signal?: AbortSignal): Htt
     body: res,
     chunks: async function* () {
       try {
-        for await (const c of res) yield c as Buffer;
+        // One by one: Readable's iterator would join what is buffered (a copy of each byte).
+        for await (const c of chunksOf(res, BODY_READ_AHEAD)) yield c;
       } catch (e) {
         throw classify(e, url, signal);
       }
