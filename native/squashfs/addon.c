@@ -13,6 +13,9 @@
  * remove(h, id)                            (unlinks the node and all below it)
  * append(h, id, data, last) -> Promise<void>  (data must not change until it settles;
  *                                            last: also end the file, saving a round trip)
+ * appendFiles(h, ids, datas) -> Promise<void>  (whole files: datas[i] is all of file
+ *                                            ids[i] (a Uint32Array); one trip to the pool
+ *                                            for many small files)
  * endFile(h, id) -> Promise<void>
  * finish(h) -> Promise<stats>
  * close(h)                                 (frees everything; the file is left as is)
@@ -39,7 +42,7 @@ typedef struct {
   bool busy;
 } handle_t;
 
-typedef enum { OP_OPEN, OP_APPEND, OP_END, OP_FINISH } op_kind_t;
+typedef enum { OP_OPEN, OP_APPEND, OP_END, OP_FINISH, OP_APPEND_FILES } op_kind_t;
 
 typedef struct {
   napi_async_work work;
@@ -52,6 +55,11 @@ typedef struct {
   size_t len;
   uint32_t id;
   bool last;
+  /* OP_APPEND_FILES: whole files, in order */
+  size_t nfiles;
+  uint32_t *ids;
+  const uint8_t **datas;
+  size_t *lens;
   int rc;
   sqw_error_t err;
   sqw_stats_t stats;
@@ -239,6 +247,14 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   return ext;
 }
 
+static void free_op(op_t *op) {
+  free(op->ids);
+  free(op->datas);
+  free(op->lens);
+  free(op->path);
+  free(op);
+}
+
 static void op_execute(napi_env env, void *data) {
   op_t *op = data;
   sqw_t *w = op->h->w;
@@ -251,6 +267,12 @@ static void op_execute(napi_env env, void *data) {
     break;
   case OP_END: op->rc = sqw_file_end(w, op->id, &op->err); break;
   case OP_FINISH: op->rc = sqw_finish(w, &op->stats, &op->err); break;
+  case OP_APPEND_FILES:
+    for (size_t i = 0; i < op->nfiles && !op->rc; i++) {
+      op->rc = sqw_file_append(w, op->ids[i], op->datas[i], op->lens[i], &op->err);
+      if (!op->rc) op->rc = sqw_file_end(w, op->ids[i], &op->err);
+    }
+    break;
   }
 }
 
@@ -299,14 +321,13 @@ static void op_complete(napi_env env, napi_status status, void *data) {
     napi_reject_deferred(env, op->deferred, err);
   }
   napi_delete_async_work(env, op->work);
-  free(op->path);
-  free(op);
+  free_op(op);
 }
 
 /* Queues `op` (its fields for the kind already set); returns the Promise. */
 static napi_value start_op(napi_env env, napi_value handle, napi_value data, op_t *op) {
   napi_value promise, name;
-  static const char *names[] = {"sqfs.open", "sqfs.append", "sqfs.endFile", "sqfs.finish"};
+  static const char *names[] = {"sqfs.open", "sqfs.append", "sqfs.endFile", "sqfs.finish", "sqfs.appendFiles"};
 
   if (napi_create_string_utf8(env, names[op->kind], NAPI_AUTO_LENGTH, &name) != napi_ok ||
       napi_create_reference(env, handle, 1, &op->handle_ref) != napi_ok)
@@ -324,8 +345,7 @@ fail_data:
 fail_ref:
   napi_delete_reference(env, op->handle_ref);
 fail:
-  free(op->path);
-  free(op);
+  free_op(op);
   {
     bool pending = false;
     napi_is_exception_pending(env, &pending);
@@ -468,6 +488,45 @@ static napi_value js_append(napi_env env, napi_callback_info info) {
   return start_op(env, args[0], args[2], op);
 }
 
+static napi_value js_append_files(napi_env env, napi_callback_info info) {
+  napi_value args[3], item;
+  handle_t *h;
+  op_t *op;
+  bool is_array = false, is_ta = false;
+  napi_typedarray_type type;
+  napi_value ab;
+  size_t off, nids;
+  void *ids;
+  uint32_t n;
+
+  if (!get_args(env, info, 3, args) || !(h = get_handle(env, args[0], true))) return NULL;
+  if (napi_is_typedarray(env, args[1], &is_ta) != napi_ok || !is_ta ||
+      napi_get_typedarray_info(env, args[1], &type, &nids, &ids, &ab, &off) != napi_ok || type != napi_uint32_array)
+    return throw_usage(env, "squashfs: ids must be a Uint32Array");
+  if (napi_is_array(env, args[2], &is_array) != napi_ok || !is_array ||
+      napi_get_array_length(env, args[2], &n) != napi_ok || n != nids)
+    return throw_usage(env, "squashfs: datas must be an array as long as ids");
+  if (!(op = new_op(env, h, OP_APPEND_FILES))) return NULL;
+  op->nfiles = n;
+  op->ids = malloc((n ? n : 1) * sizeof *op->ids);
+  op->datas = malloc((n ? n : 1) * sizeof *op->datas);
+  op->lens = malloc((n ? n : 1) * sizeof *op->lens);
+  if (!op->ids || !op->datas || !op->lens) {
+    free_op(op);
+    napi_throw_error(env, "ESQFS", "squashfs: out of memory");
+    return NULL;
+  }
+  if (n) memcpy(op->ids, ids, n * sizeof *op->ids);
+  for (uint32_t i = 0; i < n; i++) {
+    if (napi_get_element(env, args[2], i, &item) != napi_ok || !get_bytes(env, item, &op->datas[i], &op->lens[i], "file data")) {
+      free_op(op);
+      return NULL;
+    }
+  }
+  /* The array keeps its buffers alive until the work completes. */
+  return start_op(env, args[0], args[2], op);
+}
+
 static napi_value js_end_file(napi_env env, napi_callback_info info) {
   napi_value args[2];
   handle_t *h;
@@ -516,6 +575,7 @@ static napi_value init(napi_env env, napi_value exports) {
   } fns[] = {
       {"create", js_create},   {"open", js_open},         {"addNode", js_add_node}, {"addHardlink", js_add_hardlink},
       {"setAttrs", js_set_attrs}, {"addXattr", js_add_xattr}, {"append", js_append}, {"endFile", js_end_file},
+      {"appendFiles", js_append_files},
       {"finish", js_finish},   {"close", js_close},         {"remove", js_remove},
       {"zstdDecompress", js_zstd_decompress},
   };

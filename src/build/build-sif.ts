@@ -71,6 +71,7 @@ export async function buildSif(input: SifBuildInput): Promise<SifBuildResult> {
     compressor: input.compressor ?? 'zstd',
     ...(input.level === undefined ? {} : { level: input.level }),
     mtime: mtime.getTime() / 1000,
+    durable: false, // copied into the SIF, which is synced, then removed
   });
   try {
     const merged = performance.now();

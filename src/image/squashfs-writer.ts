@@ -4,7 +4,8 @@
  * to libsquashfs's block processor, which compresses on its own threads; the
  * blocking calls run on the libuv pool, so the event loop keeps running.
  *
- * The image is written to a temporary name next to `path`, fsynced and renamed
+ * The image is written to a temporary name next to `path`, fsynced (unless not
+ * `durable`) and renamed
  * into place by finish(); on any failure (or abort()) the temporary file is
  * removed, so `path` is either the complete image or untouched.
  *
@@ -39,6 +40,12 @@ export interface SquashfsWriterOptions {
   mtime?: number;
   /** Write an NFS export table. Default false. */
   exportTable?: boolean;
+  /**
+   * fsync the image (and its directory) before finish() settles. Default true; false
+   * for an image that is only copied elsewhere and removed (the build's squashfs: the
+   * SIF around it is what gets synced).
+   */
+  durable?: boolean;
 }
 
 export interface EntryMeta {
@@ -77,6 +84,7 @@ interface NativeWriter {
   addXattr(h: NativeHandle, id: number, key: string, value: Uint8Array): void;
   remove(h: NativeHandle, id: number): void;
   append(h: NativeHandle, id: number, data: Uint8Array, last: boolean): Promise<void>;
+  appendFiles(h: NativeHandle, ids: Uint32Array, datas: Uint8Array[]): Promise<void>;
   endFile(h: NativeHandle, id: number): Promise<void>;
   finish(h: NativeHandle): Promise<SquashfsStats>;
   close(h: NativeHandle): void;
@@ -97,6 +105,15 @@ const COMPRESSORS: Record<SquashfsCompressor, { id: number; levels?: [number, nu
   lz4: { id: 5 },
   zstd: { id: 6, levels: [1, 22], fast: 3 },
 };
+
+/**
+ * Whole files up to this size are gathered and handed to the native writer together:
+ * one trip to the libuv pool per batch instead of one per file (the python test image
+ * has ~8,000 small files; each trip costs thread wake-ups on both sides).
+ */
+const BATCH_FILE_MAX = 1 << 20;
+const BATCH_BYTES = 2 << 20;
+const BATCH_FILES = 1024;
 
 const S_IFMT = 0o170000;
 const TYPE = { dir: 0o040000, file: 0o100000, symlink: 0o120000, char: 0o020000, block: 0o060000, fifo: 0o010000,
@@ -158,7 +175,12 @@ export class SquashfsWriter {
   private readonly known = new Map<string, Known>([['', { id: 0, dir: true, explicit: false }]]);
   private tail: Promise<unknown> = Promise.resolve();
   private failure: unknown;
+  /** A failed batch of small files: thrown as is by the next call (their own calls had settled). */
+  private batchFailure: SifError | undefined;
   private done = false;
+  /** Small whole files not yet handed to the native writer. */
+  private batch: { ids: number[]; datas: Uint8Array[]; bytes: number } = { ids: [], datas: [], bytes: 0 };
+  private flushSoon: NodeJS.Immediate | undefined;
 
   private constructor(
     private readonly native: NativeWriter,
@@ -166,6 +188,7 @@ export class SquashfsWriter {
     readonly path: string,
     private readonly tmpPath: string,
     private readonly defaultMtime: number,
+    private readonly durable: boolean,
   ) {}
 
   /** Starts an image that finish() will place at `path` (replacing any file there). */
@@ -201,7 +224,7 @@ export class SquashfsWriter {
       await unlink(tmpPath).catch(() => undefined);
       throw fromNative(path, 'creating the image', cause);
     }
-    return new SquashfsWriter(native, handle, path, tmpPath, mtime);
+    return new SquashfsWriter(native, handle, path, tmpPath, mtime, options.durable ?? true);
   }
 
   /** Describes a directory; one implied earlier by a deeper path (or the root: '/' or '') gets these attributes. */
@@ -223,10 +246,17 @@ export class SquashfsWriter {
     });
   }
 
-  /** A regular file; its data is streamed in (chunks must not be modified until the call settles). */
+  /**
+   * A regular file; its data is streamed in (chunks must not be modified until the call
+   * settles). Data given whole and small is gathered with other such files and written
+   * with them: the call settles once it is taken, and the buffer must stay unmodified
+   * until finish(); a failure to write it fails the next call, or finish().
+   */
   addFile(path: EntryPath, meta: EntryMeta, data: FileData): Promise<void> {
     return this.run(async () => {
       const id = this.addNode(components(path), path, TYPE.file, meta, null, 0, 0);
+      if (data instanceof Uint8Array && data.length <= BATCH_FILE_MAX) return this.gather(id, data);
+      await this.flushBatch();
       await this.stream(id, path, data);
     });
   }
@@ -296,13 +326,16 @@ export class SquashfsWriter {
     return this.run(async () => {
       let stats: SquashfsStats;
       try {
+        await this.flushBatch();
         stats = await this.native.finish(this.handle);
         this.native.close(this.handle);
-        const fh = await open(this.tmpPath, 'r+');
-        try {
-          await fh.sync();
-        } finally {
-          await fh.close();
+        if (this.durable) {
+          const fh = await open(this.tmpPath, 'r+');
+          try {
+            await fh.sync();
+          } finally {
+            await fh.close();
+          }
         }
         await rename(this.tmpPath, this.path);
       } catch (cause) {
@@ -311,7 +344,7 @@ export class SquashfsWriter {
         throw cause instanceof SifError ? cause : fromNative(this.path, 'finishing the image', cause);
       }
       this.done = true;
-      await syncDir(dirname(this.path));
+      if (this.durable) await syncDir(dirname(this.path));
       return stats;
     });
   }
@@ -326,6 +359,8 @@ export class SquashfsWriter {
 
   private async cleanup(): Promise<void> {
     this.done = true;
+    if (this.flushSoon) clearImmediate(this.flushSoon);
+    this.batch = { ids: [], datas: [], bytes: 0 };
     this.native.close(this.handle);
     await unlink(this.tmpPath).catch(() => undefined);
   }
@@ -333,6 +368,7 @@ export class SquashfsWriter {
   /** Runs `fn` after every earlier call has settled; native and data failures poison the writer. */
   private run<T>(fn: () => Promise<T>): Promise<T> {
     const next = this.tail.then(async () => {
+      if (this.batchFailure && !this.done) throw this.batchFailure;
       if (this.done || this.failure !== undefined)
         throw new SifError('SIF_E_IMAGE_WRITE', `writing squashfs image ${this.path}: the writer is ${this.done ? 'closed' : 'failed'}`, {
           cause: this.failure,
@@ -391,6 +427,36 @@ export class SquashfsWriter {
       return fn();
     } catch (cause) {
       throw fromNative(this.path, show(path), cause);
+    }
+  }
+
+  /**
+   * Takes a small file's data into the batch; written when the batch is full, or once
+   * the event loop turns (the merge waits for input: the compressors should not).
+   */
+  private async gather(id: number, data: Uint8Array): Promise<void> {
+    const b = this.batch;
+    b.ids.push(id);
+    b.datas.push(data);
+    b.bytes += data.length;
+    if (b.bytes >= BATCH_BYTES || b.ids.length >= BATCH_FILES) return this.flushBatch();
+    this.flushSoon ??= setImmediate(() => {
+      this.flushSoon = undefined;
+      this.run(() => this.flushBatch()).catch(() => undefined); // kept in batchFailure
+    });
+  }
+
+  /** Writes the gathered small files (in the order given, as if one by one). */
+  private async flushBatch(): Promise<void> {
+    const { ids, datas } = this.batch;
+    if (ids.length === 0) return;
+    this.batch = { ids: [], datas: [], bytes: 0 };
+    try {
+      await this.native.appendFiles(this.handle, Uint32Array.from(ids), datas);
+    } catch (cause) {
+      this.failure = cause;
+      this.batchFailure = cause instanceof SifError ? cause : fromNative(this.path, 'writing file data', cause);
+      throw this.batchFailure;
     }
   }
 

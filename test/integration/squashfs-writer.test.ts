@@ -207,6 +207,33 @@ describe('SquashfsWriter: remove(), for an entry a later one replaces', () => {
   }, 60_000);
 });
 
+describe('SquashfsWriter: small files given whole, written together', () => {
+  it('keeps their order and bytes, between streamed files, removals and links, without awaiting each call', async () => {
+    const img = join(dir, 'many.sqfs');
+    const w = await SquashfsWriter.create(img, { mtime: T });
+    const files = new Map<string, Buffer>();
+    const calls: Promise<unknown>[] = [];
+    for (let i = 0; i < 3000; i++) {
+      // Sizes from empty to past a block, so batches fill by count and by bytes.
+      const data = randomBytes(i % 97 === 0 ? 200_000 + i : (i * 37) % 5000);
+      files.set(`d${i % 7}/f${i}`, data);
+      calls.push(w.addFile(`d${i % 7}/f${i}`, meta(0o644), data));
+      if (i === 1500) calls.push(w.addFile('streamed', meta(0o644), chunks(big, 65536)));
+      if (i === 2000) calls.push(w.remove('d3/f1999'));
+    }
+    calls.push(w.addHardlink('link', 'd0/f7'));
+    files.delete('d3/f1999');
+    await Promise.all(calls);
+    await w.finish();
+    const x = join(dir, 'x');
+    run('unsquashfs', ['-q', '-n', '-d', x, img]);
+    for (const [p, data] of files) expect([p, (await readFile(join(x, p))).equals(data)]).toEqual([p, true]);
+    expect((await readFile(join(x, 'streamed'))).equals(big)).toBe(true);
+    expect((await readFile(join(x, 'link'))).equals(files.get('d0/f7')!)).toBe(true);
+    await expect(stat(join(x, 'd3/f1999'))).rejects.toThrow(/ENOENT/);
+  }, 120_000);
+});
+
 /** Mounts `img` (with squashfuse_ll, as the starter does, or the kernel), runs `fn` on the mount point, unmounts. */
 async function withMount(img: string, how: 'squashfuse_ll' | 'kernel', fn: (mnt: string) => Promise<void>): Promise<void> {
   const mnt = join(dir, `mnt-${how}`);

@@ -157,11 +157,16 @@ export class BlobCache {
       let written = 0;
       const writeQueued = async (): Promise<void> => {
         while (queue.length > 0) {
-          const buf = queue.length === 1 ? queue[0]! : Buffer.concat(queue);
-          queue.length = 0;
+          // writev: the chunks as they came, not joined first (a copy of every byte).
+          let bufs = queue.splice(0);
+          const n = queued;
           queued = 0;
-          for (let off = 0; off < buf.length; ) off += (await file.write(buf, off)).bytesWritten;
-          written += buf.length;
+          for (let left = n; left > 0; ) {
+            const { bytesWritten } = await file.writev(bufs, written + n - left);
+            left -= bytesWritten;
+            if (left > 0) bufs = unwritten(bufs, bytesWritten);
+          }
+          written += n;
           live?.wrote(written);
           opts.onBytes?.(written);
         }
@@ -431,6 +436,15 @@ export class BlobCache {
     }
     return res;
   }
+}
+
+/** What is left of `bufs` once their first `n` bytes were written. */
+function unwritten(bufs: Buffer[], n: number): Buffer[] {
+  let i = 0;
+  while (i < bufs.length && n >= (bufs[i] as Buffer).length) n -= (bufs[i++] as Buffer).length;
+  const rest = bufs.slice(i);
+  if (n > 0 && rest.length > 0) rest[0] = (rest[0] as Buffer).subarray(n);
+  return rest;
 }
 
 /** The digest of a file's first `size` bytes, read through `fh`. */

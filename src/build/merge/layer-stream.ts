@@ -13,6 +13,7 @@ import * as zlib from 'node:zlib';
 import { Decompress } from 'fzstd';
 import { checksumMatches } from './tar-header.js';
 import { ZstdSplitter } from './zstd-frames.js';
+import { chunksOf } from '../chunks-of.js';
 
 export type Compression = 'gzip' | 'zstd' | 'tar';
 
@@ -102,12 +103,12 @@ export async function openLayerData(raw: Readable, onRaw?: (total: number) => vo
   if (compression === 'gzip' || zstdNative) {
     // A read-ahead of a few MiB lets the inflater run on the libuv pool while the merge
     // waits for the writer (a big file is handed over piece by piece).
-    const opts = { chunkSize: CHUNK, readableHighWaterMark: READ_AHEAD };
+    const opts = { chunkSize: CHUNK, readableHighWaterMark: CHUNK };
     const inflater = compression === 'gzip' ? zlib.createGunzip(opts) : (zstdNative as NonNullable<typeof zstdNative>)(opts);
     const out = pipeline(Readable.from(stored(), { objectMode: false }), inflater, () => undefined);
     return {
       compression,
-      chunks: inflated(out, compression, failed),
+      chunks: inflated(chunksOf(out, READ_AHEAD), compression, failed),
       destroy: () => {
         out.destroy();
         destroy();

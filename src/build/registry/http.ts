@@ -9,9 +9,10 @@
 import { readFileSync, existsSync } from 'node:fs';
 import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import https from 'node:https';
-import { rootCertificates } from 'node:tls';
+import { createSecureContext, rootCertificates } from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SifError } from '../../errors.js';
+import { chunksOf } from '../chunks-of.js';
 
 export interface HttpClientOptions {
   /** Extra CA bundles (PEM files) to trust, as --ca-cert. */
@@ -80,6 +81,9 @@ export class ConnectionDropped extends SifError {
     });
   }
 }
+
+/** Bytes of a body read ahead of its reader (the socket is paused beyond). */
+const BODY_READ_AHEAD = 1 << 20;
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]*-----END CERTIFICATE-----/g;
 
@@ -172,7 +176,10 @@ export class HttpClient {
   constructor(opts: HttpClientOptions = {}) {
     this.opts = { timeoutMs: 30_000, tries: 5, retryBaseMs: 500, retryMaxMs: 30_000, userAgent: 'sif', ...opts };
     const maxSockets = opts.maxSockets ?? 8;
-    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets, ca: loadCa(opts), rejectUnauthorized: !opts.insecure });
+    // One secure context for every connection: given `ca`, each TLS connection parses
+    // the whole CA list again (~140 certificates), and the agent's pool key holds it too.
+    const secureContext = createSecureContext({ ca: loadCa(opts) });
+    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets, secureContext, rejectUnauthorized: !opts.insecure });
     this.httpAgent = new http.Agent({ keepAlive: true, maxSockets });
   }
 
@@ -273,7 +280,8 @@ function wrapResponse(res: IncomingMessage, url: URL, signal?: AbortSignal): Htt
     body: res,
     chunks: async function* () {
       try {
-        for await (const c of res) yield c as Buffer;
+        // One by one: Readable's iterator would join what is buffered (a copy of each byte).
+        for await (const c of chunksOf(res, BODY_READ_AHEAD)) yield c;
       } catch (e) {
         throw classify(e, url, signal);
       }
