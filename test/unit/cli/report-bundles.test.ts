@@ -1,11 +1,14 @@
 import { isSifError, SifError } from '../../../src/errors.js';
 
+// The brand every copy of the class carries (a registered symbol: the same in each bundle).
+const BRAND = Symbol.for('sif.SifError');
+
 describe('isSifError', () => {
   it("knows a SifError made by another bundle's copy of the class (dist/sif-gpu.cjs)", () => {
     // What the GPU bundle throws: the same class, compiled into another file, so
     // instanceof fails; the brand is a registered symbol, the same in every copy.
     class OtherCopy extends Error {
-      readonly [Symbol.for('sif.SifError')] = true;
+      readonly [BRAND] = true;
       readonly code = 'SIF_E_USAGE';
       readonly hint = 'a hint';
       constructor(message: string) {
