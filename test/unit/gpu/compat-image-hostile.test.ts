@@ -1,8 +1,7 @@
 // --nv-compat's reader (compat-image.ts) on crafted squashfs images: a library that
 // claims 4 GiB, a FIFO or a device where a library should be. Each is left out (the
 // planner notes it), never an error that stops --nv nor a read of the claimed size.
-import { openSync, closeSync, fstatSync } from 'node:fs';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, fstatSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from '@jest/globals';
@@ -11,7 +10,9 @@ import { imageInfo } from '../../../src/image/open-image.js';
 import { type CraftedNode, craftSquashfs } from '../image/crafted-squashfs.js';
 
 let dir: string;
-beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'sif-compat-hostile-'))));
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'sif-compat-hostile-'));
+});
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 function compatWith(libcuda: CraftedNode) {
