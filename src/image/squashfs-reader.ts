@@ -18,6 +18,8 @@ const FRAGMENTS_PER_BLOCK = 512;
 const MAX_SYMLINK_HOPS = 16;
 /** Metadata blocks kept inflated (8 KiB each); past this the cache starts over. */
 const MAX_CACHED_BLOCKS = 1024;
+/** Data blocks of one fileReader kept inflated (up to 1 MiB each). */
+const MAX_CACHED_DATA_BLOCKS = 16;
 /** Directory entries kept parsed (a few MiB); past this the cache starts over. */
 const MAX_CACHED_ENTRIES = 1 << 18;
 /**
@@ -318,6 +320,8 @@ export class SquashfsReader {
         data = tail.subarray(from, from + want);
       }
       if (data.length < want) throw this.corrupt(`a data block of ${path} holds ${data.length} bytes, not ${want}`);
+      // A few blocks kept (the ELF reader returns to its tables): at most 16 block sizes held, however far reads roam.
+      if (blocks.size >= MAX_CACHED_DATA_BLOCKS) blocks.clear();
       blocks.set(i, data);
       return data;
     };
