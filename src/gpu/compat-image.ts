@@ -41,10 +41,11 @@ export function compatImage(info: ImageInfo): CompatImage & { close(): void } {
   return {
     list: (dir) => open().list(dir),
     library: (path) => {
-      const f = open().fileReader(path);
-      if (!f) return undefined;
-      const src = rangeSource(`${info.path}:${path}`, f.size, f.read);
       try {
+        // Inside the try: a file claiming more than sif reads (4 GiB, say) is left out too.
+        const f = open().fileReader(path);
+        if (!f) return undefined;
+        const src = rangeSource(`${info.path}:${path}`, f.size, f.read);
         const elf = readElf(src);
         const forward = forwardNote(readNotes(src));
         return { elfClass: elf.elfClass, machine: elf.machine, ...(elf.soname ? { soname: elf.soname } : {}), ...(forward ? { forward } : {}) };

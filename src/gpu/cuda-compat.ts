@@ -44,20 +44,29 @@ const COMPAT_LIBCUDA = /^libcuda\.so\.(\d+\.\d+(?:\.\d+)?)$/;
 export function findCompat(image: CompatImage): (CompatInImage & { files: string[] }) | undefined {
   const dirs = ['/usr/local/cuda/compat'];
   for (const n of image.list('/usr/local') ?? []) if (/^cuda-\d+\.\d+$/.test(n)) dirs.push(`/usr/local/${n}/compat`);
-  let best: (CompatInImage & { files: string[] }) | undefined;
+  let best: { dir: string; version: string; names: readonly string[] } | undefined;
   for (const dir of dirs.flatMap((d) => [d, `${d}/lib`])) {
     const names = image.list(dir);
     if (!names) continue;
     for (const n of names) {
       const version = COMPAT_LIBCUDA.exec(n)?.[1];
       if (!version || (best && compareVersions(version, best.version) <= 0)) continue;
-      best = { dir, version, files: names.filter((f) => f.startsWith('lib') && f.endsWith(`.so.${version}`)) };
+      best = { dir, version, names };
     }
   }
-  return best;
+  // The files once, for the newest only: a listing of n versions, filtered at each, costs n².
+  if (!best) return undefined;
+  const { dir, version, names } = best;
+  return { dir, version, files: names.filter((f) => f.startsWith('lib') && f.endsWith(`.so.${version}`)) };
 }
 
 const major = (v: string) => Number(v.split('.')[0]);
+
+/** The package has about ten libraries; a directory claiming more is not read past this many. */
+export const MAX_COMPAT_LIBRARIES = 64;
+
+/** A name that stays in /.singularity.d/libs: no slash, not . or .., no NUL. */
+const plainName = (n: string) => n !== '.' && n !== '..' && n.length > 0 && n.length <= 255 && !/[/\0]/.test(n);
 
 /**
  * Whether the compat libraries are used, and the CUDA check with them in mind: the
@@ -99,7 +108,12 @@ export function planCompat(req: CompatRequest, image: CompatImage | undefined, p
       ? `--nv-compat: driver branch ${major(req.driver)} is one the package supports (${drivers.join(', ')})`
       : `--nv-compat: the package names no driver branches (no .note.cuda.fwd_compatibility): whether branch ${major(req.driver)} supports forward compatibility is not known here; where it does not, or on a GPU without it, cuInit fails with CUDA_ERROR_COMPAT_NOT_SUPPORTED_ON_DEVICE (804)`,
   );
-  for (const file of found.files) {
+  // libcuda first: it is the one library the package is for.
+  const files = [...found.files].sort((a, b) => Number(b.startsWith('libcuda.so.')) - Number(a.startsWith('libcuda.so.')));
+  if (files.length > MAX_COMPAT_LIBRARIES) {
+    plan.warnings.push(`--nv-compat: ${found.dir} holds ${files.length} libraries of driver ${found.version}, more than the ${MAX_COMPAT_LIBRARIES} sif reads: the rest are left out`);
+  }
+  for (const file of files.slice(0, MAX_COMPAT_LIBRARIES)) {
     const path = `${found.dir}/${file}`;
     const lib = image.library(path);
     if (!lib || lib.elfClass !== 64 || lib.machine !== req.machine) {
@@ -107,6 +121,11 @@ export function planCompat(req: CompatRequest, image: CompatImage | undefined, p
       continue;
     }
     const soname = lib.soname ?? file;
+    if (!plainName(soname)) {
+      // A hostile image's soname must not place a link outside the library directory.
+      plan.notes.push(`--nv-compat: skip ${path}: its soname ${JSON.stringify(soname)} is not a plain file name`);
+      continue;
+    }
     const dst = `${CONTAINER_LIB_DIR}/${soname}`;
     const host = plan.mounts.findIndex((m) => m.dst === dst);
     if (host >= 0) plan.mounts.splice(host, 1);

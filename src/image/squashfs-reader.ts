@@ -18,6 +18,18 @@ const FRAGMENTS_PER_BLOCK = 512;
 const MAX_SYMLINK_HOPS = 16;
 /** Metadata blocks kept inflated (8 KiB each); past this the cache starts over. */
 const MAX_CACHED_BLOCKS = 1024;
+/** Data blocks of one fileReader kept inflated (up to 1 MiB each). */
+const MAX_CACHED_DATA_BLOCKS = 16;
+/** Directory entries kept parsed (a few MiB); past this the cache starts over. */
+const MAX_CACHED_ENTRIES = 1 << 18;
+/**
+ * Listing bytes one lookup may parse (cached listings aside): a directory loop walked
+ * through 16 symlinks of 4 KiB is some 12,000 steps, and each could parse a listing of
+ * maxListingBytes.
+ */
+const LOOKUP_LISTING_BUDGET = 32 << 20;
+/** Path components one lookup may walk: ".." walks the path again from the root, so a long target of them costs its square. */
+const MAX_LOOKUP_STEPS = 1 << 16;
 
 /** Inode types of squashfs 4.0 (basic and extended). */
 const DIR = [1, 8];
@@ -50,6 +62,10 @@ export interface SquashfsLocation {
 export class SquashfsReader {
   private readonly inflate: Inflate;
   private readonly metaCache = new Map<number, { data: Buffer; next: number }>();
+  private readonly dirCache = new Map<string, Map<string, bigint>>();
+  private cachedEntries = 0;
+  /** Listing bytes the current lookup may still parse. */
+  private listingBudget = LOOKUP_LISTING_BUDGET;
 
   /**
    * maxListingBytes: an extended inode may claim a 4 GiB listing, a few bytes a
@@ -101,6 +117,7 @@ export class SquashfsReader {
     const header = this.raw(pos, 2, 'metadata block header').readUInt16LE(0);
     const size = header & 0x7fff;
     if (size === 0) throw this.corrupt(`empty metadata block at ${pos}`);
+    if (header & 0x8000 && size > METADATA_BLOCK) throw this.corrupt(`metadata block at ${pos} holds ${size} bytes, more than ${METADATA_BLOCK}`);
     const stored = this.raw(pos + 2, size, 'metadata block');
     const data = header & 0x8000 ? stored : this.inflated(stored, METADATA_BLOCK, `metadata block at ${pos}`);
     const block = { data, next: pos + 2 + size };
@@ -176,6 +193,11 @@ export class SquashfsReader {
     if (dir.dirSize! > this.maxListingBytes) {
       throw new SifError('SIF_E_IMAGE_BAD_OBJECT', `${this.at.file}: ${path || '/'} has a directory listing of ${dir.dirSize} bytes, more than the ${this.maxListingBytes} sif reads`);
     }
+    const key = `${dir.dirStart}:${dir.dirOffset}:${dir.dirSize}`;
+    const cached = this.dirCache.get(key);
+    if (cached) return cached;
+    this.listingBudget -= dir.dirSize!;
+    if (this.listingBudget < 0) throw this.corrupt(`looking up a path parses more than ${LOOKUP_LISTING_BUDGET} bytes of directory listings (a directory loop?)`);
     const entries = new Map<string, bigint>();
     // The listing's size counts 3 bytes for "." and "..", which are not stored.
     let left = dir.dirSize! - 3;
@@ -200,6 +222,13 @@ export class SquashfsReader {
         entries.set(name, (start << 16n) | BigInt(e.readUInt16LE(0)));
       }
     }
+    // Reading n files of one directory parses its listing once, not n times.
+    if (this.cachedEntries + entries.size > MAX_CACHED_ENTRIES) {
+      this.dirCache.clear();
+      this.cachedEntries = 0;
+    }
+    this.dirCache.set(key, entries);
+    this.cachedEntries += entries.size;
     return entries;
   }
 
@@ -210,7 +239,10 @@ export class SquashfsReader {
     let done: string[] = [];
     let node = this.inode(sb.rootInode);
     let hops = 0;
+    let steps = 0;
+    this.listingBudget = LOOKUP_LISTING_BUDGET;
     while (todo.length) {
+      if (++steps > MAX_LOOKUP_STEPS) throw this.corrupt(`looking up ${path} walks more than ${MAX_LOOKUP_STEPS} path components (a symlink loop?)`);
       const name = todo.shift()!;
       if (name === '..') {
         done.pop();
@@ -275,7 +307,7 @@ export class SquashfsReader {
       const want = Math.min(bs, size - i * bs);
       if (i < node.blockSizes!.length) {
         const entry = node.blockSizes![i]!;
-        const stored = entry & ~BLOCK_UNCOMPRESSED;
+        const stored = this.storedSize(entry, path);
         if (stored === 0) data = Buffer.alloc(want);
         else {
           const raw = this.raw(starts[i]!, stored, `a data block of ${path}`);
@@ -288,6 +320,8 @@ export class SquashfsReader {
         data = tail.subarray(from, from + want);
       }
       if (data.length < want) throw this.corrupt(`a data block of ${path} holds ${data.length} bytes, not ${want}`);
+      // A few blocks kept (the ELF reader returns to its tables): at most 16 block sizes held, however far reads roam.
+      if (blocks.size >= MAX_CACHED_DATA_BLOCKS) blocks.clear();
       blocks.set(i, data);
       return data;
     };
@@ -332,7 +366,7 @@ export class SquashfsReader {
     let pos = node.blocksStart!;
     for (const entry of node.blockSizes!) {
       const want = Math.min(bs, size - filled);
-      const stored = entry & ~BLOCK_UNCOMPRESSED;
+      const stored = this.storedSize(entry, path);
       if (stored === 0) {
         filled += want; // a sparse block: zeros
         continue;
@@ -353,6 +387,13 @@ export class SquashfsReader {
     return out;
   }
 
+  /** A data block's stored size: never more than the block size (a writer stores a block that would grow uncompressed). */
+  private storedSize(entry: number, path: string): number {
+    const stored = entry & ~BLOCK_UNCOMPRESSED;
+    if (stored > this.at.superblock.blockSize) throw this.corrupt(`a data block of ${path} claims ${stored} stored bytes, more than the block size ${this.at.superblock.blockSize}`);
+    return stored;
+  }
+
   private fragmentBlock(index: number, path: string): Buffer {
     const sb = this.at.superblock;
     if (index === NO_FRAGMENT || index >= sb.fragmentCount) throw this.corrupt(`${path} names fragment ${index} of ${sb.fragmentCount}`);
@@ -360,7 +401,7 @@ export class SquashfsReader {
     const entry = this.metadata(tablePos, (index % FRAGMENTS_PER_BLOCK) * 16, 16).bytes;
     const start = Number(entry.readBigUInt64LE(0));
     const size = entry.readUInt32LE(8);
-    const stored = size & ~BLOCK_UNCOMPRESSED;
+    const stored = this.storedSize(size, `fragment ${index}`);
     const raw = this.raw(start, stored, `fragment ${index}`);
     return size & BLOCK_UNCOMPRESSED ? raw : this.inflated(raw, sb.blockSize, `fragment ${index}`);
   }

@@ -47,6 +47,8 @@ export function readVersionsDefined(src: ByteSource, f: ElfFields, table: Versio
 export function readVersionsNeeded(src: ByteSource, f: ElfFields, table: VersionTable, strings: StringTable): VersionNeed[] {
   const out: VersionNeed[] = [];
   const count = checkCount(src, table.count, 'the version needs');
+  // Every need may point at one shared chain: the versions are counted in all, not per need.
+  let versions = 0;
   let at = table.offset;
   for (let i = 0; i < count; i++) {
     const n = src.read(at, 16, `version need ${i}`);
@@ -55,6 +57,7 @@ export function readVersionsNeeded(src: ByteSource, f: ElfFields, table: Version
     const need: VersionNeed = { file: readString(src, strings, f.u32(n, 4), `version need ${i} file`), versions: [], weak: [] };
     let auxAt = at + f.u32(n, 8);
     for (let j = 0; j < auxCount; j++) {
+      if (++versions > MAX_VERSION_ENTRIES) throw invalidElf(src.name, `the version needs name more than ${MAX_VERSION_ENTRIES} versions in all, more than sif reads`);
       const a = src.read(auxAt, 16, `version need ${i}, version ${j}`);
       const name = readString(src, strings, f.u32(a, 8), `version need ${i}, version ${j}`);
       need.versions.push(name);

@@ -85,4 +85,37 @@ describe('--nv-compat (CUDA forward compatibility)', () => {
     expect(noImage.warnings).toEqual([]);
     expect(noImage.notes).toContain('--nv-compat: no image given, so no compat libraries to look for');
   });
+  describe('on a hostile image', () => {
+    it('finds the newest of 100,000 libcuda versions in one pass', () => {
+      const names = Array.from({ length: 100_000 }, (_, i) => `libcuda.so.${570 + Math.floor(i / 1000)}.${i % 1000}.0`).sort();
+      const t0 = performance.now();
+      const found = findCompat(image({}, { [DIR]: names }));
+      expect(performance.now() - t0).toBeLessThan(2000);
+      expect(found).toMatchObject({ dir: DIR, version: '669.999.0', files: ['libcuda.so.669.999.0'] });
+    });
+
+    it('reads at most 64 of a package claiming 100,000 libraries, and says the rest are left out', () => {
+      const libs = pkg();
+      const names = [...Object.keys(libs).map((p) => p.slice(DIR.length + 1)), ...Array.from({ length: 100_000 }, (_, i) => `libjunk${i}.so.${C}`)];
+      const img = image(libs, { [DIR]: names });
+      let read = 0;
+      const counting: CompatImage = { list: img.list, library: (p) => (read++, img.library(p)) };
+      const plan = planNvidia({ contain: false, compat: true, imageEnv: need128 }, host(), counting);
+      expect(read).toBeLessThanOrEqual(65);
+      expect(plan.links.map((l) => l.dst)).toContain('/.singularity.d/libs/libcuda.so.1');
+      expect(plan.warnings).toContainEqual(expect.stringContaining('100002 libraries'));
+    });
+
+    it('leaves out a library whose soname or file name is not a plain name: no link outside /.singularity.d/libs', () => {
+      const libs = {
+        ...pkg(),
+        [`${DIR}/libevil.so.${C}`]: { elfClass: 64 as const, machine: 62, soname: '../../../etc/ld.so.preload' },
+        [`${DIR}/libdot.so.${C}`]: { elfClass: 64 as const, machine: 62, soname: '..' },
+      };
+      const plan = planNvidia({ contain: false, compat: true, imageEnv: need128 }, host(), image(libs));
+      for (const l of plan.links) expect(l.dst).toMatch(/^\/\.singularity\.d\/libs\/[^/]+$/);
+      expect(plan.links.map((l) => l.dst)).not.toContain('/.singularity.d/libs/..');
+      expect(plan.notes).toContainEqual(expect.stringContaining(`skip ${DIR}/libevil.so.${C}: its soname`));
+    });
+  });
 });

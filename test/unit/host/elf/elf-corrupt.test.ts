@@ -73,3 +73,38 @@ describe('readElf on corrupt input', () => {
     expect(readElfBuffer(b, NAME).versionsNeeded).toHaveLength(1);
   });
 });
+
+describe('version needs that share one long chain', () => {
+  it('stop after a bounded number of entries in all, not 4,096 x 4,096', async () => {
+    const { readVersionsNeeded, MAX_VERSION_ENTRIES } = await import('../../../../src/host/elf/elf-versions.js');
+    const { elfFields } = await import('../../../../src/host/elf/elf-fields.js');
+    const { bufferSource } = await import('../../../../src/host/elf/byte-source.js');
+    const n = MAX_VERSION_ENTRIES;
+    // Strings: "\0x\0"; needs at 16*i, every vn_aux pointing at one shared chain of n aux entries.
+    const needs = 16 * n;
+    const buf = Buffer.alloc(needs + 16 * n + 3);
+    const strings = needs + 16 * n;
+    buf.write('\0x\0', strings, 'latin1');
+    for (let i = 0; i < n; i++) {
+      const at = 16 * i;
+      buf.writeUInt16LE(1, at);
+      buf.writeUInt16LE(n, at + 2);
+      buf.writeUInt32LE(1, at + 4);
+      buf.writeUInt32LE(needs - at, at + 8);
+      buf.writeUInt32LE(i === n - 1 ? 0 : 16, at + 12);
+      const aux = needs + 16 * i;
+      buf.writeUInt32LE(1, aux + 8);
+      buf.writeUInt32LE(i === n - 1 ? 0 : 16, aux + 12);
+    }
+    const src = bufferSource(buf, 'lib');
+    const t0 = performance.now();
+    let out: unknown;
+    try {
+      out = readVersionsNeeded(src, elfFields('lib', 64, true), { offset: 0, count: n }, { offset: strings, size: 3 });
+    } catch (e) {
+      out = e;
+    }
+    expect(performance.now() - t0).toBeLessThan(2000);
+    expect(out).toBeInstanceOf(Error);
+  });
+});

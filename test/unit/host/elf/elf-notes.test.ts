@@ -52,3 +52,34 @@ describe('readNotes', () => {
     expect(() => readNotes(bufferSource(elfWithNotes(n, 60000), 'lib'))).toThrow(/runs past the end of the file/);
   });
 });
+
+describe('readNotes on hostile notes', () => {
+  it('a name size near 2^31 or 2^32 ends the walk: the notes before it are kept, nothing else is thrown', () => {
+    for (const namesz of [0x7ffffffd, 0x7fffffff, 0xfffffffd, 0xffffffff]) {
+      const bad = Buffer.alloc(16);
+      bad.writeUInt32LE(namesz, 0);
+      const notes = readNotes(bufferSource(elfWithNotes(Buffer.concat([note('GNU', 3, 'abcd'), bad])), 'lib'));
+      expect(notes.map((n) => n.owner)).toEqual(['GNU']);
+    }
+  });
+
+  it('reads a bounded number of bytes however many note sections there are', () => {
+    // 4,000 SHT_NOTE sections, each naming the same 60 KiB: 240 MB if each were read.
+    const elf = elfWithNotes(Buffer.alloc(60_000));
+    const sections = 4000;
+    const shoff = elf.length;
+    const buf = Buffer.concat([elf, Buffer.alloc(sections * 64)]);
+    buf.writeBigUInt64LE(BigInt(shoff), 40);
+    buf.writeUInt16LE(sections, 60);
+    for (let i = 1; i < sections; i++) {
+      buf.writeUInt32LE(7, shoff + i * 64 + 4);
+      buf.writeBigUInt64LE(64n, shoff + i * 64 + 24);
+      buf.writeBigUInt64LE(60_000n, shoff + i * 64 + 32);
+    }
+    const src = bufferSource(buf, 'lib');
+    let read = 0;
+    const counting = { ...src, read: (o: number, l: number, w: string) => ((read += l), src.read(o, l, w)) };
+    readNotes(counting);
+    expect(read).toBeLessThan(1 << 20);
+  });
+});

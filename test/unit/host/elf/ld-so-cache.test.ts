@@ -122,3 +122,20 @@ describe('parseLdconfigPrint (the fallback)', () => {
     expect(parseLdconfigPrint('\tlibmpi.so.40 (libc6,64bit) => /usr/lib64/libmpi.so.40', 21)[0]!.flags).toBe(0x0503);
   });
 });
+
+describe('parseLdSoCache on a hostile cache', () => {
+  it('an image cache whose strings have no terminator costs one bounded scan per string', () => {
+    // 100,000 entries (the image reader allows a 16 MiB file), every name pointing at
+    // 12 MiB without a NUL: a scan to the end for each would be 1.2 TB.
+    const n = 100_000;
+    const head = 48 + n * 24;
+    const buf = Buffer.alloc(head + (12 << 20), 0x41);
+    buf.fill(0, 0, head);
+    buf.write('glibc-ld.so.cache1.1', 0, 'latin1');
+    buf.writeUInt32LE(n, 20);
+    for (let i = 0; i < n; i++) buf.writeUInt32LE(head, 48 + i * 24 + 4);
+    const t0 = performance.now();
+    expect(() => parseLdSoCache(buf, 'image:/etc/ld.so.cache')).toThrow(SifError);
+    expect(performance.now() - t0).toBeLessThan(2000);
+  });
+});
