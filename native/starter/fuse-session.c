@@ -16,6 +16,7 @@
 
 #include "die.h"
 #include "squash-ops.h"
+#include "store-ahead.h"
 
 static struct fuse_session *session;
 
@@ -72,7 +73,7 @@ static ssize_t device_writev(int fd, struct iovec *iov, int count, void *userdat
   return writev(fd, iov, count);
 }
 
-void fuse_mount_image(int fuse_fd, const char *mountpoint) {
+void fuse_mount_image(int fuse_fd, const char *mountpoint, int store_ahead) {
   /* We mount it ourselves (we hold CAP_SYS_ADMIN in our namespace) and give libfuse
      the open device, so it never looks for fusermount3.
      default_permissions: squashfuse checks no modes, so the kernel must. */
@@ -89,6 +90,7 @@ void fuse_mount_image(int fuse_fd, const char *mountpoint) {
     die_errno("mounting the image with FUSE at %s", mountpoint);
   session = fuse_session_new(&args, ops, ops_size, NULL);
   if (!session) die("cannot create the FUSE session for the image");
+  if (store_ahead) store_ahead_init(session, squash_read_file);
   int err = fuse_session_custom_io(session, &io, fuse_fd);
   if (err) {
     errno = -err;

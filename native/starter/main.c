@@ -45,6 +45,7 @@
 #include "share.h"
 #include "squash-check.h"
 #include "squash-ops.h"
+#include "store-ahead.h"
 #include "supervise.h"
 #include "userns.h"
 
@@ -232,6 +233,7 @@ __attribute__((noreturn)) static void shared_server_main(const struct plan *plan
   if (n == 1) share_publish(anchor);
   close(built);
   share_wait_last_user();
+  store_ahead_stop();
   _exit(0);
 }
 
@@ -263,7 +265,8 @@ int main(int argc, char **argv) {
   if (share == SHARE_CREATE) share_check_image(&plan, fds.image);
   char why[512];
   if (squash_check(fds.image, plan.offset, why, sizeof why)) die("%s: corrupt squashfs: %s", plan.image, why);
-  squash_pool_init(fds.image, plan.offset, fuse_threads(), getuid(), getgid());
+  /* One instance more than workers: the store-ahead thread's (store-ahead.c). */
+  squash_pool_init(fds.image, plan.offset, fuse_threads() + 1, getuid(), getgid());
 
   userns_enter(getuid(), getgid());
   if (share == SHARE_CREATE) share_note_namespaces();
@@ -276,7 +279,7 @@ int main(int argc, char **argv) {
   /* The kernel wants the device opened by the namespace that mounts it. */
   fds.fuse = fuse_device_open();
   rootfs_stage();
-  fuse_mount_image(fds.fuse, STAGE_LOWER);
+  fuse_mount_image(fds.fuse, STAGE_LOWER, plan.store_ahead);
   /* Opened before the fork: once the child has called pivot_root, these paths
      would name places in the container. lower is for the read-ahead only (best
      effort: without it, there is none). */
@@ -328,5 +331,7 @@ int main(int argc, char **argv) {
   if (fds.keeper >= 0) close(fds.keeper);
   heap_prefault();
   ns_holder_start();
-  _exit(supervise(child, trim_after_start));
+  int status = supervise(child, trim_after_start);
+  store_ahead_stop();
+  _exit(status);
 }

@@ -41,6 +41,7 @@ struct plan {
   unsigned long long offset;
   int new_pid;  /* own PID namespace with an init */
   int writable; /* keep the root's tmpfs overlay writable */
+  int store_ahead; /* the FUSE server stores files ahead of a reader (store-ahead.c) */
   struct op *ops;
   size_t nops;
   const char *cwd;

@@ -8,6 +8,7 @@
 #define SIF_SQUASH_OPS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct fuse_lowlevel_ops;
@@ -17,5 +18,8 @@ struct fuse_lowlevel_ops;
 void squash_pool_init(int image_fd, unsigned long long offset, unsigned max_instances, uid_t uid, gid_t gid);
 /* The operations table to give to fuse_session_new. */
 const struct fuse_lowlevel_ops *squash_ops(size_t *size);
+/* The first size bytes of regular file ino, outside any request (store-ahead.c);
+   0, or -1 when they cannot be read. */
+int squash_read_file(uint64_t ino, char *buf, uint64_t size);
 
 #endif

@@ -11,6 +11,7 @@
  * the inode lies: one decode from a cached metadata block).
  */
 #include "squash-stateless.h"
+#include "store-ahead.h"
 
 #include <errno.h>
 #include <float.h>
@@ -64,7 +65,9 @@ static size_t add_entry(fuse_req_t req, sqfs_ll *ll, sqfs_dir_entry *entry, cons
   e.attr.st_gid = plus->gid;
   /* As squashfuse's lookup: the image never changes, so neither does the entry. */
   e.attr_timeout = e.entry_timeout = DBL_MAX;
-  return fuse_add_direntry_plus(req, buf, room, name, &e, next);
+  size_t n = fuse_add_direntry_plus(req, buf, room, name, &e, next);
+  if (n <= room) store_ahead_listed(e.ino, (uint64_t)e.attr.st_size, S_ISREG(e.attr.st_mode));
+  return n;
 }
 
 void squash_readdir(fuse_req_t req, sqfs_ll *ll, fuse_ino_t ino, size_t size, off_t off, const struct squash_owner *plus) {

@@ -37,6 +37,8 @@ export interface ActionOptions {
   noShare: boolean;
   /** --share-linger in ms: how long a shared container waits for the job's next step. */
   shareLingerMs: number;
+  /** --store-ahead: files read in listing order pushed into the page cache ahead of the reader. */
+  storeAhead?: boolean;
 }
 
 export interface OpenedImage {
@@ -139,6 +141,7 @@ export function prepareLaunch(
     env,
   };
   let plan = planLaunch(request, host);
+  if (opts.storeAhead) plan = { ...plan, storeAhead: true };
   if (contributors.length) {
     const ctx = { env: env.env, argv, cwd: plan.cwd, hostPathOf: (path: string) => hostPathVia(plan.ops, path) };
     const added = combineContributions(contributors.map((c) => c(ctx)), env.env);

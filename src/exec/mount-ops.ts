@@ -27,6 +27,8 @@ export interface LaunchPlan {
   offset: number;
   newPid: boolean;
   writable: boolean;
+  /** The FUSE server stores files ahead of a reader walking a listing (store-ahead.c). */
+  storeAhead?: boolean;
   ops: MountOp[];
   cwd: string;
   argv: string[];

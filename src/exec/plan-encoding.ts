@@ -32,6 +32,7 @@ export function encodePlan(plan: LaunchPlan): Buffer {
   const fields: string[] = [PLAN_VERSION, 'image', plan.image, String(plan.offset)];
   if (plan.newPid) fields.push('flag', 'pid');
   if (plan.writable) fields.push('flag', 'writable');
+  if (plan.storeAhead) fields.push('flag', 'store-ahead');
   if (plan.share) fields.push('share', plan.share.dir, plan.share.key, plan.share.dev, plan.share.ino, String(plan.share.lingerMs));
   for (const o of plan.ops) fields.push(...opFields(o));
   fields.push('cwd', plan.cwd);

@@ -6,8 +6,12 @@
 // the same image (loop-mounted here as root), and what unsquashfs lists: contents,
 // sizes, modes, owners (every file the caller's, by design), symlink targets, hard
 // links, extended attributes, missing paths, a directory of thousands of entries
-// (many readdir buffers); and that --writable-tmpfs still sees its own writes.
+// (many readdir buffers); and that --writable-tmpfs still sees its own writes. With
+// --store-ahead, the same, and files a reader takes in listing order are pushed into
+// the page cache ahead of it (native/starter/store-ahead.c), whole and zero past
+// their end; without it, never.
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chmodSync, chownSync, linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,9 +25,21 @@ let mnt: string;
 let kernelDump: string;
 let kernelOwners: Map<string, string>;
 const MANY = 5000;
+const WALK = 200;
 // Paths under /data to look up before and after the tree is read: missing ones (a
 // cached miss must stay a miss and hide nothing), a name under a file, present ones.
 const PROBES = ['/nope', '/many/zzz-missing', '/many/n-1-', '/small/child', '/links/dangling', `/many/${manyName(MANY - 1)}`];
+
+function walkName(i: number): string {
+  return `f${String(i).padStart(3, '0')}`;
+}
+
+/** Contents no compressor shrinks to nothing, of a size that ends inside a page. */
+function walkData(i: number): Buffer {
+  const b = Buffer.alloc(5000 + i * 37);
+  for (let j = 0; j < b.length; j++) b[j] = ((j + i) * 2654435761) >>> 24;
+  return b;
+}
 
 function manyName(i: number): string {
   // Names of 3 to 120 characters: entries of many sizes, across readdir buffers.
@@ -41,8 +57,10 @@ beforeAll(async () => {
   chmodSync(dir, 0o755);
   const root = join(dir, 'root');
   await makeBusyboxRootfs(root);
-  await execa('cc', ['-std=gnu11', '-O1', '-Wall', '-Werror', '-static', '-o', join(root, 'bin', 'tree-dump'),
-    join(REPO_ROOT, 'test', 'native', 'tree-dump.c')]);
+  for (const tool of ['tree-dump', 'page-cache']) {
+    await execa('cc', ['-std=gnu11', '-O1', '-Wall', '-Werror', '-static', '-o', join(root, 'bin', tool),
+      join(REPO_ROOT, 'test', 'native', `${tool}.c`)]);
+  }
   const data = join(root, 'data');
   mkdirSync(join(data, 'many'), { recursive: true });
   mkdirSync(join(data, 'links'));
@@ -61,6 +79,8 @@ beforeAll(async () => {
   writeFileSync(join(data, 'sparse'), Buffer.concat([Buffer.alloc(300_000), Buffer.from('end')]));
   for (let i = 0; i < 5; i++) writeFileSync(join(data, 'deep', 'a', `f${i}`), `fragment ${i}\n`.repeat(i * 10));
   for (let i = 0; i < MANY; i++) writeFileSync(join(data, 'many', manyName(i)), `${i}\n`);
+  mkdirSync(join(data, 'walk'));
+  for (let i = 0; i < WALK; i++) writeFileSync(join(data, 'walk', walkName(i)), walkData(i));
   symlinkSync('/data/small', join(data, 'links', 'absolute'));
   symlinkSync('../small', join(data, 'links', 'relative'));
   symlinkSync('nowhere', join(data, 'links', 'dangling'));
@@ -88,9 +108,9 @@ afterAll(async () => {
 });
 
 describe('the image read through sif, its caches in use', () => {
-  it('shows what the kernel squashfs shows, twice in one container', async () => {
+  it.each([[''], ['--store-ahead']])('shows what the kernel squashfs shows, twice in one container %s', async (option) => {
     const dump = `tree-dump /data ${PROBES.join(' ')}`;
-    const r = await sifAsUser(['exec', image, 'sh', '-c', `${dump} && echo --- && ${dump}`], { timeoutMs: 120_000 });
+    const r = await sifAsUser(['exec', ...(option ? [option] : []), image, 'sh', '-c', `${dump} && echo --- && ${dump}`], { timeoutMs: 120_000 });
     expect(r.stderr).toBe('');
     expect(r.exitCode).toBe(0);
     const [first, second] = r.stdout.split('---\n');
@@ -103,10 +123,10 @@ describe('the image read through sif, its caches in use', () => {
     expect(second).toBe(withoutOwners(kernelDump));
   }, 180_000);
 
-  it('shows the same to two readers at once (threads sharing decompressed blocks)', async () => {
+  it.each([[''], ['--store-ahead']])('shows the same to two readers at once (threads sharing decompressed blocks) %s', async (option) => {
     const dump = `tree-dump /data ${PROBES.join(' ')}`;
     const script = `${dump} >/tmp/one & ${dump} >/tmp/two; wait; cat /tmp/one; echo ---; cat /tmp/two`;
-    const r = await sifAsUser(['exec', '--contain', image, 'sh', '-c', script], { timeoutMs: 120_000 });
+    const r = await sifAsUser(['exec', '--contain', ...(option ? [option] : []), image, 'sh', '-c', script], { timeoutMs: 120_000 });
     expect(r.stderr).toBe('');
     expect(r.exitCode).toBe(0);
     const [one, two] = r.stdout.split('---\n');
@@ -137,6 +157,28 @@ describe('the image read through sif, its caches in use', () => {
     const expected = new Map([...listed].map(([p, e]) => [p, `${e.mode} ${e.mode.startsWith('d') ? '-' : e.size} ${e.target}`]));
     expect(Object.fromEntries(seen)).toEqual(Object.fromEntries(expected));
     expect(listed.size).toBeGreaterThan(MANY);
+  });
+
+  const walkTarget = `/data/walk/${walkName(150)}`;
+  const walkInOrder = Array.from({ length: 10 }, (_, i) => `cat /data/walk/${walkName(i)} >/dev/null`).join('; ');
+
+  it('with --store-ahead, stores the files after those a reader takes in listing order, whole and zero past their end', async () => {
+    const r = await sifAsUser(['exec', '--store-ahead', image, 'sh', '-c', `ls /data/walk >/dev/null; ${walkInOrder}; page-cache ${walkTarget} 5000; md5sum ${walkTarget}`]);
+    expect(r.stderr).toBe('');
+    const md5 = createHash('md5').update(walkData(150)).digest('hex');
+    expect(r.stdout).toBe(`cached\ntail-zero\n${md5}  ${walkTarget}\n`);
+  });
+
+  it('with --store-ahead, stores nothing for a listing and one read (the check above can fail)', async () => {
+    const r = await sifAsUser(['exec', '--store-ahead', image, 'sh', '-c', `ls /data/walk >/dev/null; cat /data/walk/${walkName(3)} >/dev/null; page-cache ${walkTarget} 300`]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('not-cached\ntail-zero\n');
+  });
+
+  it('without --store-ahead, stores nothing for the same walk', async () => {
+    const r = await sifAsUser(['exec', image, 'sh', '-c', `ls /data/walk >/dev/null; ${walkInOrder}; page-cache ${walkTarget} 300`]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('not-cached\ntail-zero\n');
   });
 
   it('sees its own writes with --writable-tmpfs, over names it had looked up and listings it had read', async () => {

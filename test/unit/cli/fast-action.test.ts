@@ -5,19 +5,25 @@ import { GLOBAL_FLAGS } from '../../../src/cli/global-options.js';
 
 describe('parseActionFast', () => {
   it('reads every action option, aliases and repeats into what actionOptions expects', () => {
-    const a = parseActionFast(['-B', '/a:/b', '--bind', '/c', '--contain', '-e', '--env', 'X=1', '--env-file', '/f', '--pwd', '/w', '-H', '/h:/home/me', '-W', '/wd', '--writable-tmpfs', '-p', '--nv', '--compat32', '--nv-compat', '--mpi', '--device', 'nvidia.com/gpu=0,nvidia.com/gpu=1', '--device=example.com/x=a', '-d', 'img.sif']);
+    const a = parseActionFast(['-B', '/a:/b', '--bind', '/c', '--contain', '-e', '--env', 'X=1', '--env-file', '/f', '--pwd', '/w', '-H', '/h:/home/me', '-W', '/wd', '--writable-tmpfs', '-p', '--nv', '--compat32', '--nv-compat', '--mpi', '--store-ahead', '--device', 'nvidia.com/gpu=0,nvidia.com/gpu=1', '--device=example.com/x=a', '-d', 'img.sif']);
     expect(a?.image).toBe('img.sif');
     expect(actionOptions(a!)).toEqual({
       bind: ['/a:/b', '/c'], contain: true, cleanenv: true, env: ['X=1'], envFiles: ['/f'], pwd: '/w',
       home: '/h:/home/me', workdir: '/wd', noHome: false, writableTmpfs: true, pid: true, nv: true, mpi: true,
       device: ['nvidia.com/gpu=0', 'nvidia.com/gpu=1', 'example.com/x=a'], noShare: false, compat32: true, nvCompat: true,
-      shareLingerMs: 10_000,
+      shareLingerMs: 10_000, storeAhead: true,
     });
     expect(a?.debug).toBe(true);
   });
 
   it('understands --no-home', () => {
     expect(actionOptions(parseActionFast(['--no-home', 'i'])!).noHome).toBe(true);
+  });
+
+  it('understands --store-ahead and SIF_STORE_AHEAD; off by default', () => {
+    expect(actionOptions(parseActionFast(['--store-ahead', 'i'])!).storeAhead).toBe(true);
+    expect(actionOptions(parseActionFast(['i'])!).storeAhead).toBe(false);
+    withEnv({ SIF_STORE_AHEAD: '1' }, () => expect(actionOptions(parseActionFast(['i'])!).storeAhead).toBe(true));
   });
 
   it('understands --no-share, and SIF_NO_SHARE or APPTAINER_NO_SHARE', () => {
@@ -151,7 +157,7 @@ describe('parseActionFast against yargs-parser', () => {
       '--env-file', '/f', '--pwd', '/w', '-H', '--home', '--home=/h:/x', '--no-home', '-W', '--workdir', '/wd',
       '--writable-tmpfs', '-p', '--pid', '-d', '--debug', '-v', '--verbose', '-q', '--quiet', '--log-format', 'json',
       'pretty', '--log-format=pretty', 'xml', 'true', 'false', '--no-contain', '--contain=false', '-ce', '-B/x',
-      '--bogus', '-x', '-', '--', 'img.sif', 'other.sif', '--no-home=1', '-h', '--help', '--version', '--no-share',
+      '--bogus', '-x', '-', '--', 'img.sif', 'other.sif', '--no-home=1', '-h', '--help', '--version', '--no-share', '--store-ahead',
     ];
     // A small deterministic generator (xorshift), so that a failure can be replayed.
     let seed = 0x2545f491;

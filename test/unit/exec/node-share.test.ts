@@ -89,6 +89,11 @@ describe('planShare', () => {
     expect(key(plan, srun, probe(), 6000)).not.toBe(share?.key);
   });
 
+  it('gives a container served with --store-ahead a key of its own', () => {
+    expect(key({ ...plan, storeAhead: true })).not.toBe(key());
+    expect(key({ ...plan, storeAhead: false })).toBe(key());
+  });
+
   it.each([
     ['--writable-tmpfs', { ...plan, writable: true }, probe()],
     ['a tmpfs of its own (--contain)', { ...plan, ops: [...plan.ops, { op: 'tmpfs' as const, dst: '/tmp', mode: 0o1777 }] }, probe()],

@@ -53,6 +53,12 @@ describe('encodePlan', () => {
     expect(fields.slice(10, 12)).toEqual(['12', '10000']);
   });
 
+  it('writes --store-ahead as a flag, and nothing without it', () => {
+    const base = { image: '/i', offset: 0, newPid: false, writable: false, ops: [], cwd: '/', argv: ['true'], env: {} };
+    expect(decode(encodePlan({ ...base, storeAhead: true })).slice(0, 6)).toEqual([PLAN_VERSION, 'image', '/i', '0', 'flag', 'store-ahead']);
+    expect(decode(encodePlan(base))).not.toContain('store-ahead');
+  });
+
   it('counts bytes, not characters', () => {
     const buf = encodePlan({ image: '/i', offset: 0, newPid: false, writable: true, ops: [], cwd: '/', argv: ['é'], env: {} });
     expect(buf.toString()).toContain('2:é,');

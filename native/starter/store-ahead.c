@@ -1,0 +1,215 @@
+/*
+ * See store-ahead.h. Why: a reader that walks a tree (tar, rsync, a checksum run)
+ * reads each small file in one request, and every request is a round trip to this
+ * server: the reader sleeps while one thread is woken, decompresses and replies.
+ * The kernel's own squashfs pays no round trip, and its read-ahead never crosses a
+ * file. Here, once a reader is seen taking the files of a listing in order, one
+ * thread decompresses the next ones and pushes them into the kernel's page cache
+ * (FUSE_NOTIFY_STORE), so the reader finds them there and sends no request, while
+ * the decompression runs on another CPU.
+ *
+ * The order is the listing's: READDIRPLUS entries, as they were sent (the kernel
+ * holds an inode for each of them, which a store needs). The reader's position is
+ * only visible when it asks for something, so one file in the middle of each window
+ * is left unstored: the reader's miss there says it has come halfway, and the next
+ * window is stored while it reads the second half. Large files are left to the
+ * kernel's own read-ahead (a round trip per 128 KiB costs little).
+ *
+ * Stores happen with no squashfuse instance and no block held: a store waits for
+ * the page locks of reads the kernel has in flight, and those wait for the workers.
+ * That wait cannot be interrupted, so the server stops storing before it exits
+ * (store_ahead_stop). Killed outright (SIGKILL) while a store waits on a read that
+ * no worker is left to answer, the storing thread could never exit: hence opt-in
+ * (--store-ahead), off by default.
+ */
+#define FUSE_USE_VERSION 312
+#include "store-ahead.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include <fuse3/fuse_lowlevel.h>
+
+/* Bytes stored ahead of the reader: the first window, doubled each time the reader
+   is seen going on in order, up to the last; back to the first when it jumps. */
+#define FIRST_WINDOW (2u << 20)
+#define WINDOW (64u << 20)
+#define BIG (1u << 20)          /* larger files are not stored */
+#define MAX_ENTRIES (1u << 20)  /* entries remembered (16 MiB and a 4-8 MiB index at most) */
+
+struct entry {
+  uint64_t ino, size;
+};
+
+static struct {
+  pthread_mutex_t lock;
+  pthread_cond_t wake, idle;
+  struct fuse_session *se;
+  store_ahead_reader read_file;
+  struct entry *order; /* regular files, in listing order */
+  uint32_t count, cap;
+  uint32_t *index; /* open addressing on ino: position in order + 1; 0 free */
+  uint32_t slots;  /* a power of two, at least twice count */
+  long last;       /* position of the file last read from its start; -1: none yet */
+  uint32_t ahead;  /* the storer's next position: those before are stored or passed */
+  uint32_t want;   /* store up to this position */
+  uint32_t marker; /* left unstored (see above); 0: none */
+  uint32_t window; /* bytes */
+  int started, stopped, storing;
+} s = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, .last = -1, .window = FIRST_WINDOW};
+
+void store_ahead_init(struct fuse_session *se, store_ahead_reader read_file) {
+  s.se = se;
+  s.read_file = read_file;
+}
+
+static uint32_t slot_of(uint64_t ino) {
+  return (uint32_t)((ino * 0x9E3779B97F4A7C15ull) >> 32) & (s.slots - 1);
+}
+
+/* Position of ino in order, or -1. With the lock held. */
+static long find(uint64_t ino) {
+  if (!s.slots) return -1;
+  for (uint32_t i = slot_of(ino);; i = (i + 1) & (s.slots - 1)) {
+    if (!s.index[i]) return -1;
+    if (s.order[s.index[i] - 1].ino == ino) return s.index[i] - 1;
+  }
+}
+
+static void put(uint32_t pos) {
+  uint32_t i = slot_of(s.order[pos].ino);
+  while (s.index[i]) i = (i + 1) & (s.slots - 1);
+  s.index[i] = pos + 1;
+}
+
+/* Room for one more entry; 0 when there is none (memory, or MAX_ENTRIES). */
+static int grow(void) {
+  if (s.count == MAX_ENTRIES) return 0;
+  if (s.count == s.cap) {
+    uint32_t cap = s.cap ? s.cap * 2 : 1024;
+    struct entry *order = realloc(s.order, cap * sizeof *order);
+    if (!order) return 0;
+    s.order = order;
+    s.cap = cap;
+  }
+  if (2 * (s.count + 1) > s.slots) {
+    uint32_t slots = s.slots ? s.slots * 2 : 2048;
+    uint32_t *index = calloc(slots, sizeof *index);
+    if (!index) return 0;
+    free(s.index);
+    s.index = index;
+    s.slots = slots;
+    for (uint32_t p = 0; p < s.count; p++) put(p);
+  }
+  return 1;
+}
+
+void store_ahead_listed(uint64_t ino, uint64_t size, int regular) {
+  if (!regular || !s.se) return;
+  pthread_mutex_lock(&s.lock);
+  if (!s.stopped && find(ino) < 0 && grow()) {
+    s.order[s.count] = (struct entry){ino, size};
+    put(s.count++);
+  }
+  pthread_mutex_unlock(&s.lock);
+}
+
+static int worth_storing(const struct entry *e) {
+  return e->size && e->size <= BIG;
+}
+
+/* Pushes one file into the page cache; 0, or -1 when storing can no longer work. */
+static int store(const struct entry *e, char *buf) {
+  if (s.read_file(e->ino, buf, e->size)) return 0; /* the reader's own request will say why */
+  struct fuse_bufvec data = FUSE_BUFVEC_INIT(e->size);
+  data.buf[0].mem = buf;
+  /* Written, not spliced: one copy either way, and no pipe (measured the same). */
+  int err = fuse_lowlevel_notify_store(s.se, e->ino, 0, &data, FUSE_BUF_NO_SPLICE);
+  /* ENOENT: the kernel has let the inode go since it was listed. */
+  return err && err != -ENOENT ? -1 : 0;
+}
+
+static void *storer(void *unused) {
+  (void)unused;
+  char *buf = mmap(NULL, BIG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  pthread_mutex_lock(&s.lock);
+  if (buf == MAP_FAILED) s.stopped = 1;
+  while (!s.stopped) {
+    if (s.ahead >= s.want) {
+      pthread_cond_wait(&s.wake, &s.lock);
+      continue;
+    }
+    uint32_t pos = s.ahead++;
+    struct entry e = s.order[pos];
+    /* Passed already (the reader asked for it itself), or the marker. */
+    if ((long)pos <= s.last || pos == s.marker || !worth_storing(&e)) continue;
+    s.storing = 1;
+    pthread_mutex_unlock(&s.lock);
+    int err = store(&e, buf);
+    pthread_mutex_lock(&s.lock);
+    s.storing = 0;
+    pthread_cond_broadcast(&s.idle);
+    if (err) s.stopped = 1;
+  }
+  pthread_mutex_unlock(&s.lock);
+  if (buf != MAP_FAILED) munmap(buf, BIG);
+  return NULL;
+}
+
+/* With the lock held: the reader is at pos and going on in order; store the window
+   after it. */
+static void extend(uint32_t pos) {
+  uint64_t bytes = 0;
+  uint32_t end = pos + 1, middle = 0;
+  while (end < s.count && bytes < s.window) {
+    if (!middle && bytes >= s.window / 2) middle = end;
+    if (worth_storing(&s.order[end])) bytes += s.order[end].size;
+    end++;
+  }
+  if (s.ahead <= pos) s.ahead = pos + 1;
+  if (end <= s.want) return;
+  s.want = end;
+  if (middle >= s.ahead) s.marker = middle;
+  if (!s.started) {
+    pthread_t t;
+    if (pthread_create(&t, NULL, storer, NULL)) {
+      s.stopped = 1; /* reads go on as before, one request each */
+      return;
+    }
+    pthread_detach(t);
+    s.started = 1;
+  }
+  pthread_cond_signal(&s.wake);
+}
+
+void store_ahead_read(uint64_t ino, uint64_t off) {
+  if (off || !s.se) return;
+  pthread_mutex_lock(&s.lock);
+  long pos = s.stopped ? -1 : find(ino);
+  if (pos >= 0) {
+    /* In order: the next file after the last one read, or after the ones stored
+       (the marker, or the window's end), or one further (two readers taking turns,
+       a file skipped). */
+    long reach = s.last + 1 > (long)s.ahead ? s.last + 1 : (long)s.ahead;
+    int in_order = s.last >= 0 && pos > s.last && pos <= reach + 1;
+    s.last = pos;
+    if (in_order) {
+      extend((uint32_t)pos);
+      if (s.window < WINDOW) s.window *= 2;
+    } else {
+      s.window = FIRST_WINDOW;
+    }
+  }
+  pthread_mutex_unlock(&s.lock);
+}
+
+void store_ahead_stop(void) {
+  if (!s.se) return;
+  pthread_mutex_lock(&s.lock);
+  s.stopped = 1;
+  pthread_cond_broadcast(&s.wake);
+  while (s.storing) pthread_cond_wait(&s.idle, &s.lock);
+  pthread_mutex_unlock(&s.lock);
+}

@@ -1,0 +1,24 @@
+/* Files a reader walks through in listing order, decompressed ahead of it on
+   another thread and pushed into the kernel's page cache (store-ahead.c). */
+#ifndef SIF_STORE_AHEAD_H
+#define SIF_STORE_AHEAD_H
+
+#include <stdint.h>
+
+struct fuse_session;
+
+/* How the storing thread gets a file's bytes: fills buf with the first size bytes of
+   inode ino; returns 0, or -1 when it cannot. */
+typedef int (*store_ahead_reader)(uint64_t ino, char *buf, uint64_t size);
+
+/* Called once, before serving: where to store, and how to read. */
+void store_ahead_init(struct fuse_session *se, store_ahead_reader read_file);
+/* A listing gave this entry (READDIRPLUS: the kernel now knows its inode). */
+void store_ahead_listed(uint64_t ino, uint64_t size, int regular);
+/* The kernel asked for a read of ino at off: the reader's position. */
+void store_ahead_read(uint64_t ino, uint64_t off);
+/* Stops storing, and returns once no store is under way. Call while the FUSE
+   workers still serve, before the server exits (see store-ahead.c). */
+void store_ahead_stop(void);
+
+#endif
