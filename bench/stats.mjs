@@ -298,10 +298,15 @@ function pynamic() {
     if (counts.size > 1) console.log(`  WARNING: ${m} read different byte counts: ${[...bytes].join(', ')}`);
   }
   const targets = { 'import-repeat': 1.3, 'import-first': 0.65, tar1: 1.0, tar2: 0.6 };
-  // For sif's own row; rows of other starters (BENCH_STARTERS) only show their ratios.
+  // For sif's own row, and sif --store-ahead's (sif-store); rows of other starters
+  // (BENCH_STARTERS) only show their ratios.
   const verdict = (m, t) => {
-    const a = med('sif', m), k = med('kernel', m);
-    return a === undefined || !k ? '' : `: ${a / k <= t ? 'OK' : 'MISSED'}`;
+    const one = (rt) => {
+      const a = med(rt, m), k = med('kernel', m);
+      return a === undefined || !k ? undefined : a / k <= t ? 'OK' : 'MISSED';
+    };
+    const plain = one('sif'), store = one('sif-store');
+    return (plain ? `: ${plain}` : '') + (store ? ` (--store-ahead: ${store})` : '');
   };
   // A second sif exec of a job within the reuse window, against a repeated import in a live container.
   const reuse = med('sif-reuse', 'import-first'), repeat = med('sif', 'import-repeat');
