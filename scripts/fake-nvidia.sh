@@ -4,7 +4,7 @@
 #                                             test-only SIF_TEST_NVIDIA_ROOT=ROOT
 #   ROOT/usr/lib/x86_64-linux-gnu/lib*.so.V   libcuda, libnvidia-ml, libnvidia-ptxjitcompiler
 #                                             (gcc-built, real sonames, soname links)
-#   ROOT/usr/lib/i386-linux-gnu/libcuda.so.V  a 32-bit one (only to be left out)
+#   ROOT/usr/lib/i386-linux-gnu/libcuda.so.V  a 32-bit one (left out, or bound by --compat32)
 #   ROOT/opt/old/libnvidia-ml.so.470.57.02    a leftover of an older driver
 #   ROOT/usr/bin/nvidia-smi                   a script with a fixed answer, and -L's list: GPU 1
 #                                             in MIG mode with MIG devices 0 and 1
