@@ -106,5 +106,6 @@ describe('version needs that share one long chain', () => {
     }
     expect(performance.now() - t0).toBeLessThan(2000);
     expect(out).toBeInstanceOf(Error);
+    expect((out as Error).message).toMatch(/versions in all, more than sif reads/);
   });
 });
