@@ -125,25 +125,32 @@ describe('a container that waits for the next step of its job', () => {
   it('leaves nothing behind after the window when the job is cancelled, mid-step or lingering', async () => {
     const a = await allocation('scancel');
     const linger = ['--share-linger', '3'];
-    const first = await step(a, linger);
-    // A second step joins the waiting container and is still running when the job goes.
-    const srun = spawnAsUser('srun', ['--jobid', a.job, '-n', '1', SIF_BIN, 'exec', ...linger, image, 'sh', '-c', `${NS_LINE}; sleep 120`], {
-      env: stepEnv(a),
-      timeoutMs: 300_000,
-    });
-    let out = '';
-    srun.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-    await until('the second step', () => views(out).length === 1, 120_000);
-    const ns = new Set([first, views(out)[0]!.mnt]);
-    const before = processesIn(ns).length;
-    await a.end();
-    await srun;
-    // KillWait (5 s), then the window (3 s).
-    await until('the container to go', () => processesIn(ns).length === 0 && lockFiles(a).length === 0, 30_000).catch(() => {});
-    process.stderr.write(`share-linger: scancel: ${ns.size} container(s), ${before} processes before, ${processesIn(ns).length} after\n`);
-    expect(ns.size).toBe(1);
-    expect(before).toBeGreaterThan(0);
-    expect({ left: processesIn(ns), files: lockFiles(a), held: heldLockFiles(a.shareDir) }).toEqual({ left: [], files: [], held: [] });
+    let cancelled = false;
+    try {
+      const first = await step(a, linger);
+      // A second step joins the waiting container and is still running when the job goes.
+      const srun = spawnAsUser('srun', ['--jobid', a.job, '-n', '1', SIF_BIN, 'exec', ...linger, image, 'sh', '-c', `${NS_LINE}; sleep 120`], {
+        env: stepEnv(a),
+        timeoutMs: 300_000,
+      });
+      let out = '';
+      srun.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+      await until('the second step', () => views(out).length === 1, 120_000);
+      const ns = new Set([first, views(out)[0]!.mnt]);
+      const before = processesIn(ns).length;
+      await a.end();
+      cancelled = true;
+      await srun;
+      // KillWait (5 s), then the window (3 s).
+      await until('the container to go', () => processesIn(ns).length === 0 && lockFiles(a).length === 0, 30_000).catch(() => {});
+      process.stderr.write(`share-linger: scancel: ${ns.size} container(s), ${before} processes before, ${processesIn(ns).length} after\n`);
+      expect(ns.size).toBe(1);
+      expect(before).toBeGreaterThan(0);
+      expect({ left: processesIn(ns), files: lockFiles(a), held: heldLockFiles(a.shareDir) }).toEqual({ left: [], files: [], held: [] });
+    } finally {
+      // A failure before the scancel must not leave the allocation to its time limit.
+      if (!cancelled) await a.end();
+    }
   }, 600_000);
 
   it('ends a waiting container at once when its image changes, or on SIGTERM', async () => {
