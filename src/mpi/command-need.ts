@@ -8,7 +8,7 @@ import { posix } from 'node:path';
 import { isSifError } from '../errors.js';
 import type { ElfInfo } from '../host/elf/elf-info.js';
 import { isLibcFamily } from '../host/elf/libc-family.js';
-import { libraryClosure } from '../host/elf/library-closure.js';
+import { type LibraryClosure, libraryClosure } from '../host/elf/library-closure.js';
 import type { LibraryHost } from '../host/elf/library-host.js';
 import type { SearchDefaults } from '../host/elf/search-defaults.js';
 import { CONTAINER_LIB_DIR } from '../exec/launch-contribution.js';
@@ -92,8 +92,26 @@ export function commandNeed(ctx: CommandContext, image: ImageLibraries, host: Ho
     ldCache: () => image.ldCache(),
   };
   const ldLibraryPath = (ctx.env.LD_LIBRARY_PATH ?? '').split(':').filter((d) => d && d !== CONTAINER_LIB_DIR).join(':');
+  const { closure, mpi } = mpiClosure(view, image, [found.path], defaults, ldLibraryPath || undefined);
+  out.mpi = mpi;
+  out.missing = [...new Set(closure.missing.map((m) => m.name))];
+  out.objects = closure.objects.filter((o) => o.via !== 'interpreter').map((o) => ({ path: o.path, info: o.info }));
+  return out;
+}
+
+/**
+ * The libraries that start loads, read from view, and the MPI libraries among what
+ * they need (with the image's own copy of each, where its ld.so.cache has one).
+ */
+export function mpiClosure(
+  view: LibraryHost,
+  image: ImageLibraries,
+  start: string[],
+  defaults: SearchDefaults,
+  ldLibraryPath: string | undefined,
+): { closure: LibraryClosure; mpi: MpiNeed[] } {
   const closure = libraryClosure(view, {
-    start: [found.path],
+    start,
     ...(ldLibraryPath ? { ldLibraryPath } : {}),
     tokens: defaults.tokens,
     defaultDirs: defaults.defaultDirs,
@@ -104,13 +122,12 @@ export function commandNeed(ctx: CommandContext, image: ImageLibraries, host: Ho
     loadInterpreter: false,
   });
   const cache = image.ldCache();
+  const mpi: MpiNeed[] = [];
   for (const l of closure.leftOut) {
     const family = familyOf(l.name);
-    if (!family || out.mpi.some((m) => m.name === l.name)) continue;
+    if (!family || mpi.some((m) => m.name === l.name)) continue;
     const own = cache.find((e) => e.soname === l.name && e.hwcap === 0n);
-    out.mpi.push({ name: l.name, family, neededBy: l.neededBy, ...(own ? { inImage: own.path } : {}) });
+    mpi.push({ name: l.name, family, neededBy: l.neededBy, ...(own ? { inImage: own.path } : {}) });
   }
-  out.missing = [...new Set(closure.missing.map((m) => m.name))];
-  out.objects = closure.objects.filter((o) => o.via !== 'interpreter').map((o) => ({ path: o.path, info: o.info }));
-  return out;
+  return { closure, mpi };
 }

@@ -16,11 +16,9 @@
 import { posix } from 'node:path';
 import { isSifError } from '../errors.js';
 import type { ElfInfo } from '../host/elf/elf-info.js';
-import { isLibcFamily } from '../host/elf/libc-family.js';
-import { libraryClosure } from '../host/elf/library-closure.js';
 import type { SearchDefaults } from '../host/elf/search-defaults.js';
 import type { ImageLibraries } from '../image/image-libraries.js';
-import type { MpiNeed } from './command-need.js';
+import { type MpiNeed, mpiClosure } from './command-need.js';
 import { type HostMpi, WAY_OUT_ABI } from './discover-mpi.js';
 import { FAMILY_NAMES, familyOf, MAIN_SONAMES } from './mpi-family.js';
 
@@ -62,21 +60,8 @@ export function modulesBeside(program: string, image: ImageLibraries, defaults: 
     out.modules.push(path);
   }
   if (!out.modules.length) return out;
-  const closure = libraryClosure(image, {
-    start: out.modules,
-    ...(ldLibraryPath ? { ldLibraryPath } : {}),
-    tokens: defaults.tokens,
-    defaultDirs: defaults.defaultDirs,
-    leaveOut: (name) => isLibcFamily(name) || familyOf(name) !== undefined,
-    loadInterpreter: false,
-  });
-  const cache = image.ldCache();
-  for (const l of closure.leftOut) {
-    const family = familyOf(l.name);
-    if (!family || out.mpi.some((m) => m.name === l.name)) continue;
-    const own = cache.find((e) => e.soname === l.name && e.hwcap === 0n);
-    out.mpi.push({ name: l.name, family, neededBy: l.neededBy, ...(own ? { inImage: own.path } : {}) });
-  }
+  const { closure, mpi } = mpiClosure(image, image, out.modules, defaults, ldLibraryPath);
+  out.mpi = mpi;
   out.objects = closure.objects.filter((o) => o.via !== 'interpreter').map((o) => ({ path: o.path, info: o.info }));
   return out;
 }
