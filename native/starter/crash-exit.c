@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "die.h"
+#include "fuse-abort.h"
 
 static char message[4096];
 static size_t message_len;
@@ -27,6 +28,7 @@ static size_t message_len;
 static void on_crash(int sig) {
   (void)sig;
   syscall(SYS_write, STDERR_FILENO, message, message_len);
+  fuse_abort_now(); /* a store may wait on a read no thread will answer now */
   syscall(SYS_exit_group, EXIT_RUNTIME);
 }
 

@@ -1,4 +1,5 @@
 #include "die.h"
+#include "fuse-abort.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -21,6 +22,7 @@ void die_code(int code, const char *fmt, ...) {
   va_start(ap, fmt);
   vreport("error", fmt, ap, 0);
   va_end(ap);
+  fuse_abort_now();
   _exit(code);
 }
 
@@ -30,6 +32,7 @@ void die_errno(const char *fmt, ...) {
   va_start(ap, fmt);
   vreport("error", fmt, ap, err);
   va_end(ap);
+  fuse_abort_now();
   _exit(EXIT_RUNTIME);
 }
 
@@ -38,6 +41,7 @@ void die(const char *fmt, ...) {
   va_start(ap, fmt);
   vreport("error", fmt, ap, 0);
   va_end(ap);
+  fuse_abort_now();
   _exit(EXIT_RUNTIME);
 }
 

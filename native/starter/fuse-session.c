@@ -15,6 +15,7 @@
 #include <linux/fuse.h>
 
 #include "die.h"
+#include "fuse-abort.h"
 #include "squash-ops.h"
 #include "store-ahead.h"
 
@@ -142,6 +143,7 @@ static void *worker(void *unused) {
 }
 
 void fuse_serve_in_background(unsigned max_threads) {
+  fuse_abort_claim();
   pthread_mutex_lock(&pool.lock);
   pool.max = max_threads ? max_threads : 1;
   int err = add_worker();

@@ -35,6 +35,7 @@
 #include "bind-sources.h"
 #include "crash-exit.h"
 #include "die.h"
+#include "fuse-abort.h"
 #include "fuse-session.h"
 #include "mounts.h"
 #include "ns-holder.h"
@@ -280,6 +281,7 @@ int main(int argc, char **argv) {
   fds.fuse = fuse_device_open();
   rootfs_stage();
   fuse_mount_image(fds.fuse, STAGE_LOWER, plan.store_ahead);
+  if (plan.store_ahead) fuse_abort_arm(STAGE_LOWER, STAGE_OLDROOT);
   /* Opened before the fork: once the child has called pivot_root, these paths
      would name places in the container. lower is for the read-ahead only (best
      effort: without it, there is none). */

@@ -18,9 +18,10 @@
  * Stores happen with no squashfuse instance and no block held: a store waits for
  * the page locks of reads the kernel has in flight, and those wait for the workers.
  * That wait cannot be interrupted, so the server stops storing before it exits
- * (store_ahead_stop). Killed outright (SIGKILL) while a store waits on a read that
- * no worker is left to answer, the storing thread could never exit: hence opt-in
- * (--store-ahead), off by default.
+ * (store_ahead_stop), and on an error or a crash aborts the connection, which ends
+ * any such read (fuse-abort.c). Killed outright (SIGKILL) while a store waits on a
+ * read that no worker is left to answer, the storing thread could never exit: hence
+ * opt-in (--store-ahead), off by default.
  */
 #define FUSE_USE_VERSION 312
 #include "store-ahead.h"
@@ -28,19 +29,25 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include <fuse3/fuse_lowlevel.h>
 
+#include "fuse-abort.h"
+
 /* Bytes stored ahead of the reader: the first window, doubled each time the reader
-   is seen going on in order, up to the last; back to the first when it jumps. */
+   is seen going on in order, up to the last; halved when it jumps. */
 #define FIRST_WINDOW (2u << 20)
 #define WINDOW (64u << 20)
 #define BIG (1u << 20)          /* larger files are not stored */
 #define MAX_ENTRIES (1u << 20)  /* entries remembered (16 MiB and a 4-8 MiB index at most) */
+#define MAX_SCAN 4096           /* entries a window spans at most (each read that extends one scans it) */
 
 struct entry {
-  uint64_t ino, size;
+  uint64_t ino;
+  uint64_t size : 63, stored : 1;
 };
 
 static struct {
@@ -53,7 +60,7 @@ static struct {
   uint32_t *index; /* open addressing on ino: position in order + 1; 0 free */
   uint32_t slots;  /* a power of two, at least twice count */
   long last;       /* position of the file last read from its start; -1: none yet */
-  uint32_t ahead;  /* the storer's next position: those before are stored or passed */
+  uint32_t ahead;  /* the storer's next position */
   uint32_t want;   /* store up to this position */
   uint32_t marker; /* left unstored (see above); 0: none */
   uint32_t window; /* bytes */
@@ -106,18 +113,29 @@ static int grow(void) {
   return 1;
 }
 
+/* With the lock held: full, so the order starts over with what is listed next (a
+   walk of more files than it holds goes on being served). */
+static void forget_order(void) {
+  s.count = 0;
+  memset(s.index, 0, s.slots * sizeof *s.index);
+  s.last = -1;
+  s.ahead = s.want = s.marker = 0;
+  s.window = FIRST_WINDOW;
+}
+
 void store_ahead_listed(uint64_t ino, uint64_t size, int regular) {
   if (!regular || !s.se) return;
   pthread_mutex_lock(&s.lock);
+  if (s.count == MAX_ENTRIES && find(ino) < 0) forget_order();
   if (!s.stopped && find(ino) < 0 && grow()) {
-    s.order[s.count] = (struct entry){ino, size};
+    s.order[s.count] = (struct entry){.ino = ino, .size = size};
     put(s.count++);
   }
   pthread_mutex_unlock(&s.lock);
 }
 
 static int worth_storing(const struct entry *e) {
-  return e->size && e->size <= BIG;
+  return e->size && e->size <= BIG && !e->stored;
 }
 
 /* Pushes one file into the page cache; 0, or -1 when storing can no longer work. */
@@ -127,8 +145,9 @@ static int store(const struct entry *e, char *buf) {
   data.buf[0].mem = buf;
   /* Written, not spliced: one copy either way, and no pipe (measured the same). */
   int err = fuse_lowlevel_notify_store(s.se, e->ino, 0, &data, FUSE_BUF_NO_SPLICE);
-  /* ENOENT: the kernel has let the inode go since it was listed. */
-  return err && err != -ENOENT ? -1 : 0;
+  /* ENOENT: the kernel has let the inode go since it was listed; ENOMEM: no page
+     for it now. Anything else (the connection gone, say) ends storing. */
+  return err && err != -ENOENT && err != -ENOMEM ? -1 : 0;
 }
 
 static void *storer(void *unused) {
@@ -149,6 +168,9 @@ static void *storer(void *unused) {
     pthread_mutex_unlock(&s.lock);
     int err = store(&e, buf);
     pthread_mutex_lock(&s.lock);
+    /* Not stored twice, should the reader jump back over it (unless the order
+       started over meanwhile). */
+    if (!err && pos < s.count && s.order[pos].ino == e.ino) s.order[pos].stored = 1;
     s.storing = 0;
     pthread_cond_broadcast(&s.idle);
     if (err) s.stopped = 1;
@@ -163,9 +185,12 @@ static void *storer(void *unused) {
 static void extend(uint32_t pos) {
   uint64_t bytes = 0;
   uint32_t end = pos + 1, middle = 0;
-  while (end < s.count && bytes < s.window) {
-    if (!middle && bytes >= s.window / 2) middle = end;
-    if (worth_storing(&s.order[end])) bytes += s.order[end].size;
+  while (end < s.count && end - pos <= MAX_SCAN && bytes < s.window) {
+    /* The marker must be a file the reader will ask for: one that would be stored. */
+    if (worth_storing(&s.order[end])) {
+      if (!middle && bytes >= s.window / 2) middle = end;
+      bytes += s.order[end].size;
+    }
     end++;
   }
   if (s.ahead <= pos) s.ahead = pos + 1;
@@ -199,7 +224,11 @@ void store_ahead_read(uint64_t ino, uint64_t off) {
       extend((uint32_t)pos);
       if (s.window < WINDOW) s.window *= 2;
     } else {
-      s.window = FIRST_WINDOW;
+      /* A jump (back to a parent directory's rest, say): go on from here, with half
+         the window (starting over at the first measured no better). */
+      if (s.window > FIRST_WINDOW) s.window /= 2;
+      s.ahead = s.want = (uint32_t)pos + 1;
+      s.marker = 0;
     }
   }
   pthread_mutex_unlock(&s.lock);
@@ -210,6 +239,15 @@ void store_ahead_stop(void) {
   pthread_mutex_lock(&s.lock);
   s.stopped = 1;
   pthread_cond_broadcast(&s.wake);
-  while (s.storing) pthread_cond_wait(&s.idle, &s.lock);
+  /* A store waits on a read only while a worker answers it; one that has not ended
+     within a second waits on one that no worker will answer: abort the connection. */
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += 1;
+  while (s.storing)
+    if (pthread_cond_timedwait(&s.idle, &s.lock, &until) == ETIMEDOUT) {
+      fuse_abort_now();
+      while (s.storing) pthread_cond_wait(&s.idle, &s.lock);
+    }
   pthread_mutex_unlock(&s.lock);
 }

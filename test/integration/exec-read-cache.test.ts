@@ -11,13 +11,14 @@
 // the page cache ahead of it (native/starter/store-ahead.c), whole and zero past
 // their end; without it, never.
 import { execFileSync } from 'node:child_process';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { chmodSync, chownSync, linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { makeBusyboxRootfs } from '../support/squashfs.js';
-import { REPO_ROOT, requireHost, sifAsUser, userId } from '../support/unprivileged.js';
+import { REPO_ROOT, requireHost, sifAsUser, spawnAsUser, userId } from '../support/unprivileged.js';
 
 let dir: string;
 let image: string;
@@ -81,6 +82,14 @@ beforeAll(async () => {
   for (let i = 0; i < MANY; i++) writeFileSync(join(data, 'many', manyName(i)), `${i}\n`);
   mkdirSync(join(data, 'walk'));
   for (let i = 0; i < WALK; i++) writeFileSync(join(data, 'walk', walkName(i)), walkData(i));
+  // A depth-first walk's jump: files of 80-100 kB (a first window holds ~20), a
+  // subdirectory between the a- and c- files, whose listing comes after theirs.
+  mkdirSync(join(data, 'tree', 'b-sub'), { recursive: true });
+  for (let i = 0; i < 50; i++) {
+    const file = Buffer.concat(Array.from({ length: 15 }, (_, k) => walkData(i + k))).subarray(0, 100_000);
+    for (const side of ['a', 'c']) writeFileSync(join(data, 'tree', `${side}${String(i).padStart(3, '0')}`), file);
+    writeFileSync(join(data, 'tree', 'b-sub', `x${String(i).padStart(3, '0')}`), file);
+  }
   symlinkSync('/data/small', join(data, 'links', 'absolute'));
   symlinkSync('../small', join(data, 'links', 'relative'));
   symlinkSync('nowhere', join(data, 'links', 'dangling'));
@@ -174,6 +183,42 @@ describe('the image read through sif, its caches in use', () => {
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe('not-cached\ntail-zero\n');
   });
+
+  it('with --store-ahead, stores a parent directory\'s rest after a walk comes back to it from a subdirectory', async () => {
+    const read = (dir: string, prefix: string, n: number) =>
+      Array.from({ length: n }, (_, i) => `cat ${dir}/${prefix}${String(i).padStart(3, '0')} >/dev/null`).join('; ');
+    const walk = [
+      'ls /data/tree >/dev/null', read('/data/tree', 'a', 10),
+      'ls /data/tree/b-sub >/dev/null', read('/data/tree/b-sub', 'x', 10),
+      read('/data/tree', 'c', 2), 'page-cache /data/tree/c010 5000',
+    ].join('; ');
+    const r = await sifAsUser(['exec', '--store-ahead', image, 'sh', '-c', walk]);
+    expect(r.stderr).toBe('');
+    // Only a window started from c001 reaches c010: the first one, from a001, ended
+    // about a021, and the a- files' reads stopped at a009.
+    expect(r.stdout).toBe('cached\ntail-zero\n');
+  });
+
+  it("holds the connection's abort file with --store-ahead (to end a store's wait on error or crash), not without", async () => {
+    const abortFiles = async (options: string[]) => {
+      const run = spawnAsUser(['exec', ...options, image, 'sh', '-c', 'echo $PPID; sleep 1']);
+      let out = '';
+      run.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+      for (let i = 0; i < 100 && !out.includes('\n'); i++) await new Promise((res) => setTimeout(res, 50));
+      const starter = out.split('\n')[0]!;
+      const links = readdirSync(`/proc/${starter}/fd`).map((fd) => {
+        try {
+          return readlinkSync(`/proc/${starter}/fd/${fd}`);
+        } catch {
+          return '';
+        }
+      });
+      await run;
+      return links.filter((l) => /^\/sys\/fs\/fuse\/connections\/\d+\/abort$/.test(l)).length;
+    };
+    expect(await abortFiles(['--store-ahead'])).toBe(1);
+    expect(await abortFiles([])).toBe(0);
+  }, 30_000);
 
   it('without --store-ahead, stores nothing for the same walk', async () => {
     const r = await sifAsUser(['exec', image, 'sh', '-c', `ls /data/walk >/dev/null; ${walkInOrder}; page-cache ${walkTarget} 300`]);
