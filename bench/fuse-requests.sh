@@ -9,16 +9,13 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd -P)
-log() { echo "fuse-requests: $*" >&2; }
-[ "$(id -u)" = 0 ] || { log "error: must run as root (perf records the whole system)"; exit 1; }
-user=${BENCH_USER:-sif-test}
-image=$(realpath -m "${BENCH_IMAGE:-${SIF_TEST_IMAGES:-$repo/.cache/test-images}/python.sqfs}")
+log_name=fuse-requests why_root="perf records the whole system"
+. "$repo/bench/as-root.sh"
 modules=${BENCH_PYNAMIC_MODULES:-1000}
-home=$(getent passwd "$user" | cut -d: -f6)
 command -v perf >/dev/null || { log "error: perf not found (Debian: apt-get install linux-perf)"; exit 1; }
 [[ "$(perf list 'fuse:*' 2>/dev/null)" == *fuse:fuse_request_send* ]] ||
   { log "error: this kernel has no fuse:fuse_request_send tracepoint"; exit 1; }
-[ -r "$image" ] || { log "error: $image is missing (bench/run.sh as root creates it)"; exit 1; }
+need_image
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/sif-fuse-requests.XXXXXX")
 chmod 755 "$work"

@@ -20,24 +20,16 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd -P)
-log() { echo "bench: $*" >&2; }
-[ "$(id -u)" = 0 ] || { log "error: bench/netfs.sh must run as root (it drops the page cache)"; exit 1; }
-
-user=${BENCH_USER:-sif-test}
-image=$(realpath -m "${BENCH_IMAGE:-${SIF_TEST_IMAGES:-$repo/.cache/test-images}/python.sqfs}")
+why_root="it drops the page cache"
+. "$repo/bench/as-root.sh"
 runs=${BENCH_NETFS_RUNS:-3}
 modules=${BENCH_NETFS_MODULES:-1000}
 tar=${BENCH_NETFS_TAR:-}
 keep=${BENCH_KEEP:-}
-home=$(getent passwd "$user" | cut -d: -f6)
 sshd=/usr/sbin/sshd
 [ -x "$sshd" ] || { log "error: $sshd not found (bench/run.sh as root installs openssh-server)"; exit 1; }
-for tool in sshfs fusermount3 ssh ssh-keygen bwrap unsquashfs mksquashfs node runuser; do
-  command -v "$tool" >/dev/null || { log "error: $tool not found (bench/run.sh as root installs it)"; exit 1; }
-done
-[ -r "$image" ] || { log "error: $image is missing (bench/run.sh as root creates it)"; exit 1; }
-
-as_user() { runuser -u "$user" -- env -i HOME="$home" USER="$user" PATH=/usr/bin:/bin "$@"; }
+need_tools sshfs fusermount3 ssh ssh-keygen bwrap unsquashfs mksquashfs node runuser
+need_image
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/sif-netfs.XXXXXX")
 chmod 755 "$work"

@@ -18,20 +18,14 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd -P)
-log() { echo "bench: $*" >&2; }
-[ "$(id -u)" = 0 ] || { log "error: bench/pynamic.sh must run as root (it loop-mounts the image)"; exit 1; }
-
-user=${BENCH_USER:-sif-test}
-image=$(realpath -m "${BENCH_IMAGE:-${SIF_TEST_IMAGES:-$repo/.cache/test-images}/python.sqfs}")
+why_root="it loop-mounts the image"
+. "$repo/bench/as-root.sh"
 runs=${BENCH_PYNAMIC_RUNS:-5}
 modules=${BENCH_PYNAMIC_MODULES:-1000}
 starters=${BENCH_STARTERS:-}
 keep=${BENCH_KEEP:-}
-home=$(getent passwd "$user" | cut -d: -f6)
-for tool in bwrap unsquashfs mksquashfs node runuser; do
-  command -v "$tool" >/dev/null || { log "error: $tool not found (bench/run.sh as root installs it)"; exit 1; }
-done
-[ -r "$image" ] || { log "error: $image is missing (bench/run.sh as root creates it)"; exit 1; }
+need_tools bwrap unsquashfs mksquashfs node runuser
+need_image
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/sif-pynamic.XXXXXX")
 chmod 755 "$work"
@@ -50,7 +44,6 @@ bash "$repo/bench/pynamic-image.sh" "$image" "$work" "$modules"
 echo "pynamic: $(date -u +%FT%TZ), $(nproc) CPUs, $modules modules, image $(du -h "$img" | cut -f1), $runs runs after 1 warm-up"
 echo "host load before start: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-as_user() { runuser -u "$user" -- env -i HOME="$home" USER="$user" PATH=/usr/bin:/bin "$@"; }
 bwrap_in() { echo "bwrap --unshare-user --ro-bind $1 / --proc /proc --dev /dev --bind /tmp /tmp --"; }
 
 # Runtime names and how each runs a payload (its argv follows).

@@ -1,0 +1,20 @@
+# Sourced by the parts that run on their own, as root (pynamic.sh, netfs.sh,
+# fuse-requests.sh), after setting repo, and why_root (what root is needed for):
+# who is measured, on which image, and how to run as that user in a clean
+# environment. log prefixes its lines with log_name (default: bench).
+log() { echo "${log_name:-bench}: $*" >&2; }
+[ "$(id -u)" = 0 ] || { log "error: bench/$(basename "$0") must run as root ($why_root)"; exit 1; }
+
+user=${BENCH_USER:-sif-test}
+image=$(realpath -m "${BENCH_IMAGE:-${SIF_TEST_IMAGES:-$repo/.cache/test-images}/python.sqfs}")
+home=$(getent passwd "$user" | cut -d: -f6)
+
+# need_tools TOOL...: each on PATH, else an error naming it.
+need_tools() {
+  local tool
+  for tool; do
+    command -v "$tool" >/dev/null || { log "error: $tool not found (bench/run.sh as root installs it)"; exit 1; }
+  done
+}
+need_image() { [ -r "$image" ] || { log "error: $image is missing (bench/run.sh as root creates it)"; exit 1; }; }
+as_user() { runuser -u "$user" -- env -i HOME="$home" USER="$user" PATH=/usr/bin:/bin "$@"; }
