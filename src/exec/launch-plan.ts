@@ -22,6 +22,8 @@ export interface LaunchRequest {
   workdir?: string;
   pwd?: string;
   writableTmpfs: boolean;
+  /** --store-ahead (see LaunchPlan). */
+  storeAhead?: boolean;
   pid: boolean;
   env: ContainerEnv;
   /** Operations of --nv, placed before the user's binds (a user's bind of the same destination wins). */
@@ -131,6 +133,7 @@ export function planLaunch(req: LaunchRequest, host: HostFacts): LaunchPlan {
     offset: req.image.offset,
     newPid: req.pid,
     writable: req.writableTmpfs,
+    ...(req.storeAhead ? { storeAhead: true } : {}),
     ops,
     cwd,
     argv: req.argv,

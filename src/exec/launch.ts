@@ -137,11 +137,11 @@ export function prepareLaunch(
     ...(workdir ? { workdir } : {}),
     ...(opts.pwd ? { pwd: opts.pwd } : {}),
     writableTmpfs: opts.writableTmpfs,
+    ...(opts.storeAhead ? { storeAhead: true } : {}),
     pid: opts.pid,
     env,
   };
   let plan = planLaunch(request, host);
-  if (opts.storeAhead) plan = { ...plan, storeAhead: true };
   if (contributors.length) {
     const ctx = { env: env.env, argv, cwd: plan.cwd, hostPathOf: (path: string) => hostPathVia(plan.ops, path) };
     const added = combineContributions(contributors.map((c) => c(ctx)), env.env);

@@ -101,4 +101,9 @@ describe('planLaunch', () => {
     expect(plan.ops[0]).toEqual({ op: 'proc', dst: '/proc' });
     expect(plan).toMatchObject({ newPid: true, writable: true, cwd: '/opt' });
   });
+
+  it('--store-ahead passes through; without it the plan has no such field', () => {
+    expect(planLaunch(request({ storeAhead: true }), host).storeAhead).toBe(true);
+    expect(planLaunch(request({}), host)).not.toHaveProperty('storeAhead');
+  });
 });
