@@ -11,12 +11,12 @@
 // the page cache ahead of it (native/starter/store-ahead.c), whole and zero past
 // their end; without it, never.
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readlinkSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { chmodSync, chownSync, linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { openFiles, until } from '../support/node-share.js';
 import { makeBusyboxRootfs } from '../support/squashfs.js';
 import { REPO_ROOT, requireHost, sifAsUser, spawnAsUser, userId } from '../support/unprivileged.js';
 
@@ -204,15 +204,8 @@ describe('the image read through sif, its caches in use', () => {
       const run = spawnAsUser(['exec', ...options, image, 'sh', '-c', 'echo $PPID; sleep 1']);
       let out = '';
       run.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-      for (let i = 0; i < 100 && !out.includes('\n'); i++) await new Promise((res) => setTimeout(res, 50));
-      const starter = out.split('\n')[0]!;
-      const links = readdirSync(`/proc/${starter}/fd`).map((fd) => {
-        try {
-          return readlinkSync(`/proc/${starter}/fd/${fd}`);
-        } catch {
-          return '';
-        }
-      });
+      await until("the starter's pid", () => out.includes('\n'), 5_000);
+      const links = openFiles(out.split('\n')[0]!);
       await run;
       return links.filter((l) => /^\/sys\/fs\/fuse\/connections\/\d+\/abort$/.test(l)).length;
     };

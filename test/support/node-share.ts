@@ -36,15 +36,18 @@ export function processesIn(mntNs: ReadonlySet<string>): string[] {
   return pids().filter((p) => mntNs.has(link(`/proc/${p}/ns/mnt`) ?? ''));
 }
 
+/** What a process's open files are (their /proc links); none once it has gone. */
+export function openFiles(pid: string): string[] {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).flatMap((fd) => link(`/proc/${pid}/fd/${fd}`) ?? []);
+  } catch {
+    return [];
+  }
+}
+
 /** FUSE servers of these containers: their processes holding /dev/fuse open. */
 export function fuseServers(mntNs: ReadonlySet<string>): string[] {
-  return processesIn(mntNs).filter((p) => {
-    try {
-      return readdirSync(`/proc/${p}/fd`).some((fd) => link(`/proc/${p}/fd/${fd}`) === '/dev/fuse');
-    } catch {
-      return false;
-    }
-  });
+  return processesIn(mntNs).filter((p) => openFiles(p).includes('/dev/fuse'));
 }
 
 /** Lock files in a share directory that someone holds (flock -n as root fails on them). */
