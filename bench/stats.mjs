@@ -278,19 +278,22 @@ function mpiMemory() {
   if (a && b) console.log(`  one container per rank / one per node: RSS ${(a.rss / b.rss).toFixed(2)}, PSS ${(a.pss / b.pss).toFixed(2)}`);
 }
 
+// Lines "ROW METRIC SECONDS ..." (pynamic.sh, netfs.sh): the rows, the metrics, and
+// each row's median of a metric, plain and as "SECONDS (RUNS)" (or "-").
+function rowSamples(file) {
+  const rows = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => l.split(' '));
+  const seconds = (rt, m) => rows.filter((r) => r[0] === rt && r[1] === m).map((r) => +r[2]);
+  const med = (rt, m) => (seconds(rt, m).length ? median(seconds(rt, m)) : undefined);
+  const fmt = (rt, m) => (med(rt, m) === undefined ? '-' : `${med(rt, m).toFixed(3)} (${seconds(rt, m).length})`);
+  return { rows, runtimes: [...new Set(rows.map((r) => r[0]))], metrics: [...new Set(rows.map((r) => r[1]))], med, fmt };
+}
+
 // Lines "RUNTIME METRIC SECONDS [BYTES]" from bench/pynamic.sh; medians, and every
 // runtime against the kernel's squashfs, with the targets of sif's read path.
 function pynamic() {
-  const rows = readFileSync(files[0], 'utf8').split('\n').filter(Boolean).map((l) => l.split(' '));
-  const runtimes = [...new Set(rows.map((r) => r[0]))];
-  const metrics = [...new Set(rows.map((r) => r[1]))];
-  const cell = (rt, m) => rows.filter((r) => r[0] === rt && r[1] === m);
-  const med = (rt, m) => (cell(rt, m).length ? median(cell(rt, m).map((r) => +r[2])) : undefined);
+  const { rows, runtimes, metrics, med, fmt } = rowSamples(files[0]);
   console.log('medians, seconds (runs):');
-  table(['metric', ...runtimes], metrics.map((m) => [m, ...runtimes.map((rt) => {
-    const v = med(rt, m);
-    return v === undefined ? '-' : `${v.toFixed(3)} (${cell(rt, m).length})`;
-  })]));
+  table(['metric', ...runtimes], metrics.map((m) => [m, ...runtimes.map((rt) => fmt(rt, m))]));
   // Every runtime must have read the same bytes, or the timings compare different work.
   for (const m of metrics.filter((x) => x.startsWith('tar'))) {
     const bytes = new Set(rows.filter((r) => r[1] === m).map((r) => `${r[0]} ${r[3]}`));
@@ -325,11 +328,7 @@ function pynamic() {
 // Lines "ROW METRIC SECONDS" from bench/netfs.sh: medians, and how many times faster the
 // image is than the tree on the same network file system, caches dropped.
 function netfs() {
-  const rows = readFileSync(files[0], 'utf8').split('\n').filter(Boolean).map((l) => l.split(' '));
-  const metrics = [...new Set(rows.map((r) => r[1]))];
-  const cell = (rt, m) => rows.filter((r) => r[0] === rt && r[1] === m).map((r) => +r[2]);
-  const med = (rt, m) => (cell(rt, m).length ? median(cell(rt, m)) : undefined);
-  const fmt = (rt, m) => (med(rt, m) === undefined ? '-' : `${med(rt, m).toFixed(3)} (${cell(rt, m).length})`);
+  const { metrics, med, fmt } = rowSamples(files[0]);
   // The cold import, in the loop and as the whole command (start-up included), is the target.
   const targets = { 'import-first': 3, 'import-wall': 3 };
   console.log('medians, seconds (runs); speed-up = tree / image:');
