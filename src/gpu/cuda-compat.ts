@@ -68,6 +68,11 @@ export const MAX_COMPAT_LIBRARIES = 64;
 /** A name that stays in /.singularity.d/libs: no slash, not . or .., no NUL. */
 const plainName = (n: string) => n !== '.' && n !== '..' && n.length > 0 && n.length <= 255 && !/[/\0]/.test(n);
 
+/** Whether planCompat looks in the image: with --nv-compat, or when the image needs a newer CUDA than the driver's. */
+export function compatReadsImage(req: CompatRequest): boolean {
+  return req.use || (req.need !== undefined && cudaMismatch(req.need, req.driver) !== undefined);
+}
+
 /**
  * Whether the compat libraries are used, and the CUDA check with them in mind: the
  * mismatch warning (telling --nv-compat when the image has the package), or with
@@ -76,7 +81,7 @@ const plainName = (n: string) => n !== '.' && n !== '..' && n.length > 0 && n.le
  */
 export function planCompat(req: CompatRequest, image: CompatImage | undefined, plan: NvidiaPlan): void {
   const mismatch = (c?: CompatInImage) => (req.need ? cudaMismatch(req.need, req.driver, c) : undefined);
-  if (!req.use && !mismatch()) return;
+  if (!compatReadsImage(req)) return;
   if (!image) {
     // sif doctor --gpu without an image: nothing to look in.
     if (req.use) plan.notes.push('--nv-compat: no image given, so no compat libraries to look for');

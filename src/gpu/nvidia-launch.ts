@@ -3,23 +3,21 @@ import type { ImageInfo } from '../image/open-image.js';
 import { doctorText } from './doctor-text.js';
 export { cdiDoctor, cdiForLaunch } from './cdi-launch.js';
 import { probeGpuHost } from '../host/probe-gpu-host.js';
-import type { CompatImage } from './cuda-compat.js';
+import { compatReadsImage } from './cuda-compat.js';
 import { loadCompatImage } from './load-compat-image.js';
 import { nvidiaMountOps } from './nvidia-mount-ops.js';
-import { isNvidiaLibrary, type NvidiaPlan, type NvidiaRequest, planNvidia } from './plan-nvidia.js';
+import { compatRequest, isNvidiaLibrary, type NvidiaPlan, type NvidiaRequest, planNvidia } from './plan-nvidia.js';
 
 /**
  * Plans against this host and, for --nv-compat and the CUDA check, the image's files.
  * Reading the image needs the squashfs reader, whose modules (node:zlib among them)
- * cost ~7 ms to load (measured): it is loaded only when the planner asks for the
- * image, and the plan is then made again with it (the host's facts are read once).
+ * cost ~7 ms to load (measured): it is loaded only when the planner will look in the
+ * image (compatReadsImage), decided before planning, so the host is planned once.
  */
 async function plan(req: NvidiaRequest, hostEnv: Record<string, string>, image: ImageInfo | undefined): Promise<NvidiaPlan> {
   const facts = probeGpuHost(hostEnv, isNvidiaLibrary);
-  let asked = false;
-  const unread: CompatImage = { list: () => ((asked = true), null), library: () => ((asked = true), undefined) };
-  const first = planNvidia(req, facts, image && unread);
-  if (!image || !asked) return first;
+  const compat = compatRequest(req, facts);
+  if (!image || !compat.driver || !compatReadsImage(compat)) return planNvidia(req, facts);
   const files = (await loadCompatImage()).compatImage(image);
   try {
     return planNvidia(req, facts, files);

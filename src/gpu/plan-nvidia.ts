@@ -1,5 +1,5 @@
 import type { GpuHostFacts } from '../host/gpu-host-facts.js';
-import { type CompatImage, planCompat } from './cuda-compat.js';
+import { type CompatImage, type CompatRequest, planCompat } from './cuda-compat.js';
 import { driverCudaVersion, imageCudaNeed } from './cuda-version.js';
 import { parseDriverVersion } from './driver-version.js';
 import { rewriteIcd } from './icd-files.js';
@@ -188,6 +188,17 @@ function planIcdFiles(facts: GpuHostFacts, plan: NvidiaPlan): void {
   }
 }
 
+/** What the compat planning is asked, for the driver version given (from facts when not). */
+export function compatRequest(req: NvidiaRequest, facts: GpuHostFacts, version = driverVersionOf(facts)): CompatRequest {
+  const need = imageCudaNeed(req.imageEnv ?? []);
+  return { use: req.compat === true, ...(need ? { need } : {}), driver: version ?? '', machine: facts.elfMachine() };
+}
+
+function driverVersionOf(facts: GpuHostFacts): string | undefined {
+  const text = facts.driverVersionText();
+  return text === undefined ? undefined : parseDriverVersion(text);
+}
+
 /**
  * Plans --nv: the running driver's libraries into /.singularity.d/libs (under their
  * sonames, 64-bit only; the 32-bit set apart with --compat32), its programs at
@@ -210,12 +221,12 @@ export function planNvidia(req: NvidiaRequest, facts: GpuHostFacts, image?: Comp
   }
   plan.driverVersion = version;
   plan.notes.push(`driver ${version} (/proc/driver/nvidia/version), CUDA ${driverCudaVersion(version) ?? 'older than 11.0'}`);
-  const need = imageCudaNeed(req.imageEnv ?? []);
-  if (need) plan.notes.push(`the image needs CUDA ${need.version} (${need.from})`);
+  const compat = compatRequest(req, facts, version);
+  if (compat.need) plan.notes.push(`the image needs CUDA ${compat.need.version} (${compat.need.from})`);
   const site = parseSiteConfig(facts.siteConfig());
   for (const p of site.problems) plan.warnings.push(p);
   planLibraries(facts, version, site.nvidiaLibDirs, req.compat32 === true, plan);
-  planCompat({ use: req.compat === true, ...(need ? { need } : {}), driver: version, machine: facts.elfMachine() }, image, plan);
+  planCompat(compat, image, plan);
   planBinaries(facts, site.nvidiaBinDirs, plan);
   planIcdFiles(facts, plan);
   planDevices(facts, req, plan, plan.mounts.find((m) => m.dst === `${CONTAINER_BIN_DIR}/nvidia-smi`)?.src);

@@ -1,6 +1,6 @@
 import type { CompatImage, CompatLibrary } from '../../../src/gpu/cuda-compat.js';
-import { findCompat } from '../../../src/gpu/cuda-compat.js';
-import { planNvidia } from '../../../src/gpu/plan-nvidia.js';
+import { compatReadsImage, findCompat } from '../../../src/gpu/cuda-compat.js';
+import { compatRequest, planNvidia } from '../../../src/gpu/plan-nvidia.js';
 import { debianDriver, fakeGpuHost } from './fake-gpu-host.js';
 
 const V = '550.54.14';
@@ -27,6 +27,14 @@ const host = () => fakeGpuHost({ version: V, ...debianDriver(V), devices: ['nvid
 const need128 = ['CUDA_VERSION=12.8.1'];
 
 describe('--nv-compat (CUDA forward compatibility)', () => {
+  it('looks in the image only with --nv-compat or when the image needs a newer CUDA than the driver', () => {
+    const reads = (compat: boolean, imageEnv: string[]) => compatReadsImage(compatRequest({ contain: false, compat, imageEnv }, host()));
+    expect(reads(true, [])).toBe(true);
+    expect(reads(false, need128)).toBe(true); // driver 550 is CUDA 12.4
+    expect(reads(false, ['CUDA_VERSION=12.2.0'])).toBe(false);
+    expect(reads(false, [])).toBe(false);
+  });
+
   it('finds the package in /usr/local/cuda-X.Y/compat, the newest when several', () => {
     expect(findCompat(image(pkg()))).toEqual({ dir: DIR, version: C, files: [`libcuda.so.${C}`, `libnvidia-ptxjitcompiler.so.${C}`] });
     const two = image(pkg(), { '/usr/local/cuda/compat/lib': ['libcuda.so.1', 'libcuda.so.575.51.03'] });
