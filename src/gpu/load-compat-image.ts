@@ -1,7 +1,7 @@
+import { loadBundle } from '../load-bundle.js';
+
 /** Set by scripts/bundle.mjs: the GPU bundle loads the image reader from its own file, dist/sif-gpu-image.cjs. */
 declare const __SIF_GPU_IMAGE_BUNDLE__: string | undefined;
-declare const __dirname: string;
-declare const require: (id: string) => unknown;
 
 type CompatImageModule = typeof import('./compat-image.js');
 
@@ -12,8 +12,7 @@ type CompatImageModule = typeof import('./compat-image.js');
  */
 export async function loadCompatImage(): Promise<CompatImageModule> {
   if (typeof __SIF_GPU_IMAGE_BUNDLE__ !== 'undefined') {
-    const load = (globalThis as Record<symbol, unknown>)[Symbol.for('sif.loadBundle')] as ((name: string) => unknown) | undefined;
-    return (load ? load(__SIF_GPU_IMAGE_BUNDLE__) : require(`${__dirname}/${__SIF_GPU_IMAGE_BUNDLE__}`)) as CompatImageModule;
+    return loadBundle<CompatImageModule>(__SIF_GPU_IMAGE_BUNDLE__);
   }
   return import('./compat-image.js');
 }
