@@ -77,7 +77,7 @@ await build({
 // runs: the full CLI its help, the fast path a whole `sif exec` up to the launch plan
 // (SIF_DUMP_PLAN stops there), on the smallest image that passes its checks: a bare
 // squashfs superblock (magic, 128 KiB blocks, gzip, version 4.0, 96 bytes used).
-for (const f of ['sif.cjs', 'sif-exec.cjs', 'sif-gpu.cjs', 'sif-mpi.cjs']) rmSync(`dist/${f}.cache`, { force: true });
+for (const f of ['sif.cjs', 'sif-exec.cjs', 'sif-gpu.cjs', 'sif-gpu-image.cjs', 'sif-mpi.cjs']) rmSync(`dist/${f}.cache`, { force: true });
 const tmp = mkdtempSync(join(tmpdir(), 'sif-bundle-'));
 try {
   const sb = Buffer.alloc(96);
@@ -106,6 +106,12 @@ try {
   if (existsSync('/etc/ld.so.cache')) copyFileSync('/etc/ld.so.cache', join(driver, 'etc/ld.so.cache'));
   execFileSync(process.execPath, ['bin/sif.cjs', 'exec', '--nv', join(tmp, 'train.sqfs'), 'true'], {
     env: { ...env, SIF_WRITE_CODE_CACHE: 'sif-gpu.cjs', SIF_DUMP_PLAN: join(tmp, 'plan'), SIF_TEST_NVIDIA_ROOT: driver },
+    stdio: 'ignore',
+  });
+  // The image reader's (--nv-compat), the same way: it fails on the empty image, after
+  // compiling what it ran.
+  spawnSync(process.execPath, ['bin/sif.cjs', 'exec', '--nv', '--nv-compat', join(tmp, 'train.sqfs'), 'true'], {
+    env: { ...env, SIF_WRITE_CODE_CACHE: 'sif-gpu-image.cjs', SIF_DUMP_PLAN: join(tmp, 'plan'), SIF_TEST_NVIDIA_ROOT: driver },
     stdio: 'ignore',
   });
   // The MPI bundle's, from `sif exec --mpi`, with a cache directory of its own, so that
