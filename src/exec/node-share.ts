@@ -17,7 +17,7 @@ import { pmixServerDirs } from './pmix-server-dirs.js';
 /** --share-linger's default: long enough for a batch script's next `srun`, short enough to cost nothing. */
 export const DEFAULT_LINGER_MS = 10_000;
 /** The longest window accepted: a container left for longer is no longer a step's. */
-export const MAX_LINGER_S = 3600;
+const MAX_LINGER_S = 3600;
 
 /** What identifies the image file: a file replaced or rewritten gets a new key. */
 export interface ImageIdentity {
@@ -90,7 +90,7 @@ export function inStepCgroup(cgroups: string, job: string): boolean {
  * later step could use it (its key would differ), so waiting would be for nothing.
  */
 function isTheSteps(plan: Pick<LaunchPlan, 'writable' | 'ops'>, env: Readonly<Record<string, string>>): boolean {
-  const stepDirs = pmixServerDirs({ ...env });
+  const stepDirs = pmixServerDirs(env);
   return plan.writable || plan.ops.some((o) => o.op === 'tmpfs' || (o.op === 'bind' && stepDirs.includes(o.src)));
 }
 
@@ -107,7 +107,7 @@ export interface ShareScope {
  * at the step's end, nor for a container that is the step's alone (isTheSteps): those
  * stay the step's (jobStepId), and end with its last rank.
  */
-export function shareScope(
+function shareScope(
   env: Readonly<Record<string, string>>,
   ppid: number,
   lingerMs: number,

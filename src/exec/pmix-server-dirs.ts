@@ -8,7 +8,7 @@ import { isAbsolute, normalize } from 'node:path';
  * gds_ds12_lock_pthread.c" and falls back to slower messaging, so these are bound
  * (read-write, same path) whenever the variables say so. Outside PMIx, nothing.
  */
-export function pmixServerDirs(env: Record<string, string>): string[] {
+export function pmixServerDirs(env: Readonly<Record<string, string>>): string[] {
   const dirs: string[] = [];
   for (const name of ['PMIX_SERVER_TMPDIR', 'PMIX_DSTORE_ESH_BASE_PATH', 'PMIX_DSTORE_21_BASE_PATH']) {
     const value = env[name];

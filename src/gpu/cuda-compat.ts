@@ -63,7 +63,7 @@ export function findCompat(image: CompatImage): (CompatInImage & { files: string
 const major = (v: string) => Number(v.split('.')[0]);
 
 /** The package has about ten libraries; a directory claiming more is not read past this many. */
-export const MAX_COMPAT_LIBRARIES = 64;
+const MAX_COMPAT_LIBRARIES = 64;
 
 /** A name that stays in /.singularity.d/libs: no slash, not . or .., no NUL. */
 const plainName = (n: string) => n !== '.' && n !== '..' && n.length > 0 && n.length <= 255 && !/[/\0]/.test(n);

@@ -29,7 +29,7 @@ const SOURCES = ['SLURM_STEP_GPUS', 'SLURM_JOB_GPUS', 'NVIDIA_VISIBLE_DEVICES', 
 const INDEX_ONLY = new Set(['SLURM_STEP_GPUS', 'SLURM_JOB_GPUS']);
 
 /** One word of a list, or undefined when it is none of the forms. */
-export function parseDeviceRef(word: string, indexOnly = false): DeviceRef | undefined {
+function parseDeviceRef(word: string, indexOnly = false): DeviceRef | undefined {
   if (/^\d+$/.test(word)) return { kind: 'index', index: Number(word) };
   if (indexOnly) return undefined;
   let m = /^(\d+):(\d+)$/.exec(word);
