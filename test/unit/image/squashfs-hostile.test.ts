@@ -94,8 +94,34 @@ describe('crafted squashfs images', () => {
     ];
     withCrafted({ nodes }, (r) => {
       expect(bounded(5000, () => r.list('/loop'))).toHaveLength(100_001);
+      // 15 hops (of 16) and ~12,000 steps (of 65,536), the listing parsed once (cached).
       const out = bounded(5000, () => r.readFile('/s14/libx000001.so'));
-      expect(out instanceof SifError ? out.code : out?.toString()).toMatch(/^(x|SIF_E_IMAGE_CORRUPT)$/);
+      expect(out instanceof SifError ? out.message : out?.toString()).toBe('x');
+    });
+  });
+
+  it('a lookup walking more path components than sif follows is an error naming it', () => {
+    // /d is a directory holding itself as x; /s -> d/x/x/...(400)/../..(400): each ".."
+    // walks the path again from the root, some 80,000 steps from a 2 kB target.
+    const target = `d/${'x/'.repeat(400)}${'../'.repeat(400)}`;
+    const nodes: CraftedNode[] = [{ kind: 'dir', entries: [['d', 1], ['s', 2]] }, { kind: 'dir', entries: [['x', 1]] }, { kind: 'symlink', target }];
+    withCrafted({ nodes }, (r) => {
+      const out = bounded(5000, () => r.list('/s'));
+      expect(out instanceof SifError ? `${out.code} ${out.message}` : out).toMatch(/^SIF_E_IMAGE_CORRUPT .*walks more than 65536 path components/);
+    });
+  });
+
+  it('a lookup parsing more directory listings than sif reads is an error naming it', () => {
+    // /a and /a/b hold each other, 140,000 entries each: together past the entries kept
+    // parsed, so each step of /a/b/a/b/... parses a listing of ~2.7 MB again.
+    const many = (other: number): Array<[string, number]> => [
+      ...Array.from({ length: 140_000 }, (_, i): [string, number] => [`n${String(i).padStart(6, '0')}`, 3]),
+      [other === 1 ? 'a' : 'b', other],
+    ];
+    const nodes: CraftedNode[] = [{ kind: 'dir', entries: [['a', 1]] }, { kind: 'dir', entries: many(2), extended: true }, { kind: 'dir', entries: many(1), extended: true }, file('x')];
+    withCrafted({ nodes }, (r) => {
+      const out = bounded(10_000, () => r.list(`/a/${'b/a/'.repeat(15)}`));
+      expect(out instanceof SifError ? `${out.code} ${out.message}` : out).toMatch(/^SIF_E_IMAGE_CORRUPT .*bytes of directory listings/);
     });
   });
 
