@@ -34,7 +34,11 @@ type Zlib = typeof import('node:zlib');
  */
 const zlib = (): Zlib => process.getBuiltinModule('node:zlib') as Zlib;
 let zstdNativeFn: ((b: Buffer, o?: { maxOutputLength?: number }) => Buffer) | null | undefined;
-const zstdNative = () => (zstdNativeFn ??= (zlib() as { zstdDecompressSync?: typeof zstdNativeFn }).zstdDecompressSync ?? null);
+/** zlib's zstd where Node has it (22.15+), else null: looked up once either way. */
+const zstdNative = () => {
+  if (zstdNativeFn === undefined) zstdNativeFn = (zlib() as { zstdDecompressSync?: typeof zstdNativeFn }).zstdDecompressSync ?? null;
+  return zstdNativeFn;
+};
 
 type AddonZstd = (data: Buffer, max: number) => Buffer;
 let addonZstd: AddonZstd | null | undefined;
