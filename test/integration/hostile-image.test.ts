@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
-import { type CraftedNode, craftSquashfs } from '../unit/image/crafted-squashfs.js';
+import { type CraftedNode, craftSquashfs } from '../support/crafted-squashfs.js';
 import { REPO_ROOT, requireHost, sifAsUser, userEnv, userTempDir } from '../support/unprivileged.js';
 
 const FAKE_ROOT = join(REPO_ROOT, '.cache', 'fake-nvidia');

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from '@jest/globals';
 import { compatImage } from '../../../src/gpu/compat-image.js';
 import { imageInfo } from '../../../src/image/open-image.js';
-import { type CraftedNode, craftSquashfs } from '../image/crafted-squashfs.js';
+import { type CraftedNode, craftSquashfs } from '../../support/crafted-squashfs.js';
 
 let dir: string;
 beforeEach(() => {

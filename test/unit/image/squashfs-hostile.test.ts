@@ -1,15 +1,12 @@
-// Hostile squashfs images, crafted byte by byte (crafted-squashfs.ts): loops, links that
+// Hostile squashfs images, crafted byte by byte (test/support/crafted-squashfs.ts): loops, links that
 // point out, huge claims, offsets out of range. Each must give a result read inside the
 // image or a SifError, quickly; never another exception, a hang or an unbounded read.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { SifError } from '../../../src/errors.js';
-import { SquashfsReader } from '../../../src/image/squashfs-reader.js';
-import { parseSquashfsSuperblock } from '../../../src/image/squashfs-superblock.js';
-import { withImageFd } from '../../../src/image/sif-reader.js';
-import { BLOCK_UNCOMPRESSED, type CraftedImage, type CraftedNode, craftSquashfs, DATA_START } from './crafted-squashfs.js';
-import { expectSifErrorSync, makeTmpDir } from './support.js';
+import type { SquashfsReader } from '../../../src/image/squashfs-reader.js';
+import { BLOCK_UNCOMPRESSED, type CraftedImage, type CraftedNode, craftSquashfs, DATA_START } from '../../support/crafted-squashfs.js';
+import { expectSifErrorSync, makeTmpDir, withReader } from './support.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -20,8 +17,7 @@ let serial = 0;
 function withCrafted<T>(img: CraftedImage, fn: (r: SquashfsReader) => T): T {
   const path = join(dir, `crafted-${serial++}.sqfs`);
   craftSquashfs(path, img);
-  const superblock = parseSquashfsSuperblock(readFileSync(path).subarray(0, 96), path);
-  return withImageFd(path, (fd) => fn(new SquashfsReader({ fd, offset: 0, superblock, file: path })));
+  return withReader(path, fn);
 }
 
 /** Runs fn, which must end (a value or a SifError) within `ms`; returns the value or the error. */

@@ -12,19 +12,12 @@ import { inflaterFor, zstdContentSize } from '../../../src/image/squashfs-blocks
 import { SquashfsReader } from '../../../src/image/squashfs-reader.js';
 import { parseSquashfsSuperblock } from '../../../src/image/squashfs-superblock.js';
 import { SquashfsWriter, type SquashfsCompressor } from '../../../src/image/squashfs-writer.js';
-import { expectSifErrorSync, fixture, makeTmpDir } from './support.js';
+import { expectSifErrorSync, fixture, makeTmpDir, withReader } from './support.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
 beforeEach(async () => ({ dir, cleanup } = await makeTmpDir()));
 afterEach(() => cleanup());
-
-function withReader<T>(path: string, fn: (r: SquashfsReader) => T, maxFileBytes?: number): T {
-  return withImageFd(path, (fd, size) => {
-    const info = imageInfo(fd, size, path);
-    return fn(new SquashfsReader({ fd, offset: info.rootfsOffset, superblock: info.superblock, file: path }, maxFileBytes));
-  });
-}
 
 const sha = (b: Buffer | null) => (b ? createHash('sha256').update(b).digest('hex') : null);
 const BUSYBOX = fixture('busybox_amd64.sif');

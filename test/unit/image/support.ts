@@ -5,6 +5,9 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from '@jest/globals';
 import { SifError, type SifErrorCode } from '../../../src/errors.js';
+import { imageInfo } from '../../../src/image/open-image.js';
+import { withImageFd } from '../../../src/image/sif-reader.js';
+import { SquashfsReader } from '../../../src/image/squashfs-reader.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const fixtureDir = resolve(repoRoot, 'test/fixtures/sif');
@@ -41,4 +44,12 @@ export function expectSifErrorSync(fn: () => unknown, code: SifErrorCode, ...men
     return checkSifError(e, code, mentions);
   }
   return checkSifError(undefined, code, mentions);
+}
+
+/** Runs fn with a reader of the image (SIF or bare squashfs) at `path`. */
+export function withReader<T>(path: string, fn: (r: SquashfsReader) => T, maxFileBytes?: number): T {
+  return withImageFd(path, (fd, size) => {
+    const info = imageInfo(fd, size, path);
+    return fn(new SquashfsReader({ fd, offset: info.rootfsOffset, superblock: info.superblock, file: path }, maxFileBytes));
+  });
 }

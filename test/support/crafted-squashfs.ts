@@ -3,6 +3,7 @@
 // and offsets a real writer never writes. Only what SquashfsReader reads is written.
 import { writeFileSync } from 'node:fs';
 import { deflateSync } from 'node:zlib';
+import { SQUASHFS_MAGIC, SQUASHFS_SUPERBLOCK_SIZE } from '../../src/image/squashfs-superblock.js';
 
 export type CraftedNode =
   /** entries: name -> index of the node in the image's list. */
@@ -27,7 +28,7 @@ export interface CraftedImage {
   oneDeflatedInodeBlock?: boolean;
 }
 
-export const DATA_START = 96;
+export const DATA_START = SQUASHFS_SUPERBLOCK_SIZE;
 const META = 8192;
 const UNCOMPRESSED_META = 0x8000;
 export const BLOCK_UNCOMPRESSED = 1 << 24;
@@ -209,7 +210,7 @@ export function craftSquashfs(path: string, img: CraftedImage): void {
   const fragTableStart = fragBlockPos + fragBlock.length;
   const end = fragTableStart + 8;
   const sb = Buffer.alloc(DATA_START);
-  sb.writeUInt32LE(0x73717368, 0);
+  sb.writeUInt32LE(SQUASHFS_MAGIC, 0);
   sb.writeUInt32LE(img.nodes.length, 4);
   sb.writeUInt32LE(bs, 12);
   sb.writeUInt32LE(frags.length, 16);
