@@ -351,7 +351,12 @@ export class SquashfsWriter {
 
   /** Drops the image: frees the native writer and removes the temporary file. Safe to call at any time. */
   async abort(): Promise<void> {
-    await this.tail.catch(() => undefined);
+    // Until nothing more is queued: a batch flush may queue itself meanwhile, and the
+    // native writer must not be busy when it is closed.
+    for (let seen; seen !== this.tail; ) {
+      seen = this.tail;
+      await seen.catch(() => undefined);
+    }
     if (this.done) return;
     this.failure ??= usage('the image was aborted');
     await this.cleanup();
@@ -448,6 +453,9 @@ export class SquashfsWriter {
 
   /** Writes the gathered small files (in the order given, as if one by one). */
   private async flushBatch(): Promise<void> {
+    // This flush takes the batch: a flush already scheduled for it has nothing to do.
+    if (this.flushSoon) clearImmediate(this.flushSoon);
+    this.flushSoon = undefined;
     const { ids, datas } = this.batch;
     if (ids.length === 0) return;
     this.batch = { ids: [], datas: [], bytes: 0 };

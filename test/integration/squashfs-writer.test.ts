@@ -232,6 +232,15 @@ describe('SquashfsWriter: small files given whole, written together', () => {
     expect((await readFile(join(x, 'link'))).equals(files.get('d0/f7')!)).toBe(true);
     await expect(stat(join(x, 'd3/f1999'))).rejects.toThrow(/ENOENT/);
   }, 120_000);
+
+  it('aborts cleanly with batches still queued: no busy writer, nothing left behind', async () => {
+    const img = join(dir, 'aborted.sqfs');
+    const w = await SquashfsWriter.create(img, { mtime: T });
+    const calls = Array.from({ length: 3000 }, (_, i) => w.addFile(`f${i}`, meta(0o644), randomBytes(i % 4000)).catch(() => undefined));
+    await w.abort();
+    await Promise.all(calls);
+    expect((await readdir(dir)).filter((f) => f.startsWith('aborted'))).toEqual([]);
+  }, 60_000);
 });
 
 /** Mounts `img` (with squashfuse_ll, as the starter does, or the kernel), runs `fn` on the mount point, unmounts. */
