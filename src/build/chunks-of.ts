@@ -42,6 +42,10 @@ export async function* chunksOf(stream: Readable, readAhead: number): AsyncGener
     poke();
   };
   stream.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
+  // Already over (a download aborted before its body was read): no event will come.
+  if (stream.errored) onError(stream.errored);
+  else if (stream.readableEnded) onEnd();
+  else if (stream.destroyed) onClose();
   try {
     for (;;) {
       if (head < queue.length) {

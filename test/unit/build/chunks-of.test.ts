@@ -56,4 +56,22 @@ describe('chunksOf', () => {
       for await (const _ of chunksOf(stream, 1 << 20)) void _;
     })()).rejects.toThrow(/Premature close/);
   });
+
+  // A download aborted before its body is read: the events came and went already.
+  it('ends, or fails, at once for a stream that has already closed', async () => {
+    const drain = async (s: Readable) => {
+      for await (const _ of chunksOf(s, 1 << 20)) void _;
+    };
+    const destroyed = new Readable({ read() {} });
+    destroyed.destroy();
+    await new Promise((r) => setImmediate(r));
+    await expect(drain(destroyed)).rejects.toThrow(/Premature close/);
+    const failed = new Readable({ read() {} });
+    failed.on('error', () => undefined).destroy(new Error('reset'));
+    await new Promise((r) => setImmediate(r));
+    await expect(drain(failed)).rejects.toThrow('reset');
+    const ended = Readable.from([Buffer.from('x')], { objectMode: false });
+    for await (const _ of ended) void _;
+    await expect(drain(ended)).resolves.toBeUndefined();
+  });
 });
