@@ -25,6 +25,13 @@ export function emptyRecord(): HostRecord {
   return { paths: new Map(), vars: new Map(), wholeEnvironment: false };
 }
 
+/** Adds what `from` saw to `into` (a path keeps the identity seen first). */
+export function mergeRecord(into: HostRecord, from: HostRecord): void {
+  for (const [path, id] of from.paths) if (!into.paths.has(path)) into.paths.set(path, id);
+  for (const [name, value] of from.vars) into.vars.set(name, value);
+  into.wholeEnvironment ||= from.wholeEnvironment;
+}
+
 /** The environment, with each variable read noted in `record`. */
 export function recordingEnv(env: Record<string, string>, record: HostRecord): Record<string, string> {
   return new Proxy(env, {

@@ -6,7 +6,7 @@
  * read, listed or resolved is unchanged, and every variable it looked up
  * (LD_LIBRARY_PATH: `module load` sets it) has its value (stamped-cache.ts).
  */
-import { emptyRecord, type HostRecord, recordingHost } from '../host/host-record.js';
+import { emptyRecord, type HostRecord, mergeRecord, recordingHost } from '../host/host-record.js';
 import type { MpiHostFacts } from '../host/mpi-host-facts.js';
 import { type HostClosure, hostClosure } from './host-closure.js';
 import { loadStamped, saveStamped } from './stamped-cache.js';
@@ -17,10 +17,11 @@ const FORMAT = 3;
 /**
  * hostClosure(host, starts), from `dir` (user-cache.ts) when it holds a valid entry,
  * else computed and kept there. `into` hears what a kept entry depends on (a plan
- * kept by plan-cache.ts depends on it too).
+ * kept by plan-cache.ts depends on it too). `host` is the unrecorded one: the closure
+ * records its own reads, once each.
  */
 export function cachedHostClosure(starts: ReadonlyArray<{ path: string; names: string[] }>, host: MpiHostFacts, uid: number, dir: string | undefined, into?: HostRecord): HostClosure {
-  if (!dir) return hostClosure(host, starts);
+  if (!dir) return hostClosure(into ? recordingHost(host, into) : host, starts);
   const key = cacheKey(JSON.stringify({ FORMAT, starts }));
   const file = `${dir}/mpi-closure-${key}.json`;
   const saved = loadStamped<HostClosure>(file, uid, FORMAT, { variable: (name) => host.env[name], input: () => undefined }, into);
@@ -28,5 +29,6 @@ export function cachedHostClosure(starts: ReadonlyArray<{ path: string; names: s
   const record = emptyRecord();
   const closure = hostClosure(recordingHost(host, record), starts);
   saveStamped(file, FORMAT, record, new Map(), closure);
+  if (into) mergeRecord(into, record);
   return closure;
 }

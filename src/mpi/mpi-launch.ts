@@ -39,7 +39,8 @@ function plan(req: MpiLaunchRequest, hostEnv: Record<string, string>, ctx: Contr
       return planMpiLibraries(command, {
         host: hf,
         image: imageLibraries(reader, req.image.path),
-        closure: (starts) => cachedHostClosure(starts, hf, req.uid, dir, record),
+        // The unrecorded host: the closure records its reads itself, into `record` too.
+        closure: (starts) => cachedHostClosure(starts, host, req.uid, dir, record),
       });
     } finally {
       closeSync(fd);

@@ -18,8 +18,11 @@ describe('cachedHostClosure', () => {
     writeFileSync(lib, 'one');
     const host = fakeMpiHost({ [lib]: so({ soname: 'libmpi.so.40', needed: ['libc.so.6'] }) });
     const run = () => cachedHostClosure([{ path: lib, names: ['libmpi.so.40'] }], host, process.getuid!(), cache);
-    const first = run();
+    const computedInto = emptyRecord();
+    const first = cachedHostClosure([{ path: lib, names: ['libmpi.so.40'] }], host, process.getuid!(), cache, computedInto);
     expect(first.libraries).toEqual([{ src: lib, name: 'libmpi.so.40' }]);
+    // Computed, what it read is handed on too (a plan kept with it depends on it).
+    expect(computedInto.paths.has(lib)).toBe(true);
     const perComputation = host.reads.length;
     expect(perComputation).toBeGreaterThan(0);
     const into = emptyRecord();
