@@ -14,6 +14,7 @@ import type { MountOp } from '../exec/mount-ops.js';
 import { fileStamp } from '../host/file-stamp.js';
 import { emptyRecord, type HostRecord, recordingEnv, recordingHost } from '../host/host-record.js';
 import type { MpiHostFacts } from '../host/mpi-host-facts.js';
+import type { ImageInfo } from '../image/open-image.js';
 import type { CommandContext } from './command-need.js';
 import type { MpiPlan } from './plan-mpi.js';
 import { loadStamped, saveStamped } from './stamped-cache.js';
@@ -49,11 +50,6 @@ function recordingCommand(command: CommandContext, inputs: Map<string, string | 
   };
 }
 
-export interface ImageIdentity {
-  path: string;
-  rootfsOffset: number;
-}
-
 /**
  * planMpiLibraries' answer for this command and image: from `dir` (user-cache.ts) when
  * an entry there is valid, else `compute`d (given the command and host to read
@@ -62,7 +58,7 @@ export interface ImageIdentity {
  */
 export function cachedVerdict(
   command: CommandContext,
-  image: ImageIdentity,
+  image: Pick<ImageInfo, 'path' | 'rootfsOffset'>,
   host: MpiHostFacts,
   uid: number,
   dir: string | undefined,

@@ -77,7 +77,7 @@ export function imageMpiLibraries(image: ImageLibraries): MpiNeed[] {
 }
 
 /** Whether the program is an interpreter that loads modules at run time (python3, perl, Rscript, ...). */
-export function isInterpreter(program: string): boolean {
+function isInterpreter(program: string): boolean {
   return INTERPRETER.test(posix.basename(program));
 }
 
