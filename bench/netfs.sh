@@ -153,15 +153,4 @@ run() {
   awk -v n="$name" -v m="${wall_names[p]}" -v s="$start" -v e="$end" 'BEGIN { printf "%s %s %.6f\n", n, m, (e - s) / 1e9 }'
 }
 
-samples=$work/samples.txt
-: >"$samples"
-for ((r = 0; r <= runs; r++)); do
-  # Alternate the order each run, so a drift of the machine's speed hits both rows alike.
-  for p in "${!payloads[@]}"; do
-    for ((i = 0; i < ${#names[@]}; i++)); do
-      name=${names[(i + r) % ${#names[@]}]}
-      if [ "$r" = 0 ]; then run "$name" "$p" >/dev/null; else run "$name" "$p" >>"$samples"; fi
-    done
-  done
-done
-node "$repo/bench/stats.mjs" netfs "$samples"
+run_rotated netfs

@@ -107,15 +107,4 @@ run() {
   printf '%s\n' "$out" | sed "s/^/$name /"
 }
 
-samples=$work/samples.txt
-: >"$samples"
-for ((r = 0; r <= runs; r++)); do
-  # Rotate the order each run, so a drift of the machine's speed hits every row alike.
-  for p in "${!payloads[@]}"; do
-    for ((i = 0; i < ${#names[@]}; i++)); do
-      name=${names[(i + r) % ${#names[@]}]}
-      if [ "$r" = 0 ]; then run "$name" "$p" >/dev/null; else run "$name" "$p" >>"$samples"; fi
-    done
-  done
-done
-node "$repo/bench/stats.mjs" pynamic "$samples"
+run_rotated pynamic
