@@ -35,6 +35,7 @@
 #include "bind-sources.h"
 #include "crash-exit.h"
 #include "die.h"
+#include "dir-ahead.h"
 #include "fuse-abort.h"
 #include "fuse-session.h"
 #include "mounts.h"
@@ -218,11 +219,13 @@ __attribute__((noreturn)) static void shared_server_main(const struct plan *plan
   if (null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(null, STDOUT_FILENO) < 0) die_errno("/dev/null");
   close(null);
   crash_exit_install(plan->image);
+  int hints = dir_ahead_start(squash_list_files_after);
   fuse_serve_in_background(fuse_threads());
   if (fds->lower >= 0) {
-    prefetch_in_background(fds->lower, plan, fds->keeper);
+    prefetch_in_background(fds->lower, plan, fds->keeper, hints);
     close(fds->lower);
   }
+  if (hints >= 0) close(hints);
   if (fds->keeper >= 0) close(fds->keeper);
   heap_prefault();
   ns_holder_start();
@@ -323,13 +326,16 @@ int main(int argc, char **argv) {
   if (fchdir(fds.host) < 0 || chroot(".") < 0 || chdir("/") < 0) die_errno("chroot to the host's root");
   close(fds.host);
   crash_exit_install(plan.image);
+  /* Files the server names for the read-ahead process to read (dir-ahead.h). */
+  int hints = dir_ahead_start(squash_list_files_after);
   /* Serve first: the child is already waiting for its first answers. */
   fuse_serve_in_background(fuse_threads());
   /* The keeper goes with the read-ahead: closed when the busy part of the start is over. */
   if (fds.lower >= 0) {
-    prefetch_in_background(fds.lower, &plan, fds.keeper);
+    prefetch_in_background(fds.lower, &plan, fds.keeper, hints);
     close(fds.lower);
   }
+  if (hints >= 0) close(hints);
   if (fds.keeper >= 0) close(fds.keeper);
   heap_prefault();
   ns_holder_start();

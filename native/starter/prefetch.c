@@ -43,6 +43,7 @@
 #define CHUNK (128 << 10)       /* one squashfs block, commonly: one request each */
 #define MAX_FILE (8 << 20)      /* a start-up file is smaller; read no further */
 #define MAX_LD_CACHE (1 << 20)
+#define MAX_HINTED (1 << 20)    /* the largest file the server names (dir-ahead.c) */
 
 /* Opens the image's regular file at path; -1 when it is absent or anything else (a
    FIFO must not block us: O_NONBLOCK). Sets *size when size is not NULL. */
@@ -144,28 +145,80 @@ static void prefetch_startup_files(int lower, const struct plan *plan) {
   munmap(buf, CHUNK);
 }
 
+/* Asks the kernel to read the regular file at path, as far as the server's
+   read-ahead goes (BIG in dir-ahead.c); the reads run on the server's threads while
+   we go on. Paths come from the server's listings of the image, which cannot be
+   trusted: no link is followed, and ".." stays inside. */
+static void fetch(int lower, const char *path) {
+  struct stat st;
+  int fd = open_exact_in(lower, path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) return;
+  /* One call reads ahead at most the mount's read-ahead size: one call per chunk. */
+  if (!fstat(fd, &st) && S_ISREG(st.st_mode))
+    for (off_t off = 0; off < st.st_size && off < MAX_HINTED; off += CHUNK) posix_fadvise(fd, off, CHUNK, POSIX_FADV_WILLNEED);
+  close(fd);
+}
+
+/* Until the server closes the pipe (it exits; its death kills us anyway): paths,
+   each ended by a NUL and written whole (dir-ahead.h). Signals that wait (a
+   terminal's SIGWINCH, say) no longer matter: the payload is running. */
+static void follow_hints(int lower, int hints) {
+  static char buf[64 << 10];
+  size_t have = 0;
+  for (;;) {
+    ssize_t n = read(hints, buf + have, sizeof buf - have);
+    if (n <= 0) return;
+    have += (size_t)n;
+    size_t start = 0;
+    for (char *end; (end = memchr(buf + start, 0, have - start)); start = (size_t)(end - buf) + 1) fetch(lower, buf + start);
+    /* A message is whole: what is left is the start of the next write. */
+    memmove(buf, buf + start, have - start);
+    have -= start;
+    if (have == sizeof buf) have = 0;
+  }
+}
+
+/* Closes every fd but the n in keep (-1: none). */
+static void close_all_but(int *keep, int n) {
+  int from = 0;
+  for (int i = 0; i < n; i++) /* sorted first */
+    for (int j = i + 1; j < n; j++)
+      if (keep[j] < keep[i]) {
+        int t = keep[i];
+        keep[i] = keep[j];
+        keep[j] = t;
+      }
+  for (int i = 0; i < n; i++) {
+    if (keep[i] < 0) continue;
+    if (keep[i] > from) syscall(SYS_close_range, from, keep[i] - 1, 0);
+    from = keep[i] + 1;
+  }
+  syscall(SYS_close_range, from, ~0U, 0);
+}
+
 /*
  * The read-ahead runs in a process of its own, never in the FUSE server: a process
  * that waits on its own mount cannot die while that wait lasts, and its threads keep
  * the FUSE device open, so the wait never ends. A worker crashing on a corrupt image
  * used to leave the server and the container in that state, unkillable. This
- * process holds nothing but the mount's directory (and the keeper, closed when it is
- * done): when the server dies its device closes, the kernel fails every request on
- * the mount, and our reads return errors.
+ * process holds nothing but the mount's directory, the read end of the server's
+ * hints, and the keeper (closed once the start-up files are read): when the server
+ * dies its device closes, the kernel fails every request on the mount, and our reads
+ * return errors. After the start-up files, it reads ahead what the server names,
+ * for the life of the container.
  */
-void prefetch_in_background(int lower, const struct plan *plan, int keeper) {
+void prefetch_in_background(int lower, const struct plan *plan, int keeper, int hints) {
   pid_t server = getpid(), pid = fork();
   if (pid != 0) return; /* the parent, or fork failed: best effort either way */
   /* Only syscalls and the C library's string functions from here: we were forked
      from a process with threads. */
-  /* Close all but lower and keeper (keeper may be -1). */
-  int first = lower < keeper ? lower : keeper, second = lower < keeper ? keeper : lower;
-  if (first > 0) syscall(SYS_close_range, 0, first - 1, 0);
-  if (second > first + 1) syscall(SYS_close_range, first + 1, second - 1, 0);
-  syscall(SYS_close_range, second + 1, ~0U, 0);
+  int keep[] = {lower, keeper, hints};
+  close_all_but(keep, 3);
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != server) _exit(0);
   /* Not "sif-starter": it is no server (tests and tools count those). */
   prctl(PR_SET_NAME, "sif-prefetch", 0, 0, 0);
   prefetch_startup_files(lower, plan);
+  if (keeper >= 0) close(keeper);
+  if (hints >= 0) follow_hints(lower, hints);
   _exit(0);
 }

@@ -10,6 +10,8 @@
 
 #include "block-cache.h"
 #include "die.h"
+#include "dir-ahead.h"
+#include "known-names.h"
 #include "squash-stateless.h"
 #include "store-ahead.h"
 
@@ -32,6 +34,11 @@ static struct squash_owner owner;
 
 /* The instance the current thread is serving a request with. */
 static __thread struct instance *current;
+/* The lookup it is answering, if any: its entry's name is noted (known-names.h). */
+static __thread struct {
+  fuse_ino_t parent;
+  const char *name;
+} looking_up;
 
 /*
  * squashfuse caches 8 metadata blocks (inodes, directories), evicting them in turn,
@@ -131,6 +138,7 @@ int __wrap_fuse_reply_attr(fuse_req_t req, const struct stat *attr, double timeo
 int __real_fuse_reply_entry(fuse_req_t req, const struct fuse_entry_param *e);
 int __wrap_fuse_reply_entry(fuse_req_t req, const struct fuse_entry_param *e) {
   struct fuse_entry_param entry = *e;
+  if (looking_up.name && e->ino) known_names_add(looking_up.parent, looking_up.name, strlen(looking_up.name), e->ino);
   entry.attr.st_uid = owner.uid;
   entry.attr.st_gid = owner.gid;
   return __real_fuse_reply_entry(req, &entry);
@@ -167,15 +175,55 @@ int squash_read_file(uint64_t ino, char *buf, uint64_t size) {
   return err;
 }
 
+/* With an instance: squash_list_files_after's work. */
+static int list_files_after(sqfs_ll *ll, uint64_t dir, const char *after, dir_ahead_each each, void *ctx) {
+  sqfs *fs = &ll->fs;
+  sqfs_inode inode, file;
+  sqfs_dir listing;
+  sqfs_name name;
+  sqfs_dir_entry entry;
+  sqfs_err status = SQFS_OK;
+  bool found = false;
+  sqfs_off_t off = 0;
+  sqfs_dentry_init(&entry, name);
+  if (sqfs_ll_inode(ll, &inode, dir) || !S_ISDIR(inode.base.mode)) return -1;
+  /* The directory index leads to after's entry; the listing goes on from there. */
+  if (*after && !sqfs_dir_lookup(fs, &inode, after, strlen(after), &entry, &found) && found)
+    off = sqfs_dentry_next_offset(&entry);
+  if (sqfs_dir_open(fs, &inode, &listing, off)) return -1;
+  while (sqfs_dir_next(fs, &listing, &entry, &status)) {
+    const char *n = sqfs_dentry_name(&entry);
+    /* Not found (a name the image's listing never gives): skip up to it. */
+    if (!found && *after && strcmp(n, after) <= 0) continue;
+    if (!S_ISREG(sqfs_dentry_mode(&entry))) continue;
+    if (sqfs_inode_get(fs, &file, sqfs_dentry_inode(&entry))) break;
+    if (each(ctx, n, sqfs_dentry_name_size(&entry), (uint64_t)file.xtra.reg.file_size)) break;
+  }
+  return 0;
+}
+
+int squash_list_files_after(uint64_t dir, const char *after, dir_ahead_each each, void *ctx) {
+  int err;
+  WITH_INSTANCE(err = list_files_after(&current->ll, dir, after, each, ctx));
+  return err;
+}
+
 /* Set at init: the kernel takes ENOSYS from open and opendir as "never ask again". */
 static int no_open, no_opendir;
 
 static void op_getattr(fuse_req_t r, fuse_ino_t i, struct fuse_file_info *fi) { WITH_INSTANCE(sqfs_ll_op_getattr(r, i, fi)); }
-static void op_lookup(fuse_req_t r, fuse_ino_t p, const char *n) { WITH_INSTANCE(sqfs_ll_op_lookup(r, p, n)); }
+static void op_lookup(fuse_req_t r, fuse_ino_t p, const char *n) {
+  looking_up.parent = p;
+  looking_up.name = n;
+  WITH_INSTANCE(sqfs_ll_op_lookup(r, p, n));
+  looking_up.name = NULL;
+}
 static void op_create(fuse_req_t r, fuse_ino_t p, const char *n, mode_t m, struct fuse_file_info *fi) { WITH_INSTANCE(sqfs_ll_op_create(r, p, n, m, fi)); }
 static void op_read(fuse_req_t r, fuse_ino_t i, size_t s, off_t o, struct fuse_file_info *fi) {
   store_ahead_read(i, (uint64_t)o);
   WITH_INSTANCE(squash_read(r, &current->ll, i, s, o));
+  /* After the reply: the reader need not wait for the read-ahead's listing. */
+  dir_ahead_read(i, (uint64_t)o);
 }
 static void op_readdir(fuse_req_t r, fuse_ino_t i, size_t s, off_t o, struct fuse_file_info *fi) { WITH_INSTANCE(squash_readdir(r, &current->ll, i, s, o, NULL)); }
 static void op_readdirplus(fuse_req_t r, fuse_ino_t i, size_t s, off_t o, struct fuse_file_info *fi) { WITH_INSTANCE(squash_readdir(r, &current->ll, i, s, o, &owner)); }

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "dir-ahead.h"
+
 struct fuse_lowlevel_ops;
 
 /* Checks the image (fd, squashfs at offset) and prepares the pool; dies on error.
@@ -21,5 +23,7 @@ const struct fuse_lowlevel_ops *squash_ops(size_t *size);
 /* The first size bytes of regular file ino, outside any request (store-ahead.c);
    0, or -1 when they cannot be read. */
 int squash_read_file(uint64_t ino, char *buf, uint64_t size);
+/* Lists a directory's regular files for the read-ahead (dir-ahead.h's lister). */
+int squash_list_files_after(uint64_t dir, const char *after, dir_ahead_each each, void *ctx);
 
 #endif

@@ -11,6 +11,7 @@
  * the inode lies: one decode from a cached metadata block).
  */
 #include "squash-stateless.h"
+#include "known-names.h"
 #include "store-ahead.h"
 
 #include <errno.h>
@@ -47,8 +48,8 @@ void squash_read(fuse_req_t req, sqfs_ll *ll, fuse_ino_t ino, size_t size, off_t
 /* One entry of a listing into buf; with plus (READDIRPLUS), its attributes too, so
    the kernel need not look it up. Returns the space it takes (more than room: no
    room; 0: the inode could not be read). */
-static size_t add_entry(fuse_req_t req, sqfs_ll *ll, sqfs_dir_entry *entry, const struct squash_owner *plus,
-                        char *buf, size_t room) {
+static size_t add_entry(fuse_req_t req, sqfs_ll *ll, fuse_ino_t parent, sqfs_dir_entry *entry,
+                        const struct squash_owner *plus, char *buf, size_t room) {
   const char *name = sqfs_dentry_name(entry);
   off_t next = (off_t)sqfs_dentry_next_offset(entry);
   if (!plus) {
@@ -66,7 +67,10 @@ static size_t add_entry(fuse_req_t req, sqfs_ll *ll, sqfs_dir_entry *entry, cons
   /* As squashfuse's lookup: the image never changes, so neither does the entry. */
   e.attr_timeout = e.entry_timeout = DBL_MAX;
   size_t n = fuse_add_direntry_plus(req, buf, room, name, &e, next);
-  if (n <= room) store_ahead_listed(e.ino, (uint64_t)e.attr.st_size, S_ISREG(e.attr.st_mode));
+  if (n <= room) {
+    known_names_add(parent, name, sqfs_dentry_name_size(entry), e.ino);
+    store_ahead_listed(e.ino, (uint64_t)e.attr.st_size, S_ISREG(e.attr.st_mode));
+  }
   return n;
 }
 
@@ -96,7 +100,7 @@ void squash_readdir(fuse_req_t req, sqfs_ll *ll, fuse_ino_t ino, size_t size, of
   size_t used = 0;
   sqfs_dentry_init(&entry, name);
   while (sqfs_dir_next(&ll->fs, &dir, &entry, &err)) {
-    size_t n = add_entry(req, ll, &entry, plus, buf + used, size - used);
+    size_t n = add_entry(req, ll, ino, &entry, plus, buf + used, size - used);
     if (!n) err = SQFS_ERR;
     /* Full: the kernel asks again from this entry's offset. */
     if (!n || n > size - used) break;

@@ -9,7 +9,8 @@
 // (many readdir buffers); and that --writable-tmpfs still sees its own writes. With
 // --store-ahead, the same, and files a reader takes in listing order are pushed into
 // the page cache ahead of it (native/starter/store-ahead.c), whole and zero past
-// their end; without it, never.
+// their end; without it, the read-ahead process reads them (dir-ahead.c), also for a
+// directory never listed whose files are taken in order by name.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, chownSync, linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -213,10 +214,27 @@ describe('the image read through sif, its caches in use', () => {
     expect(await abortFiles([])).toBe(0);
   }, 30_000);
 
-  it('without --store-ahead, stores nothing for the same walk', async () => {
-    const r = await sifAsUser(['exec', image, 'sh', '-c', `ls /data/walk >/dev/null; ${walkInOrder}; page-cache ${walkTarget} 300`]);
+  it('without --store-ahead, has the read-ahead process read the same files ahead of the walk', async () => {
+    const r = await sifAsUser(['exec', image, 'sh', '-c', `ls /data/walk >/dev/null; ${walkInOrder}; page-cache ${walkTarget} 5000; md5sum ${walkTarget}`]);
     expect(r.stderr).toBe('');
-    expect(r.stdout).toBe('not-cached\ntail-zero\n');
+    const md5 = createHash('md5').update(walkData(150)).digest('hex');
+    expect(r.stdout).toBe(`cached\ntail-zero\n${md5}  ${walkTarget}\n`);
+  });
+
+  it('reads ahead the files of a directory never listed that a reader takes by name in order (Python\'s __pycache__)', async () => {
+    const r = await sifAsUser(['exec', image, 'sh', '-c', `${walkInOrder}; page-cache ${walkTarget} 5000`]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('cached\ntail-zero\n');
+  });
+
+  it('reads nothing ahead for files taken out of order, or for one read (the checks above can fail)', async () => {
+    const backwards = Array.from({ length: 10 }, (_, i) => `cat /data/walk/${walkName(9 - i)} >/dev/null`).join('; ');
+    const out = await sifAsUser(['exec', image, 'sh', '-c', `${backwards}; page-cache /data/walk/${walkName(12)} 300`]);
+    expect(out.stderr).toBe('');
+    expect(out.stdout).toBe('not-cached\ntail-zero\n');
+    const one = await sifAsUser(['exec', image, 'sh', '-c', `ls /data/walk >/dev/null; cat /data/walk/${walkName(3)} >/dev/null; page-cache /data/walk/${walkName(5)} 300`]);
+    expect(one.stderr).toBe('');
+    expect(one.stdout).toBe('not-cached\ntail-zero\n');
   });
 
   it('sees its own writes with --writable-tmpfs, over names it had looked up and listings it had read', async () => {

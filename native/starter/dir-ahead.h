@@ -1,0 +1,35 @@
+/*
+ * Reads ahead the files of a directory that a reader is taking in order (a tar or
+ * rsync of a tree, Python importing a package's modules): each small file read
+ * through FUSE is a round trip, where the kernel's own squashfs pays none. Once two
+ * files of one directory are read from their start in the directory's order, the
+ * next ones are named to the read-ahead process (prefetch.c), which asks the kernel
+ * to read them (the reads come back here, and run on another CPU while the reader
+ * works), so the reader finds them in the page cache.
+ *
+ * The read-ahead is a process of its own, holding no FUSE device, for the reason
+ * prefetch.c gives: a server thread waiting on its own mount could never exit.
+ * That is also why this is not done with FUSE_NOTIFY_STORE (see store-ahead.c).
+ */
+#ifndef SIF_DIR_AHEAD_H
+#define SIF_DIR_AHEAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Called for each regular file of a listing (name, its length, the file's size);
+   returns 1 to stop. */
+typedef int (*dir_ahead_each)(void *ctx, const char *name, size_t len, uint64_t size);
+/* Lists directory dir's regular files after the entry named after ("": from the
+   first), in the image's order; 0, or -1 when the directory cannot be read. */
+typedef int (*dir_ahead_lister)(uint64_t dir, const char *after, dir_ahead_each each, void *ctx);
+
+/* Called once, before serving: makes the pipe on which files to read ahead are
+   named (each as its path below the mount's root and a NUL, in one write), and
+   returns its read end for the read-ahead process (-1 when it cannot be made: then
+   there is no read-ahead). */
+int dir_ahead_start(dir_ahead_lister list);
+/* The kernel asked for, and got, a read of ino at off. */
+void dir_ahead_read(uint64_t ino, uint64_t off);
+
+#endif
