@@ -152,3 +152,10 @@ void dir_ahead_read(uint64_t ino, uint64_t off) {
   }
   pthread_mutex_unlock(&d.lock);
 }
+
+void dir_ahead_name_file(uint64_t ino) {
+  static __thread struct window w;
+  uint64_t parent;
+  char name[KNOWN_NAME_SIZE];
+  if (d.fd >= 0 && !known_names_get(ino, &parent, name) && !window_in(&w, parent)) hint(&w, name, strlen(name));
+}

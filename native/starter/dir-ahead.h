@@ -31,5 +31,7 @@ typedef int (*dir_ahead_lister)(uint64_t dir, const char *after, dir_ahead_each 
 int dir_ahead_start(dir_ahead_lister list);
 /* The kernel asked for, and got, a read of ino at off. */
 void dir_ahead_read(uint64_t ino, uint64_t off);
+/* Names one file to the read-ahead process (store-ahead.c, when it does not store). */
+void dir_ahead_name_file(uint64_t ino);
 
 #endif

@@ -15,6 +15,7 @@
 #include <linux/fuse.h>
 
 #include "die.h"
+#include "dir-ahead.h"
 #include "fuse-abort.h"
 #include "squash-ops.h"
 #include "store-ahead.h"
@@ -91,7 +92,9 @@ void fuse_mount_image(int fuse_fd, const char *mountpoint, int store_ahead) {
     die_errno("mounting the image with FUSE at %s", mountpoint);
   session = fuse_session_new(&args, ops, ops_size, NULL);
   if (!session) die("cannot create the FUSE session for the image");
-  if (store_ahead) store_ahead_init(session, squash_read_file);
+  /* Files walked in listing order: stored with --store-ahead, else named to the
+     read-ahead process (store-ahead.c). */
+  store_ahead_init(session, store_ahead ? squash_read_file : NULL, dir_ahead_name_file);
   int err = fuse_session_custom_io(session, &io, fuse_fd);
   if (err) {
     errno = -err;

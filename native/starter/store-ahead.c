@@ -4,9 +4,13 @@
  * server: the reader sleeps while one thread is woken, decompresses and replies.
  * The kernel's own squashfs pays no round trip, and its read-ahead never crosses a
  * file. Here, once a reader is seen taking the files of a listing in order, one
- * thread decompresses the next ones and pushes them into the kernel's page cache
- * (FUSE_NOTIFY_STORE), so the reader finds them there and sends no request, while
- * the decompression runs on another CPU.
+ * thread takes the next ones in turn, and, by default, names each to the read-ahead
+ * process (dir-ahead.h), which has the kernel read it: the reads come back here as
+ * requests, served on another CPU while the reader works, and the reader finds the
+ * files in the page cache. With --store-ahead, that thread decompresses them itself
+ * and pushes them into the page cache (FUSE_NOTIFY_STORE): no request at all, which
+ * is faster (tar of /usr: 0.77 of the kernel's time against 1.01, same run) but
+ * not safe from SIGKILL, as below.
  *
  * The order is the listing's: READDIRPLUS entries, as they were sent (the kernel
  * holds an inode for each of them, which a store needs). The reader's position is
@@ -15,7 +19,8 @@
  * window is stored while it reads the second half. Large files are left to the
  * kernel's own read-ahead (a round trip per 128 KiB costs little).
  *
- * Stores happen with no squashfuse instance and no block held: a store waits for
+ * Naming never waits on the mount (a pipe, non-blocking). Stores happen with no
+ * squashfuse instance and no block held: a store waits for
  * the page locks of reads the kernel has in flight, and those wait for the workers.
  * That wait cannot be interrupted, so the server stops storing before it exits
  * (store_ahead_stop), and on an error or a crash aborts the connection, which ends
@@ -55,6 +60,7 @@ static struct {
   pthread_cond_t wake, idle;
   struct fuse_session *se;
   store_ahead_reader read_file;
+  store_ahead_namer name_file;
   struct entry *order; /* regular files, in listing order */
   uint32_t count, cap;
   uint32_t *index; /* open addressing on ino: position in order + 1; 0 free */
@@ -67,9 +73,10 @@ static struct {
   int started, stopped, storing;
 } s = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, .last = -1, .window = FIRST_WINDOW};
 
-void store_ahead_init(struct fuse_session *se, store_ahead_reader read_file) {
+void store_ahead_init(struct fuse_session *se, store_ahead_reader read_file, store_ahead_namer name_file) {
   s.se = se;
   s.read_file = read_file;
+  s.name_file = name_file;
 }
 
 static uint32_t slot_of(uint64_t ino) {
@@ -138,8 +145,13 @@ static int worth_storing(const struct entry *e) {
   return e->size && e->size <= BIG && !e->stored;
 }
 
-/* Pushes one file into the page cache; 0, or -1 when storing can no longer work. */
+/* Pushes one file into the page cache (or names it); 0, or -1 when storing can no
+   longer work. */
 static int store(const struct entry *e, char *buf) {
+  if (!s.read_file) {
+    s.name_file(e->ino);
+    return 0;
+  }
   if (s.read_file(e->ino, buf, e->size)) return 0; /* the reader's own request will say why */
   struct fuse_bufvec data = FUSE_BUFVEC_INIT(e->size);
   data.buf[0].mem = buf;

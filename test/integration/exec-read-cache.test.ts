@@ -28,6 +28,7 @@ let kernelDump: string;
 let kernelOwners: Map<string, string>;
 const MANY = 5000;
 const WALK = 200;
+const SPREAD = 40;
 // Paths under /data to look up before and after the tree is read: missing ones (a
 // cached miss must stay a miss and hide nothing), a name under a file, present ones.
 const PROBES = ['/nope', '/many/zzz-missing', '/many/n-1-', '/small/child', '/links/dangling', `/many/${manyName(MANY - 1)}`];
@@ -90,6 +91,11 @@ beforeAll(async () => {
     const file = Buffer.concat(Array.from({ length: 15 }, (_, k) => walkData(i + k))).subarray(0, 100_000);
     for (const side of ['a', 'c']) writeFileSync(join(data, 'tree', `${side}${String(i).padStart(3, '0')}`), file);
     writeFileSync(join(data, 'tree', 'b-sub', `x${String(i).padStart(3, '0')}`), file);
+  }
+  // One file per directory: a walk whose order only the listings give.
+  for (let i = 0; i < SPREAD; i++) {
+    mkdirSync(join(data, 'spread', walkName(i)), { recursive: true });
+    writeFileSync(join(data, 'spread', walkName(i), 'f'), walkData(i));
   }
   symlinkSync('/data/small', join(data, 'links', 'absolute'));
   symlinkSync('../small', join(data, 'links', 'relative'));
@@ -223,6 +229,14 @@ describe('the image read through sif, its caches in use', () => {
 
   it('reads ahead the files of a directory never listed that a reader takes by name in order (Python\'s __pycache__)', async () => {
     const r = await sifAsUser(['exec', image, 'sh', '-c', `${walkInOrder}; page-cache ${walkTarget} 5000`]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('cached\ntail-zero\n');
+  });
+
+  it('reads ahead across directories, in the order their listings gave the files', async () => {
+    const walk = Array.from({ length: 10 }, (_, i) => `cat /data/spread/${walkName(i)}/f >/dev/null`).join('; ');
+    const target = `/data/spread/${walkName(30)}/f`;
+    const r = await sifAsUser(['exec', image, 'sh', '-c', `find /data/spread >/dev/null; ${walk}; page-cache ${target} 5000`]);
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe('cached\ntail-zero\n');
   });
