@@ -1,10 +1,11 @@
 # Sourced by bench/run.sh. Resident memory of the runtime itself while a payload runs:
 # the processes in the launched tree whose command is the runtime's (sif-starter: the
-# FUSE server and, with --pid, the init; ch-run: itself, serving FUSE in-process),
-# not the payload. Idle (sleep) and under the two-reader tar load of bench_read.
+# FUSE server and, with --pid, the init; sif-prefetch: the read-ahead process, which
+# lives with the server; ch-run: itself, serving FUSE in-process), not the payload. Idle (sleep) and under the two-reader tar load of bench_read.
 
 # Prints "rss_kb pss_kb procs threads payload_up" for ROOT's process tree: the first four
-# summed over processes named OWN, payload_up=1 when a process named PAYLOAD is in it.
+# summed over processes named OWN (names separated by commas), payload_up=1 when a
+# process named PAYLOAD is in it.
 # One ps and one awk per sample, so sampling barely loads the machine.
 sample() {
   ps -e -o pid=,ppid=,comm= | awk -v root="$1" -v own="$2" -v payload="$3" '
@@ -14,6 +15,7 @@ sample() {
       close(file)
       return v
     }
+    BEGIN { n = split(own, names, ","); for (i = 1; i <= n; i++) owned[names[i]] = 1 }
     { parent[$1] = $2; comm[$1] = $3 }
     END {
       for (p in parent) {
@@ -21,7 +23,7 @@ sample() {
         while (q != root && (q in parent) && q > 1) q = parent[q]
         if (q != root) continue
         if (comm[p] == payload) up = 1
-        if (comm[p] != own) continue
+        if (!(comm[p] in owned)) continue
         rss += field("/proc/" p "/status", "VmRSS:"); threads += field("/proc/" p "/status", "Threads:")
         pss += field("/proc/" p "/smaps_rollup", "Pss:"); procs++
       }
@@ -60,11 +62,11 @@ bench_memory() {
   local load
   # Three passes of the two readers, so the load lasts long enough to sample.
   load="for k in 1 2 3; do $(reader_script 2); done"
-  measure sif sif-starter idle sleep $sif_cmd sleep 3
-  measure sif sif-starter load tar $sif_cmd sh -c "$load"
+  measure sif sif-starter,sif-prefetch idle sleep $sif_cmd sleep 3
+  measure sif sif-starter,sif-prefetch load tar $sif_cmd sh -c "$load"
   if works $sif_pid_cmd true; then
-    measure sif-pid sif-starter idle sleep $sif_pid_cmd sleep 3
-    measure sif-pid sif-starter load tar $sif_pid_cmd sh -c "$load"
+    measure sif-pid sif-starter,sif-prefetch idle sleep $sif_pid_cmd sleep 3
+    measure sif-pid sif-starter,sif-prefetch load tar $sif_pid_cmd sh -c "$load"
   fi
   measure ch-run ch-run idle sleep $ch_cmd sleep 3
   measure ch-run ch-run load tar $ch_cmd sh -c "$load"

@@ -45,9 +45,9 @@ pingpong_once() {
 }
 
 # mpi_memory_sample PID...: "rss_kb pss_kb procs threads" summed over the processes named
-# sif-starter in the trees of the given task PIDs (each task is the process that was
-# sif: the starter, FUSE server and supervisor; with a shared container, one of them
-# serves both ranks). The sample() of bench/memory.sh, over several roots.
+# sif-starter or sif-prefetch in the trees of the given task PIDs (each task is the
+# process that was sif: the starter, FUSE server and supervisor, and its read-ahead
+# process; with a shared container, one of them serves both ranks). The sample() of bench/memory.sh, over several roots.
 mpi_memory_sample() {
   ps -e -o pid=,ppid=,comm= | awk -v roots=" $* " '
     function field(file, key,   line, v) {
@@ -61,7 +61,7 @@ mpi_memory_sample() {
       for (p in parent) {
         q = p
         while (index(roots, " " q " ") == 0 && (q in parent) && q > 1) q = parent[q]
-        if (index(roots, " " q " ") == 0 || comm[p] != "sif-starter") continue
+        if (index(roots, " " q " ") == 0 || (comm[p] != "sif-starter" && comm[p] != "sif-prefetch")) continue
         rss += field("/proc/" p "/status", "VmRSS:"); threads += field("/proc/" p "/status", "Threads:")
         pss += field("/proc/" p "/smaps_rollup", "Pss:"); procs++
       }
