@@ -14,6 +14,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -51,6 +52,18 @@ struct window {
   int marked;
   char last[KNOWN_NAME_SIZE];
 };
+
+/* Set by the thread that forks the process, read by the workers. Its first reads may
+   come before the store: then they are taken for a reader's (a window at most). */
+static atomic_int process_pid;
+
+void dir_ahead_process_is(pid_t pid) {
+  atomic_store(&process_pid, pid);
+}
+
+int dir_ahead_is_process(pid_t pid) {
+  return pid > 0 && pid == atomic_load(&process_pid);
+}
 
 int dir_ahead_start(dir_ahead_lister list) {
   int ends[2];

@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Called for each regular file of a listing (name, its length, the file's size);
    returns 1 to stop. */
@@ -29,6 +30,12 @@ typedef int (*dir_ahead_lister)(uint64_t dir, const char *after, dir_ahead_each 
    returns its read end for the read-ahead process (-1 when it cannot be made: then
    there is no read-ahead). */
 int dir_ahead_start(dir_ahead_lister list);
+/* The read-ahead process's pid: its own reads are followed by no window (they are
+   the windows; taken for a reader's, they would run ahead through whole listings). */
+void dir_ahead_process_is(pid_t pid);
+/* Whether a request came from the read-ahead process. */
+int dir_ahead_is_process(pid_t pid);
+
 /* The kernel asked for, and got, a read of ino at off. */
 void dir_ahead_read(uint64_t ino, uint64_t off);
 /* Names one file to the read-ahead process (store-ahead.c, when it does not store). */

@@ -222,7 +222,7 @@ __attribute__((noreturn)) static void shared_server_main(const struct plan *plan
   int hints = dir_ahead_start(squash_list_files_after);
   fuse_serve_in_background(fuse_threads());
   if (fds->lower >= 0) {
-    prefetch_in_background(fds->lower, plan, fds->keeper, hints);
+    dir_ahead_process_is(prefetch_in_background(fds->lower, plan, fds->keeper, hints));
     close(fds->lower);
   }
   if (hints >= 0) close(hints);
@@ -332,7 +332,7 @@ int main(int argc, char **argv) {
   fuse_serve_in_background(fuse_threads());
   /* The keeper goes with the read-ahead: closed when the busy part of the start is over. */
   if (fds.lower >= 0) {
-    prefetch_in_background(fds.lower, &plan, fds.keeper, hints);
+    dir_ahead_process_is(prefetch_in_background(fds.lower, &plan, fds.keeper, hints));
     close(fds.lower);
   }
   if (hints >= 0) close(hints);

@@ -207,9 +207,9 @@ static void close_all_but(int *keep, int n) {
  * return errors. After the start-up files, it reads ahead what the server names,
  * for the life of the container.
  */
-void prefetch_in_background(int lower, const struct plan *plan, int keeper, int hints) {
+pid_t prefetch_in_background(int lower, const struct plan *plan, int keeper, int hints) {
   pid_t server = getpid(), pid = fork();
-  if (pid != 0) return; /* the parent, or fork failed: best effort either way */
+  if (pid != 0) return pid; /* the parent, or fork failed: best effort either way */
   /* Only syscalls and the C library's string functions from here: we were forked
      from a process with threads. */
   int keep[] = {lower, keeper, hints};

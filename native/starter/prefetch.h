@@ -12,13 +12,15 @@
 #ifndef SIF_PREFETCH_H
 #define SIF_PREFETCH_H
 
+#include <sys/types.h>
+
 #include "plan.h"
 
 /* Forks the read-ahead process. lower: a directory fd on the image's mount; keeper:
    a file to hold open until the start-up files are read (or -1); hints: the read end
    of the pipe on which the server names files to read ahead (dir-ahead.h), followed
    until it closes (or -1). The caller closes its own copies of all three. The
-   process dies with the caller. */
-void prefetch_in_background(int lower, const struct plan *plan, int keeper, int hints);
+   process dies with the caller. Returns its pid, or -1. */
+pid_t prefetch_in_background(int lower, const struct plan *plan, int keeper, int hints);
 
 #endif

@@ -220,10 +220,12 @@ static void op_lookup(fuse_req_t r, fuse_ino_t p, const char *n) {
 }
 static void op_create(fuse_req_t r, fuse_ino_t p, const char *n, mode_t m, struct fuse_file_info *fi) { WITH_INSTANCE(sqfs_ll_op_create(r, p, n, m, fi)); }
 static void op_read(fuse_req_t r, fuse_ino_t i, size_t s, off_t o, struct fuse_file_info *fi) {
-  store_ahead_read(i, (uint64_t)o);
+  /* Where a reader is, not the read-ahead process (dir-ahead.h). */
+  int reader = !dir_ahead_is_process(fuse_req_ctx(r)->pid);
+  if (reader) store_ahead_read(i, (uint64_t)o);
   WITH_INSTANCE(squash_read(r, &current->ll, i, s, o));
   /* After the reply: the reader need not wait for the read-ahead's listing. */
-  dir_ahead_read(i, (uint64_t)o);
+  if (reader) dir_ahead_read(i, (uint64_t)o);
 }
 static void op_readdir(fuse_req_t r, fuse_ino_t i, size_t s, off_t o, struct fuse_file_info *fi) { WITH_INSTANCE(squash_readdir(r, &current->ll, i, s, o, NULL)); }
 static void op_readdirplus(fuse_req_t r, fuse_ino_t i, size_t s, off_t o, struct fuse_file_info *fi) { WITH_INSTANCE(squash_readdir(r, &current->ll, i, s, o, &owner)); }

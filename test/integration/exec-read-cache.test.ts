@@ -228,9 +228,18 @@ describe('the image read through sif, its caches in use', () => {
   });
 
   it('reads ahead the files of a directory never listed that a reader takes by name in order (Python\'s __pycache__)', async () => {
-    const r = await sifAsUser(['exec', image, 'sh', '-c', `${walkInOrder}; page-cache ${walkTarget} 5000`]);
+    // In the first window after f009 (f010-f143; f087 is left for the reader).
+    const r = await sifAsUser(['exec', image, 'sh', '-c', `${walkInOrder}; page-cache /data/walk/${walkName(120)} 5000`]);
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe('cached\ntail-zero\n');
+  });
+
+  it('reads ahead a window, not on through the directory by its own reads', async () => {
+    // The first window after f009 holds 1 MiB (f010-f143) and leaves f087 for the
+    // reader's miss: f195 is past it, unless the read-ahead's own reads moved it on.
+    const r = await sifAsUser(['exec', image, 'sh', '-c', `${walkInOrder}; page-cache /data/walk/${walkName(100)} 5000; page-cache /data/walk/${walkName(195)} 1000`]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('cached\ntail-zero\nnot-cached\ntail-zero\n');
   });
 
   it('reads ahead across directories, in the order their listings gave the files', async () => {
