@@ -5,14 +5,10 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
-#include <sched.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/epoll.h>
 #include <sys/mount.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <fuse3/fuse_lowlevel.h>
@@ -55,63 +51,9 @@ int fuse_device_open(void) {
   return fd;
 }
 
-/*
- * Between requests, one worker at a time polls the device for SPIN_US before it
- * sleeps. A reader asking one thing after another (Python's lookup, then read, of
- * each module) asks again within that, and then finds the worker awake: waking a
- * sleeping thread on another CPU (an interrupt to a halted CPU, costly in a virtual
- * machine) was a fifth of each round trip here. sched_yield lets anything else
- * runnable on the CPU go first. Measured (1000-module import, fresh container):
- * 0.212 -> 0.189 s, also with 200 us; a tar of /usr the same. The others sleep in
- * an epoll of their own on the device, EPOLLEXCLUSIVE: a request wakes one, not all.
- */
-#define SPIN_US 50
-
-static atomic_int spinning;
-static __thread int sleep_fd = -1;
-
-static long long now_us(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec * 1000000LL + t.tv_nsec / 1000;
-}
-
-/* Until the device has a request for us to read (or is gone); 0, or -1 and errno. */
-static int sleep_until_request(int fd) {
-  struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE};
-  if (sleep_fd < 0) {
-    sleep_fd = epoll_create1(EPOLL_CLOEXEC);
-    if (sleep_fd >= 0 && epoll_ctl(sleep_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-      close(sleep_fd);
-      sleep_fd = -1;
-    }
-  }
-  int n;
-  if (sleep_fd >= 0)
-    n = epoll_wait(sleep_fd, &ev, 1, -1);
-  else
-    n = poll(&(struct pollfd){.fd = fd, .events = POLLIN}, 1, -1);
-  return n < 0 && errno != EINTR ? -1 : 0;
-}
-
-/* The device is non-blocking (fuse_mount_image). */
 static ssize_t device_read(int fd, void *buf, size_t len, void *userdata) {
   (void)userdata;
-  for (;;) {
-    ssize_t n = read(fd, buf, len);
-    if (n >= 0 || errno != EAGAIN) return n;
-    int idle = 0;
-    if (atomic_compare_exchange_strong(&spinning, &idle, 1)) {
-      long long until = now_us() + SPIN_US;
-      do {
-        sched_yield();
-        n = read(fd, buf, len);
-      } while (n < 0 && errno == EAGAIN && now_us() < until);
-      atomic_store(&spinning, 0);
-      if (n >= 0 || errno != EAGAIN) return n;
-    }
-    if (sleep_until_request(fd) < 0) return -1;
-  }
+  return read(fd, buf, len);
 }
 
 /*
@@ -153,8 +95,6 @@ void fuse_mount_image(int fuse_fd, const char *mountpoint, int store_ahead) {
   /* Files walked in listing order: stored with --store-ahead, else named to the
      read-ahead process (store-ahead.c). */
   store_ahead_init(session, store_ahead ? squash_read_file : NULL, dir_ahead_name_file);
-  int flags = fcntl(fuse_fd, F_GETFL);
-  if (flags < 0 || fcntl(fuse_fd, F_SETFL, flags | O_NONBLOCK) < 0) die_errno("making /dev/fuse non-blocking");
   int err = fuse_session_custom_io(session, &io, fuse_fd);
   if (err) {
     errno = -err;
@@ -198,7 +138,6 @@ static void *worker(void *unused) {
     pthread_mutex_unlock(&pool.lock);
   }
   free(buf.mem);
-  if (sleep_fd >= 0) close(sleep_fd);
   pthread_mutex_lock(&pool.lock);
   pool.workers--;
   pool.idle--;
