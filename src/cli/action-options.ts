@@ -74,6 +74,9 @@ export function withActionOptions<T>(y: Argv<T>): Argv<T> {
     const def = actionEnvDefault(name, f.type);
     const from = ACTION_PREFIXES.map((p) => envName(name, p)).find((k) => process.env[k]);
     y.option(name, { ...f, ...(def !== undefined ? { default: def, defaultDescription: `$${from}` } : {}) });
+    // yargs reads --no-X as X=false: X must be known too, or strict() refuses it.
+    const negated = name.startsWith('no-') ? name.slice(3) : undefined;
+    if (f.type === 'boolean' && negated && !(negated in ACTION_FLAGS)) y.option(negated, { type: 'boolean', hidden: true });
   }
   return y;
 }

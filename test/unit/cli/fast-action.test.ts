@@ -1,5 +1,6 @@
 import yargsParser from 'yargs-parser';
-import { ACTION_FLAGS, actionEnvDefault, actionOptions } from '../../../src/cli/action-options.js';
+import yargs from 'yargs';
+import { ACTION_FLAGS, actionEnvDefault, actionOptions, withActionOptions } from '../../../src/cli/action-options.js';
 import { parseActionFast } from '../../../src/cli/fast-action.js';
 import { GLOBAL_FLAGS } from '../../../src/cli/global-options.js';
 
@@ -121,6 +122,15 @@ function parseWithYargs(tokens: readonly string[]): Record<string, unknown> | un
   if (options['log-format'] !== 'pretty' && options['log-format'] !== 'json') return undefined;
   return { ...options, image: String(positionals[0]) };
 }
+
+describe('withActionOptions (the full CLI)', () => {
+  it('accepts --no-share under strict(), as yargs reads it', () => {
+    const a = withActionOptions(yargs(['--no-share']).strict().exitProcess(false).fail((m) => {
+      throw new Error(m);
+    })).parseSync();
+    expect(actionOptions(a)).toMatchObject({ noShare: true, noHome: false });
+  });
+});
 
 describe('parseActionFast against yargs-parser', () => {
   const common: string[][] = [
