@@ -47,8 +47,9 @@ echo "host load before start: $(cut -d' ' -f1-3 /proc/loadavg)"
 bwrap_in() { echo "bwrap --unshare-user --ro-bind $1 / --proc /proc --dev /dev --bind /tmp /tmp --"; }
 
 # Runtime names and how each runs a payload (its argv follows).
-names=(kernel sif sif-store sif-reuse local)
-declare -A prefix=([sif]="$repo/bin/sif exec $img" [sif-store]="$repo/bin/sif exec --store-ahead $img" [local]="$(bwrap_in "$tree")")
+names=(kernel sif sif-store sif-nora sif-reuse local)
+declare -A prefix=([sif]="$repo/bin/sif exec $img" [sif-store]="$repo/bin/sif exec --store-ahead $img"
+  [sif-nora]="$repo/bin/sif exec --no-read-ahead $img" [local]="$(bwrap_in "$tree")")
 if command -v ch-run >/dev/null; then names+=(ch-run); prefix[ch-run]="ch-run $img --"; fi
 payloads=("sh /pynamic/import.sh" "sh /pynamic/tar.sh 1" "sh /pynamic/tar.sh 2")
 # BENCH_PYNAMIC_PAYLOADS="import tar1 tar2": only these payloads.
@@ -82,7 +83,7 @@ run() {
       mount -t squashfs -o loop,ro "$img" "$mnt"
       out=$(as_user $(bwrap_in "$mnt") ${payloads[p]} </dev/null 2>"$work/err") || status=$?
       umount "$mnt" ;;
-    sif | sif-store | local | ch-run) out=$(as_user ${prefix[$name]} ${payloads[p]} </dev/null 2>"$work/err") || status=$? ;;
+    sif | sif-store | sif-nora | local | ch-run) out=$(as_user ${prefix[$name]} ${payloads[p]} </dev/null 2>"$work/err") || status=$? ;;
     sif-reuse)
       [ "$p" = 0 ] || return 0
       # SLURM_JOB_ID is what sif reads to let a container outlive its step, as a batch

@@ -78,6 +78,7 @@ int dir_ahead_start(dir_ahead_lister list) {
   }
   d.fd = ends[1];
   d.list = list;
+  known_names_start();
   return ends[0];
 }
 

@@ -75,7 +75,7 @@ static ssize_t device_writev(int fd, struct iovec *iov, int count, void *userdat
   return writev(fd, iov, count);
 }
 
-void fuse_mount_image(int fuse_fd, const char *mountpoint, int store_ahead) {
+void fuse_mount_image(int fuse_fd, const char *mountpoint, int store_ahead, int read_ahead) {
   /* We mount it ourselves (we hold CAP_SYS_ADMIN in our namespace) and give libfuse
      the open device, so it never looks for fusermount3.
      default_permissions: squashfuse checks no modes, so the kernel must. */
@@ -94,7 +94,7 @@ void fuse_mount_image(int fuse_fd, const char *mountpoint, int store_ahead) {
   if (!session) die("cannot create the FUSE session for the image");
   /* Files walked in listing order: stored with --store-ahead, else named to the
      read-ahead process (store-ahead.c). */
-  store_ahead_init(session, store_ahead ? squash_read_file : NULL, dir_ahead_name_file);
+  if (store_ahead || read_ahead) store_ahead_init(session, store_ahead ? squash_read_file : NULL, dir_ahead_name_file);
   int err = fuse_session_custom_io(session, &io, fuse_fd);
   if (err) {
     errno = -err;

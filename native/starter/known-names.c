@@ -24,6 +24,11 @@ static struct {
   char *arena;
   uint32_t used, room;
 } k = {.lock = PTHREAD_MUTEX_INITIALIZER};
+static int started;
+
+void known_names_start(void) {
+  started = 1;
+}
 
 static uint32_t slot_of(uint64_t ino) {
   return (uint32_t)((ino * 0x9E3779B97F4A7C15ull) >> 32) & (k.slots - 1);
@@ -80,7 +85,7 @@ int known_name_ok(const char *name, size_t len) {
 }
 
 void known_names_add(uint64_t parent, const char *name, size_t len, uint64_t ino) {
-  if (!known_name_ok(name, len)) return;
+  if (!started || !known_name_ok(name, len)) return;
   pthread_mutex_lock(&k.lock);
   /* A hard link keeps the name it was first seen by: either leads to it. */
   if (!find(ino) && grow(len)) {

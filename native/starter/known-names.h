@@ -15,6 +15,9 @@
 /* A squashfs name is at most 256 bytes. */
 #define KNOWN_NAME_SIZE 257
 
+/* Called once, before serving: until then nothing is noted (no read-ahead, no
+   memory spent). */
+void known_names_start(void);
 /* Whether name could be a path component: not "", ".", "..", too long, or holding
    '/' or a NUL (a hostile image's listing may give any bytes). */
 int known_name_ok(const char *name, size_t len);

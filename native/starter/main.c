@@ -219,7 +219,7 @@ __attribute__((noreturn)) static void shared_server_main(const struct plan *plan
   if (null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(null, STDOUT_FILENO) < 0) die_errno("/dev/null");
   close(null);
   crash_exit_install(plan->image);
-  int hints = dir_ahead_start(squash_list_files_after);
+  int hints = plan->no_read_ahead ? -1 : dir_ahead_start(squash_list_files_after);
   fuse_serve_in_background(fuse_threads());
   if (fds->lower >= 0) {
     dir_ahead_process_is(prefetch_in_background(fds->lower, plan, fds->keeper, hints));
@@ -283,7 +283,7 @@ int main(int argc, char **argv) {
   /* The kernel wants the device opened by the namespace that mounts it. */
   fds.fuse = fuse_device_open();
   rootfs_stage();
-  fuse_mount_image(fds.fuse, STAGE_LOWER, plan.store_ahead);
+  fuse_mount_image(fds.fuse, STAGE_LOWER, plan.store_ahead, !plan.no_read_ahead);
   if (plan.store_ahead) fuse_abort_arm(STAGE_LOWER, STAGE_OLDROOT);
   /* Opened before the fork: once the child has called pivot_root, these paths
      would name places in the container. lower is for the read-ahead only (best
@@ -327,7 +327,7 @@ int main(int argc, char **argv) {
   close(fds.host);
   crash_exit_install(plan.image);
   /* Files the server names for the read-ahead process to read (dir-ahead.h). */
-  int hints = dir_ahead_start(squash_list_files_after);
+  int hints = plan.no_read_ahead ? -1 : dir_ahead_start(squash_list_files_after);
   /* Serve first: the child is already waiting for its first answers. */
   fuse_serve_in_background(fuse_threads());
   /* The keeper goes with the read-ahead: closed when the busy part of the start is over. */

@@ -149,6 +149,7 @@ void plan_read(int fd, struct plan *pl) {
       if (!strcmp(f, "pid")) pl->new_pid = 1;
       else if (!strcmp(f, "writable")) pl->writable = 1;
       else if (!strcmp(f, "store-ahead")) pl->store_ahead = 1;
+      else if (!strcmp(f, "no-read-ahead")) pl->no_read_ahead = 1;
       else die("plan: unknown flag '%s'", f);
     } else if (!strcmp(rec, "mkdir") || !strcmp(rec, "tmpfs")) {
       op = new_op(pl, &ops_cap, rec[0] == 'm' ? OP_MKDIR : OP_TMPFS);

@@ -42,6 +42,7 @@ struct plan {
   int new_pid;  /* own PID namespace with an init */
   int writable; /* keep the root's tmpfs overlay writable */
   int store_ahead; /* the FUSE server stores files ahead of a reader (store-ahead.c) */
+  int no_read_ahead; /* nothing named to the read-ahead process (dir-ahead.c) */
   struct op *ops;
   size_t nops;
   const char *cwd;

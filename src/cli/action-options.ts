@@ -26,6 +26,7 @@ export const ACTION_FLAGS = {
   mpi: { type: 'boolean', describe: "bind the host's MPI library and what it loads, after checking the command's MPI ABI and glibc" },
   'no-share': { type: 'boolean', describe: "under srun or mpirun, a container of this rank's own instead of one shared by the step's ranks on the node" },
   'store-ahead': { type: 'boolean', describe: 'push the files after those a program reads in listing order into the page cache ahead of it (faster tree walks; see README)' },
+  'no-read-ahead': { type: 'boolean', describe: 'read nothing ahead of a program that reads files in order (by default the next ones are read on another CPU; see README)' },
   'share-linger': { type: 'string', describe: "under SLURM, seconds a shared container waits after its last rank for the job's next step (default 10; 0: none)" },
 } as const;
 
@@ -106,6 +107,8 @@ export function actionOptions(a: Record<string, unknown>, env: NodeJS.ProcessEnv
     // yargs reads --no-share as share=false; SIF_NO_SHARE arrives as no-share.
     noShare: a['no-share'] === true || [a.share].flat().includes(false),
     storeAhead: a['store-ahead'] === true,
+    // yargs reads --no-read-ahead as read-ahead=false; SIF_NO_READ_AHEAD as no-read-ahead.
+    noReadAhead: a['no-read-ahead'] === true || [a['read-ahead']].flat().includes(false),
     // Repeated: the last one counts.
     shareLingerMs: parseShareLinger(list('share-linger').at(-1)),
   };

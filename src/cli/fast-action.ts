@@ -86,9 +86,10 @@ export function parseActionFast(tokens: readonly string[]): Record<string, unkno
       out.home = false;
       continue;
     }
-    if (name === 'no-share' && inline === undefined) {
-      if (out.share !== undefined) return undefined; // twice: yargs makes an array
-      out.share = false; // as yargs reads it (boolean negation)
+    if ((name === 'no-share' || name === 'no-read-ahead') && inline === undefined) {
+      const key = name.slice(3);
+      if (out[key] !== undefined) return undefined; // twice: yargs makes an array
+      out[key] = false; // as yargs reads it (boolean negation)
       continue;
     }
     const type = FLAGS[name]?.type;

@@ -24,6 +24,8 @@ export interface LaunchRequest {
   writableTmpfs: boolean;
   /** --store-ahead (see LaunchPlan). */
   storeAhead?: boolean;
+  /** --no-read-ahead (see LaunchPlan). */
+  noReadAhead?: boolean;
   pid: boolean;
   env: ContainerEnv;
   /** Operations of --nv, placed before the user's binds (a user's bind of the same destination wins). */
@@ -134,6 +136,7 @@ export function planLaunch(req: LaunchRequest, host: HostFacts): LaunchPlan {
     newPid: req.pid,
     writable: req.writableTmpfs,
     ...(req.storeAhead ? { storeAhead: true } : {}),
+    ...(req.noReadAhead ? { noReadAhead: true } : {}),
     ops,
     cwd,
     argv: req.argv,

@@ -39,6 +39,8 @@ export interface ActionOptions {
   shareLingerMs: number;
   /** --store-ahead: files read in listing order pushed into the page cache ahead of the reader. */
   storeAhead?: boolean;
+  /** --no-read-ahead: no files read ahead of a reader taking them in order. */
+  noReadAhead?: boolean;
 }
 
 export interface OpenedImage {
@@ -138,6 +140,7 @@ export function prepareLaunch(
     ...(opts.pwd ? { pwd: opts.pwd } : {}),
     writableTmpfs: opts.writableTmpfs,
     ...(opts.storeAhead ? { storeAhead: true } : {}),
+    ...(opts.noReadAhead ? { noReadAhead: true } : {}),
     pid: opts.pid,
     env,
   };

@@ -29,6 +29,8 @@ export interface LaunchPlan {
   writable: boolean;
   /** The FUSE server stores files ahead of a reader walking a listing (store-ahead.c). */
   storeAhead?: boolean;
+  /** --no-read-ahead: nothing is read ahead of a reader taking files in order (dir-ahead.c). */
+  noReadAhead?: boolean;
   ops: MountOp[];
   cwd: string;
   argv: string[];

@@ -130,13 +130,14 @@ export function shareDir(env: Readonly<Record<string, string>>, uid: number, usa
 /**
  * What two ranks must agree on to share: the job (lingering) or step, node and user, the
  * window, the image (path, offset, identity) and everything that shapes the container
- * (mounts, --writable-tmpfs) or serves it (--store-ahead). Not the command,
+ * (mounts, --writable-tmpfs) or serves it (--store-ahead, --no-read-ahead). Not the command,
  * environment or working directory: those are each rank's own.
  */
-export function shareKeyText(scope: ShareScope, host: string, uid: number, plan: Pick<LaunchPlan, 'image' | 'offset' | 'writable' | 'ops' | 'storeAhead'>, image: ImageIdentity): string {
+export function shareKeyText(scope: ShareScope, host: string, uid: number, plan: Pick<LaunchPlan, 'image' | 'offset' | 'writable' | 'ops' | 'storeAhead' | 'noReadAhead'>, image: ImageIdentity): string {
   const id = [image.dev, image.ino, image.mtimeNs, image.size].map(String);
   const storeAhead = plan.storeAhead === true;
-  return JSON.stringify(['sif-share/2', PLAN_VERSION, scope.id, scope.lingerMs, host, uid, plan.image, plan.offset, id, plan.writable, storeAhead, plan.ops]);
+  const readAhead = plan.noReadAhead !== true;
+  return JSON.stringify(['sif-share/3', PLAN_VERSION, scope.id, scope.lingerMs, host, uid, plan.image, plan.offset, id, plan.writable, storeAhead, readAhead, plan.ops]);
 }
 
 /** The plan's share record, or undefined for a container of its own. */

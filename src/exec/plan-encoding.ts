@@ -33,6 +33,7 @@ export function encodePlan(plan: LaunchPlan): Buffer {
   if (plan.newPid) fields.push('flag', 'pid');
   if (plan.writable) fields.push('flag', 'writable');
   if (plan.storeAhead) fields.push('flag', 'store-ahead');
+  if (plan.noReadAhead) fields.push('flag', 'no-read-ahead');
   if (plan.share) fields.push('share', plan.share.dir, plan.share.key, plan.share.dev, plan.share.ino, String(plan.share.lingerMs));
   for (const o of plan.ops) fields.push(...opFields(o));
   fields.push('cwd', plan.cwd);

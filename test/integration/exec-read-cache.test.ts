@@ -250,6 +250,14 @@ describe('the image read through sif, its caches in use', () => {
     expect(r.stdout).toBe('cached\ntail-zero\n');
   });
 
+  it('reads nothing ahead with --no-read-ahead (SIF_NO_READ_AHEAD)', async () => {
+    for (const [option, env] of [[['--no-read-ahead'], {}], [[], { SIF_NO_READ_AHEAD: '1' }]] as const) {
+      const r = await sifAsUser(['exec', ...option, image, 'sh', '-c', `ls /data/walk >/dev/null; ${walkInOrder}; page-cache /data/walk/${walkName(120)} 300`], { env });
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe('not-cached\ntail-zero\n');
+    }
+  });
+
   it('reads nothing ahead for files taken out of order, or for one read (the checks above can fail)', async () => {
     const backwards = Array.from({ length: 10 }, (_, i) => `cat /data/walk/${walkName(9 - i)} >/dev/null`).join('; ');
     const out = await sifAsUser(['exec', image, 'sh', '-c', `${backwards}; page-cache /data/walk/${walkName(12)} 300`]);

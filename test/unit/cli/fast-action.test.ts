@@ -6,13 +6,13 @@ import { GLOBAL_FLAGS } from '../../../src/cli/global-options.js';
 
 describe('parseActionFast', () => {
   it('reads every action option, aliases and repeats into what actionOptions expects', () => {
-    const a = parseActionFast(['-B', '/a:/b', '--bind', '/c', '--contain', '-e', '--env', 'X=1', '--env-file', '/f', '--pwd', '/w', '-H', '/h:/home/me', '-W', '/wd', '--writable-tmpfs', '-p', '--nv', '--compat32', '--nv-compat', '--mpi', '--store-ahead', '--device', 'nvidia.com/gpu=0,nvidia.com/gpu=1', '--device=example.com/x=a', '-d', 'img.sif']);
+    const a = parseActionFast(['-B', '/a:/b', '--bind', '/c', '--contain', '-e', '--env', 'X=1', '--env-file', '/f', '--pwd', '/w', '-H', '/h:/home/me', '-W', '/wd', '--writable-tmpfs', '-p', '--nv', '--compat32', '--nv-compat', '--mpi', '--store-ahead', '--no-read-ahead', '--device', 'nvidia.com/gpu=0,nvidia.com/gpu=1', '--device=example.com/x=a', '-d', 'img.sif']);
     expect(a?.image).toBe('img.sif');
     expect(actionOptions(a!)).toEqual({
       bind: ['/a:/b', '/c'], contain: true, cleanenv: true, env: ['X=1'], envFiles: ['/f'], pwd: '/w',
       home: '/h:/home/me', workdir: '/wd', noHome: false, writableTmpfs: true, pid: true, nv: true, mpi: true,
       device: ['nvidia.com/gpu=0', 'nvidia.com/gpu=1', 'example.com/x=a'], noShare: false, compat32: true, nvCompat: true,
-      shareLingerMs: 10_000, storeAhead: true,
+      shareLingerMs: 10_000, storeAhead: true, noReadAhead: true,
     });
     expect(a?.debug).toBe(true);
   });
@@ -25,6 +25,12 @@ describe('parseActionFast', () => {
     expect(actionOptions(parseActionFast(['--store-ahead', 'i'])!).storeAhead).toBe(true);
     expect(actionOptions(parseActionFast(['i'])!).storeAhead).toBe(false);
     withEnv({ SIF_STORE_AHEAD: '1' }, () => expect(actionOptions(parseActionFast(['i'])!).storeAhead).toBe(true));
+  });
+
+  it('understands --no-read-ahead and SIF_NO_READ_AHEAD; read-ahead by default', () => {
+    expect(actionOptions(parseActionFast(['--no-read-ahead', 'i'])!).noReadAhead).toBe(true);
+    expect(actionOptions(parseActionFast(['i'])!).noReadAhead).toBe(false);
+    withEnv({ SIF_NO_READ_AHEAD: '1' }, () => expect(actionOptions(parseActionFast(['i'])!).noReadAhead).toBe(true));
   });
 
   it('understands --no-share, and SIF_NO_SHARE or APPTAINER_NO_SHARE', () => {
@@ -118,17 +124,17 @@ function parseWithYargs(tokens: readonly string[]): Record<string, unknown> | un
     configuration: { 'camel-case-expansion': false, 'strip-aliased': true },
   });
   const { _: positionals, ...options } = parsed;
-  if (positionals.length !== 1 || Object.keys(options).some((k) => !known.has(k) && k !== 'home' && k !== 'share')) return undefined;
+  if (positionals.length !== 1 || Object.keys(options).some((k) => !known.has(k) && k !== 'home' && k !== 'share' && k !== 'read-ahead')) return undefined;
   if (options['log-format'] !== 'pretty' && options['log-format'] !== 'json') return undefined;
   return { ...options, image: String(positionals[0]) };
 }
 
 describe('withActionOptions (the full CLI)', () => {
-  it('accepts --no-share under strict(), as yargs reads it', () => {
-    const a = withActionOptions(yargs(['--no-share']).strict().exitProcess(false).fail((m) => {
+  it('accepts --no-share and --no-read-ahead under strict(), as yargs reads them', () => {
+    const a = withActionOptions(yargs(['--no-share', '--no-read-ahead']).strict().exitProcess(false).fail((m) => {
       throw new Error(m);
     })).parseSync();
-    expect(actionOptions(a)).toMatchObject({ noShare: true, noHome: false });
+    expect(actionOptions(a)).toMatchObject({ noShare: true, noReadAhead: true, noHome: false });
   });
 });
 
@@ -148,6 +154,7 @@ describe('parseActionFast against yargs-parser', () => {
     ['--home=/h', 'img.sif'],
     ['--no-home', 'img.sif'],
     ['--no-share', '-B', '/a', 'img.sif'],
+    ['--no-read-ahead', '--store-ahead', 'img.sif'],
     ['-W', '/wd', '--workdir', '/wd2', 'img.sif'],
     ['-d', '-v', '-q', '--log-format', 'json', 'img.sif'],
     ['--log-format=json', 'img.sif'],
@@ -167,7 +174,7 @@ describe('parseActionFast against yargs-parser', () => {
       '--env-file', '/f', '--pwd', '/w', '-H', '--home', '--home=/h:/x', '--no-home', '-W', '--workdir', '/wd',
       '--writable-tmpfs', '-p', '--pid', '-d', '--debug', '-v', '--verbose', '-q', '--quiet', '--log-format', 'json',
       'pretty', '--log-format=pretty', 'xml', 'true', 'false', '--no-contain', '--contain=false', '-ce', '-B/x',
-      '--bogus', '-x', '-', '--', 'img.sif', 'other.sif', '--no-home=1', '-h', '--help', '--version', '--no-share', '--store-ahead',
+      '--bogus', '-x', '-', '--', 'img.sif', 'other.sif', '--no-home=1', '-h', '--help', '--version', '--no-share', '--store-ahead', '--no-read-ahead',
     ];
     // A small deterministic generator (xorshift), so that a failure can be replayed.
     let seed = 0x2545f491;
@@ -183,6 +190,7 @@ describe('parseActionFast against yargs-parser', () => {
       { SIF_CONTAIN: '1', SIF_HOME: '/eh', SIF_ENV: 'E=1' },
       { SIF_NO_HOME: 'yes' },
       { SIF_NO_SHARE: '1' },
+      { SIF_NO_READ_AHEAD: '1' },
       { APPTAINER_CONTAIN: 'no', SINGULARITY_HOME: '/sh', APPTAINER_ENV_FILE: '/ef', APPTAINER_BIND: '/ab' },
     ];
     let answered = 0;

@@ -106,4 +106,9 @@ describe('planLaunch', () => {
     expect(planLaunch(request({ storeAhead: true }), host).storeAhead).toBe(true);
     expect(planLaunch(request({}), host)).not.toHaveProperty('storeAhead');
   });
+
+  it('--no-read-ahead passes through; without it the plan has no such field', () => {
+    expect(planLaunch(request({ noReadAhead: true }), host).noReadAhead).toBe(true);
+    expect(planLaunch(request({}), host)).not.toHaveProperty('noReadAhead');
+  });
 });

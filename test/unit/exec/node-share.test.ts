@@ -94,6 +94,11 @@ describe('planShare', () => {
     expect(key({ ...plan, storeAhead: false })).toBe(key());
   });
 
+  it('gives a container served with --no-read-ahead a key of its own', () => {
+    expect(key({ ...plan, noReadAhead: true })).not.toBe(key());
+    expect(key({ ...plan, noReadAhead: false })).toBe(key());
+  });
+
   it.each([
     ['--writable-tmpfs', { ...plan, writable: true }, probe()],
     ['a tmpfs of its own (--contain)', { ...plan, ops: [...plan.ops, { op: 'tmpfs' as const, dst: '/tmp', mode: 0o1777 }] }, probe()],

@@ -59,6 +59,12 @@ describe('encodePlan', () => {
     expect(decode(encodePlan(base))).not.toContain('store-ahead');
   });
 
+  it('writes --no-read-ahead as a flag, and nothing without it', () => {
+    const base = { image: '/i', offset: 0, newPid: false, writable: false, ops: [], cwd: '/', argv: ['true'], env: {} };
+    expect(decode(encodePlan({ ...base, noReadAhead: true })).slice(0, 6)).toEqual([PLAN_VERSION, 'image', '/i', '0', 'flag', 'no-read-ahead']);
+    expect(decode(encodePlan(base))).not.toContain('no-read-ahead');
+  });
+
   it('counts bytes, not characters', () => {
     const buf = encodePlan({ image: '/i', offset: 0, newPid: false, writable: true, ops: [], cwd: '/', argv: ['é'], env: {} });
     expect(buf.toString()).toContain('2:é,');
