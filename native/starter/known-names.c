@@ -1,6 +1,7 @@
-/* See known-names.h. An open-addressing index on the inode number over an array of
-   entries, their names in one growing arena: 24 bytes and the name per inode. */
+/* See known-names.h. An array of entries, indexed by inode number (ino-index.c), their
+   names in one growing arena: 24 bytes, 8 of index and the name per inode. */
 #include "known-names.h"
+#include "ino-index.h"
 
 #include <linux/fuse.h>
 #include <pthread.h>
@@ -15,38 +16,30 @@ struct known {
   uint32_t name, len; /* offset into the arena, length */
 };
 
+static uint64_t ino_at(uint32_t pos);
+
 static struct {
   pthread_mutex_t lock;
   struct known *all;
   uint32_t count, cap;
-  uint32_t *index; /* position + 1; 0 free */
-  uint32_t slots;  /* a power of two, at least twice count */
+  struct ino_index index;
   char *arena;
   uint32_t used, room;
-} k = {.lock = PTHREAD_MUTEX_INITIALIZER};
+} k = {.lock = PTHREAD_MUTEX_INITIALIZER, .index = {.ino_at = ino_at}};
 static int started;
 
 void known_names_start(void) {
   started = 1;
 }
 
-static uint32_t slot_of(uint64_t ino) {
-  return (uint32_t)((ino * 0x9E3779B97F4A7C15ull) >> 32) & (k.slots - 1);
+static uint64_t ino_at(uint32_t pos) {
+  return k.all[pos].ino;
 }
 
 /* With the lock held. */
 static struct known *find(uint64_t ino) {
-  if (!k.slots) return NULL;
-  for (uint32_t i = slot_of(ino);; i = (i + 1) & (k.slots - 1)) {
-    if (!k.index[i]) return NULL;
-    if (k.all[k.index[i] - 1].ino == ino) return &k.all[k.index[i] - 1];
-  }
-}
-
-static void put(uint32_t pos) {
-  uint32_t i = slot_of(k.all[pos].ino);
-  while (k.index[i]) i = (i + 1) & (k.slots - 1);
-  k.index[i] = pos + 1;
+  long pos = ino_index_find(&k.index, ino);
+  return pos < 0 ? NULL : &k.all[pos];
 }
 
 /* Room for one more entry and len bytes of name; 0 when there is none. */
@@ -67,16 +60,7 @@ static int grow(size_t len) {
     k.arena = arena;
     k.room = room;
   }
-  if (2 * (k.count + 1) > k.slots) {
-    uint32_t slots = k.slots ? k.slots * 2 : 2048;
-    uint32_t *index = calloc(slots, sizeof *index);
-    if (!index) return 0;
-    free(k.index);
-    k.index = index;
-    k.slots = slots;
-    for (uint32_t p = 0; p < k.count; p++) put(p);
-  }
-  return 1;
+  return ino_index_room(&k.index, k.count);
 }
 
 int known_name_ok(const char *name, size_t len) {
@@ -92,7 +76,7 @@ void known_names_add(uint64_t parent, const char *name, size_t len, uint64_t ino
     memcpy(k.arena + k.used, name, len);
     k.all[k.count] = (struct known){.ino = ino, .parent = parent, .name = k.used, .len = (uint32_t)len};
     k.used += (uint32_t)len;
-    put(k.count++);
+    ino_index_put(&k.index, k.count++);
   }
   pthread_mutex_unlock(&k.lock);
 }

@@ -41,6 +41,7 @@
 #include <fuse3/fuse_lowlevel.h>
 
 #include "fuse-abort.h"
+#include "ino-index.h"
 
 /* Bytes stored ahead of the reader: the first window, doubled each time the reader
    is seen going on in order, up to the last; halved when it jumps. */
@@ -55,6 +56,8 @@ struct entry {
   uint64_t size : 63, stored : 1;
 };
 
+static uint64_t ino_at(uint32_t pos);
+
 static struct {
   pthread_mutex_t lock;
   pthread_cond_t wake, idle;
@@ -63,15 +66,15 @@ static struct {
   store_ahead_namer name_file;
   struct entry *order; /* regular files, in listing order */
   uint32_t count, cap;
-  uint32_t *index; /* open addressing on ino: position in order + 1; 0 free */
-  uint32_t slots;  /* a power of two, at least twice count */
+  struct ino_index index; /* positions in order, by inode number */
   long last;       /* position of the file last read from its start; -1: none yet */
   uint32_t ahead;  /* the storer's next position */
   uint32_t want;   /* store up to this position */
   uint32_t marker; /* left unstored (see above); 0: none */
   uint32_t window; /* bytes */
   int started, stopped, storing;
-} s = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, .last = -1, .window = FIRST_WINDOW};
+} s = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, .last = -1, .window = FIRST_WINDOW,
+       .index = {.ino_at = ino_at}};
 
 void store_ahead_init(struct fuse_session *se, store_ahead_reader read_file, store_ahead_namer name_file) {
   s.se = se;
@@ -79,23 +82,13 @@ void store_ahead_init(struct fuse_session *se, store_ahead_reader read_file, sto
   s.name_file = name_file;
 }
 
-static uint32_t slot_of(uint64_t ino) {
-  return (uint32_t)((ino * 0x9E3779B97F4A7C15ull) >> 32) & (s.slots - 1);
+static uint64_t ino_at(uint32_t pos) {
+  return s.order[pos].ino;
 }
 
 /* Position of ino in order, or -1. With the lock held. */
 static long find(uint64_t ino) {
-  if (!s.slots) return -1;
-  for (uint32_t i = slot_of(ino);; i = (i + 1) & (s.slots - 1)) {
-    if (!s.index[i]) return -1;
-    if (s.order[s.index[i] - 1].ino == ino) return s.index[i] - 1;
-  }
-}
-
-static void put(uint32_t pos) {
-  uint32_t i = slot_of(s.order[pos].ino);
-  while (s.index[i]) i = (i + 1) & (s.slots - 1);
-  s.index[i] = pos + 1;
+  return ino_index_find(&s.index, ino);
 }
 
 /* Room for one more entry; 0 when there is none (memory, or MAX_ENTRIES). */
@@ -108,23 +101,14 @@ static int grow(void) {
     s.order = order;
     s.cap = cap;
   }
-  if (2 * (s.count + 1) > s.slots) {
-    uint32_t slots = s.slots ? s.slots * 2 : 2048;
-    uint32_t *index = calloc(slots, sizeof *index);
-    if (!index) return 0;
-    free(s.index);
-    s.index = index;
-    s.slots = slots;
-    for (uint32_t p = 0; p < s.count; p++) put(p);
-  }
-  return 1;
+  return ino_index_room(&s.index, s.count);
 }
 
 /* With the lock held: full, so the order starts over with what is listed next (a
    walk of more files than it holds goes on being served). */
 static void forget_order(void) {
   s.count = 0;
-  memset(s.index, 0, s.slots * sizeof *s.index);
+  ino_index_clear(&s.index);
   s.last = -1;
   s.ahead = s.want = s.marker = 0;
   s.window = FIRST_WINDOW;
@@ -136,7 +120,7 @@ void store_ahead_listed(uint64_t ino, uint64_t size, int regular) {
   if (s.count == MAX_ENTRIES && find(ino) < 0) forget_order();
   if (!s.stopped && find(ino) < 0 && grow()) {
     s.order[s.count] = (struct entry){.ino = ino, .size = size};
-    put(s.count++);
+    ino_index_put(&s.index, s.count++);
   }
   pthread_mutex_unlock(&s.lock);
 }
