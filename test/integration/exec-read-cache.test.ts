@@ -6,11 +6,12 @@
 // the same image (loop-mounted here as root), and what unsquashfs lists: contents,
 // sizes, modes, owners (every file the caller's, by design), symlink targets, hard
 // links, extended attributes, missing paths, a directory of thousands of entries
-// (many readdir buffers); and that --writable-tmpfs still sees its own writes. With
-// --store-ahead, the same, and files a reader takes in listing order are pushed into
-// the page cache ahead of it (native/starter/store-ahead.c), whole and zero past
-// their end; without it, the read-ahead process reads them (dir-ahead.c), also for a
-// directory never listed whose files are taken in order by name.
+// (many readdir buffers); and that --writable-tmpfs still sees its own writes. The
+// dumps run with the read-ahead (the default), --store-ahead, and neither. Files a
+// reader takes in order are read by the read-ahead process before it asks
+// (native/starter/dir-ahead.c), also in a directory never listed; with --store-ahead,
+// those of a listing are pushed into the page cache instead (store-ahead.c), whole
+// and zero past their end; with --no-read-ahead, nothing is.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, chownSync, linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -124,7 +125,7 @@ afterAll(async () => {
 });
 
 describe('the image read through sif, its caches in use', () => {
-  it.each([[''], ['--store-ahead']])('shows what the kernel squashfs shows, twice in one container %s', async (option) => {
+  it.each([[''], ['--store-ahead'], ['--no-read-ahead']])('shows what the kernel squashfs shows, twice in one container %s', async (option) => {
     const dump = `tree-dump /data ${PROBES.join(' ')}`;
     const r = await sifAsUser(['exec', ...(option ? [option] : []), image, 'sh', '-c', `${dump} && echo --- && ${dump}`], { timeoutMs: 120_000 });
     expect(r.stderr).toBe('');
@@ -139,7 +140,7 @@ describe('the image read through sif, its caches in use', () => {
     expect(second).toBe(withoutOwners(kernelDump));
   }, 180_000);
 
-  it.each([[''], ['--store-ahead']])('shows the same to two readers at once (threads sharing decompressed blocks) %s', async (option) => {
+  it.each([[''], ['--store-ahead'], ['--no-read-ahead']])('shows the same to two readers at once (threads sharing decompressed blocks) %s', async (option) => {
     const dump = `tree-dump /data ${PROBES.join(' ')}`;
     const script = `${dump} >/tmp/one & ${dump} >/tmp/two; wait; cat /tmp/one; echo ---; cat /tmp/two`;
     const r = await sifAsUser(['exec', '--contain', ...(option ? [option] : []), image, 'sh', '-c', script], { timeoutMs: 120_000 });
