@@ -9,7 +9,7 @@
  * requests, served on another CPU while the reader works, and the reader finds the
  * files in the page cache. With --store-ahead, that thread decompresses them itself
  * and pushes them into the page cache (FUSE_NOTIFY_STORE): no request at all, which
- * is faster (tar of /usr: 0.77 of the kernel's time against 1.01, same run) but
+ * is faster (tar of /usr: 0.99 of the kernel's time against 1.12, same run) but
  * not safe from SIGKILL, as below.
  *
  * The order is the listing's: READDIRPLUS entries, as they were sent (the kernel
@@ -20,8 +20,8 @@
  * kernel's own read-ahead (a round trip per 128 KiB costs little).
  *
  * Naming never waits on the mount (a pipe, non-blocking). Stores happen with no
- * squashfuse instance and no block held: a store waits for
- * the page locks of reads the kernel has in flight, and those wait for the workers.
+ * squashfuse instance and no block held: a store waits for the page locks of reads
+ * the kernel has in flight, and those wait for the workers.
  * That wait cannot be interrupted, so the server stops storing before it exits
  * (store_ahead_stop), and on an error or a crash aborts the connection, which ends
  * any such read (fuse-abort.c). Killed outright (SIGKILL) while a store waits on a
