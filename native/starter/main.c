@@ -203,6 +203,27 @@ static void *trim_loop(void *unused) {
 }
 
 /*
+ * The server's start, once it stands in the host's root (both kinds of server): serve,
+ * start the read-ahead process with the pipe on which the server names files for it
+ * (dir-ahead.h), and let go of what only the read-ahead needed.
+ */
+static void start_serving(const struct plan *plan, struct server_fds *fds) {
+  crash_exit_install(plan->image);
+  int hints = plan->no_read_ahead ? -1 : dir_ahead_start(squash_list_files_after);
+  /* Serve first: the child is already waiting for its first answers. */
+  fuse_serve_in_background(fuse_threads());
+  /* The keeper goes with the read-ahead: closed when the busy part of the start is over. */
+  if (fds->lower >= 0) {
+    dir_ahead_process_is(prefetch_in_background(fds->lower, plan, fds->keeper, hints));
+    close(fds->lower);
+  }
+  if (hints >= 0) close(hints);
+  if (fds->keeper >= 0) close(fds->keeper);
+  heap_prefault();
+  ns_holder_start();
+}
+
+/*
  * The server of a shared container: a process of its own, forked by the first rank's
  * before any thread, so that that rank's sif exits with its payload (srun sees each
  * rank end when it ends) while the others still read the image. It lets ranks join
@@ -218,17 +239,7 @@ __attribute__((noreturn)) static void shared_server_main(const struct plan *plan
   int null = open("/dev/null", O_RDWR | O_CLOEXEC);
   if (null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(null, STDOUT_FILENO) < 0) die_errno("/dev/null");
   close(null);
-  crash_exit_install(plan->image);
-  int hints = plan->no_read_ahead ? -1 : dir_ahead_start(squash_list_files_after);
-  fuse_serve_in_background(fuse_threads());
-  if (fds->lower >= 0) {
-    dir_ahead_process_is(prefetch_in_background(fds->lower, plan, fds->keeper, hints));
-    close(fds->lower);
-  }
-  if (hints >= 0) close(hints);
-  if (fds->keeper >= 0) close(fds->keeper);
-  heap_prefault();
-  ns_holder_start();
+  start_serving(plan, fds);
   pthread_t trim;
   if (!pthread_create(&trim, NULL, trim_loop, NULL)) pthread_detach(trim);
   ssize_t n;
@@ -325,20 +336,7 @@ int main(int argc, char **argv) {
      would wait on ourselves. Stay in the host's root instead. */
   if (fchdir(fds.host) < 0 || chroot(".") < 0 || chdir("/") < 0) die_errno("chroot to the host's root");
   close(fds.host);
-  crash_exit_install(plan.image);
-  /* Files the server names for the read-ahead process to read (dir-ahead.h). */
-  int hints = plan.no_read_ahead ? -1 : dir_ahead_start(squash_list_files_after);
-  /* Serve first: the child is already waiting for its first answers. */
-  fuse_serve_in_background(fuse_threads());
-  /* The keeper goes with the read-ahead: closed when the busy part of the start is over. */
-  if (fds.lower >= 0) {
-    dir_ahead_process_is(prefetch_in_background(fds.lower, &plan, fds.keeper, hints));
-    close(fds.lower);
-  }
-  if (hints >= 0) close(hints);
-  if (fds.keeper >= 0) close(fds.keeper);
-  heap_prefault();
-  ns_holder_start();
+  start_serving(&plan, &fds);
   int status = supervise(child, trim_after_start);
   store_ahead_stop();
   _exit(status);
