@@ -43,7 +43,6 @@
 #define CHUNK (128 << 10)       /* one squashfs block, commonly: one request each */
 #define MAX_FILE (8 << 20)      /* a start-up file is smaller; read no further */
 #define MAX_LD_CACHE (1 << 20)
-#define MAX_HINTED (1 << 20)    /* the largest file the server names (dir-ahead.c) */
 
 /* Opens the image's regular file at path; -1 when it is absent or anything else (a
    FIFO must not block us: O_NONBLOCK). Sets *size when size is not NULL. */
@@ -145,9 +144,8 @@ static void prefetch_startup_files(int lower, const struct plan *plan) {
   munmap(buf, CHUNK);
 }
 
-/* Asks the kernel to read the regular file at path, as far as the server's
-   read-ahead goes (BIG in dir-ahead.c); the reads run on the server's threads while
-   we go on. Paths come from the server's listings of the image, which cannot be
+/* Asks the kernel to read the regular file at path (the server names small ones
+   only: dir-ahead.c); the reads run on the server's threads while we go on. Paths come from the server's listings of the image, which cannot be
    trusted: no link is followed, and ".." stays inside. */
 static void fetch(int lower, const char *path) {
   struct stat st;
@@ -155,7 +153,7 @@ static void fetch(int lower, const char *path) {
   if (fd < 0) return;
   /* One call reads ahead at most the mount's read-ahead size: one call per chunk. */
   if (!fstat(fd, &st) && S_ISREG(st.st_mode))
-    for (off_t off = 0; off < st.st_size && off < MAX_HINTED; off += CHUNK) posix_fadvise(fd, off, CHUNK, POSIX_FADV_WILLNEED);
+    for (off_t off = 0; off < st.st_size; off += CHUNK) posix_fadvise(fd, off, CHUNK, POSIX_FADV_WILLNEED);
   close(fd);
 }
 
