@@ -8,7 +8,7 @@ import { posix } from 'node:path';
 import { isSifError } from '../errors.js';
 import type { ElfInfo } from '../host/elf/elf-info.js';
 import { isLibcFamily } from '../host/elf/libc-family.js';
-import { type LibraryClosure, libraryClosure } from '../host/elf/library-closure.js';
+import { libraryClosure } from '../host/elf/library-closure.js';
 import type { LibraryHost } from '../host/elf/library-host.js';
 import type { SearchDefaults } from '../host/elf/search-defaults.js';
 import { CONTAINER_LIB_DIR } from '../exec/launch-contribution.js';
@@ -92,16 +92,13 @@ export function commandNeed(ctx: CommandContext, image: ImageLibraries, host: Ho
     ldCache: () => image.ldCache(),
   };
   const ldLibraryPath = (ctx.env.LD_LIBRARY_PATH ?? '').split(':').filter((d) => d && d !== CONTAINER_LIB_DIR).join(':');
-  const { closure, mpi } = mpiClosure(view, image, [found.path], defaults, ldLibraryPath || undefined);
-  out.mpi = mpi;
-  out.missing = [...new Set(closure.missing.map((m) => m.name))];
-  out.objects = closure.objects.filter((o) => o.via !== 'interpreter').map((o) => ({ path: o.path, info: o.info }));
-  return out;
+  return { ...out, ...mpiClosure(view, image, [found.path], defaults, ldLibraryPath || undefined) };
 }
 
 /**
- * The libraries that start loads, read from view, and the MPI libraries among what
- * they need (with the image's own copy of each, where its ld.so.cache has one).
+ * The libraries that start loads, read from view (objects, without the interpreter;
+ * the names found nowhere, missing), and the MPI libraries among what they need
+ * (with the image's own copy of each, where its ld.so.cache has one).
  */
 export function mpiClosure(
   view: LibraryHost,
@@ -109,7 +106,7 @@ export function mpiClosure(
   start: string[],
   defaults: SearchDefaults,
   ldLibraryPath: string | undefined,
-): { closure: LibraryClosure; mpi: MpiNeed[] } {
+): Pick<CommandNeed, 'mpi' | 'missing' | 'objects'> {
   const closure = libraryClosure(view, {
     start,
     ...(ldLibraryPath ? { ldLibraryPath } : {}),
@@ -129,5 +126,9 @@ export function mpiClosure(
     const own = cache.find((e) => e.soname === l.name && e.hwcap === 0n);
     mpi.push({ name: l.name, family, neededBy: l.neededBy, ...(own ? { inImage: own.path } : {}) });
   }
-  return { closure, mpi };
+  return {
+    mpi,
+    missing: [...new Set(closure.missing.map((m) => m.name))],
+    objects: closure.objects.filter((o) => o.via !== 'interpreter').map((o) => ({ path: o.path, info: o.info })),
+  };
 }

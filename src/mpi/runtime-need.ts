@@ -60,10 +60,8 @@ export function modulesBeside(program: string, image: ImageLibraries, defaults: 
     out.modules.push(path);
   }
   if (!out.modules.length) return out;
-  const { closure, mpi } = mpiClosure(image, image, out.modules, defaults, ldLibraryPath);
-  out.mpi = mpi;
-  out.objects = closure.objects.filter((o) => o.via !== 'interpreter').map((o) => ({ path: o.path, info: o.info }));
-  return out;
+  const { mpi, objects } = mpiClosure(image, image, out.modules, defaults, ldLibraryPath);
+  return { ...out, mpi, objects };
 }
 
 /** The image's own main MPI libraries, from its ld.so.cache (step 2). */
