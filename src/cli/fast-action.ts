@@ -86,10 +86,11 @@ export function parseActionFast(tokens: readonly string[]): Record<string, unkno
       out.home = false;
       continue;
     }
-    if ((name === 'no-share' || name === 'no-read-ahead') && inline === undefined) {
-      const key = name.slice(3);
-      if (out[key] !== undefined) return undefined; // twice: yargs makes an array
-      out[key] = false; // as yargs reads it (boolean negation)
+    // A no-X flag whose X is no flag of its own (--no-share): yargs reads it as X=false.
+    const negated = name.startsWith('no-') && FLAGS[name]?.type === 'boolean' && !(name.slice(3) in FLAGS) ? name.slice(3) : undefined;
+    if (negated && inline === undefined) {
+      if (out[negated] !== undefined) return undefined; // twice: yargs makes an array
+      out[negated] = false; // as yargs reads it (boolean negation)
       continue;
     }
     const type = FLAGS[name]?.type;
