@@ -9,7 +9,10 @@
  *
  * squashfuse uses the block it is given until its request ends, so a request holds
  * a reference to each block it was given (HELD at most, else it gets its own copy),
- * and block_cache_release(), at the end of each request, lets them go.
+ * and block_cache_release(), at the end of each request, lets them go. A block is
+ * decompressed by one thread at a time: a request wanting a block that another
+ * thread (a reader's request, or the stream read-ahead) is decompressing waits for
+ * it rather than doing the same work on the other CPU.
  */
 #include "block-cache.h"
 
@@ -27,14 +30,16 @@
 
 static struct {
   pthread_mutex_t lock;
+  pthread_cond_t loaded;
   unsigned long tick;
   struct slot {
     sqfs_off_t pos;
-    sqfs_block *block; /* NULL: free */
+    sqfs_block *block; /* NULL: free, or being decompressed */
     unsigned refs;
     unsigned long used;
+    int loading; /* a thread is decompressing the block at pos into it */
   } slots[BLOCKS];
-} cache = {.lock = PTHREAD_MUTEX_INITIALIZER};
+} cache = {.lock = PTHREAD_MUTEX_INITIALIZER, .loaded = PTHREAD_COND_INITIALIZER};
 
 /* This thread's request: the slots it holds a reference to, or blocks of its own. */
 static __thread struct held {
@@ -45,7 +50,7 @@ static __thread unsigned nheld;
 
 static struct slot *find(sqfs_off_t pos) {
   for (unsigned i = 0; i < BLOCKS; i++)
-    if (cache.slots[i].block && cache.slots[i].pos == pos) return &cache.slots[i];
+    if ((cache.slots[i].block || cache.slots[i].loading) && cache.slots[i].pos == pos) return &cache.slots[i];
   return NULL;
 }
 
@@ -54,8 +59,8 @@ static struct slot *victim(void) {
   struct slot *best = NULL;
   for (unsigned i = 0; i < BLOCKS; i++) {
     struct slot *s = &cache.slots[i];
-    if (!s->block) return s;
-    if (!s->refs && (!best || s->used < best->used)) best = s;
+    if (!s->block && !s->loading) return s;
+    if (!s->refs && !s->loading && (!best || s->used < best->used)) best = s;
   }
   return best;
 }
@@ -63,7 +68,8 @@ static struct slot *victim(void) {
 sqfs_err block_cache_get(sqfs *fs, sqfs_off_t pos, uint32_t hdr, sqfs_block **block) {
   if (nheld == HELD) return SQFS_ERR; /* not reached: see HELD */
   pthread_mutex_lock(&cache.lock);
-  struct slot *s = find(pos);
+  struct slot *s;
+  while ((s = find(pos)) && s->loading) pthread_cond_wait(&cache.loaded, &cache.lock);
   if (s) {
     s->refs++;
     s->used = ++cache.tick;
@@ -72,34 +78,30 @@ sqfs_err block_cache_get(sqfs *fs, sqfs_off_t pos, uint32_t hdr, sqfs_block **bl
     *block = s->block;
     return SQFS_OK;
   }
+  /* Claimed before it is decompressed, so that others wait for it. */
+  if ((s = victim())) {
+    if (s->block) sqfs_block_dispose(s->block);
+    *s = (struct slot){.pos = pos, .refs = 1, .used = ++cache.tick, .loading = 1};
+  }
   pthread_mutex_unlock(&cache.lock);
 
   /* Decompressed without the lock: other threads go on meanwhile. */
   sqfs_block *fresh;
   sqfs_err err = sqfs_data_block_read(fs, pos, hdr, &fresh);
-  if (err) return err;
-  if (squash_block_pad(fs, fresh)) {
+  if (!err && squash_block_pad(fs, fresh)) {
     sqfs_block_dispose(fresh);
-    return SQFS_ERR;
-  }
-  pthread_mutex_lock(&cache.lock);
-  /* Another thread may have read the same block meanwhile: one copy is kept. */
-  if (!(s = find(pos)) && (s = victim())) {
-    if (s->block) sqfs_block_dispose(s->block);
-    s->pos = pos;
-    s->block = fresh;
-    s->refs = 0;
-    fresh = NULL;
+    err = SQFS_ERR;
   }
   if (s) {
-    s->refs++;
-    s->used = ++cache.tick;
-    *block = s->block;
+    pthread_mutex_lock(&cache.lock);
+    /* On an error the slot is free again, and a waiter tries for itself. */
+    *s = err ? (struct slot){0} : (struct slot){.pos = pos, .block = fresh, .refs = 1, .used = s->used};
+    pthread_cond_broadcast(&cache.loaded);
+    pthread_mutex_unlock(&cache.lock);
   }
-  pthread_mutex_unlock(&cache.lock);
-  if (fresh && s) sqfs_block_dispose(fresh);
+  if (err) return err;
   held[nheld++] = s ? (struct held){.slot = s} : (struct held){.own = fresh};
-  if (!s) *block = fresh; /* every slot in use: this request's own copy */
+  *block = fresh; /* with no slot free (every one in use): this request's own copy */
   return SQFS_OK;
 }
 
