@@ -13,6 +13,8 @@
 #include "dir-ahead.h"
 
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -102,11 +104,14 @@ static struct dir *dir_of(uint64_t ino, int make) {
 
 /* One write, at most PIPE_BUF bytes: whole or not at all. A full pipe means the
    read-ahead is behind; the reader then asks for the file itself. */
-static void hint(struct window *w, const char *name, size_t len) {
-  if (w->dir_len + len + 1 > sizeof w->path) return;
-  memcpy(w->path + w->dir_len, name, len);
-  w->path[w->dir_len + len] = 0;
-  (void)!write(d.fd, w->path, w->dir_len + len + 1);
+static void hint(struct window *w, const char *name, size_t len, uint64_t off, uint64_t bytes) {
+  char msg[PIPE_BUF];
+  int head = snprintf(msg, sizeof msg, "%llu %llu ", (unsigned long long)off, (unsigned long long)bytes);
+  if (head < 0 || (size_t)head + w->dir_len + len + 1 > sizeof msg) return;
+  memcpy(msg + head, w->path, w->dir_len);
+  memcpy(msg + head + w->dir_len, name, len);
+  msg[head + w->dir_len + len] = 0;
+  (void)!write(d.fd, msg, (size_t)head + w->dir_len + len + 1);
 }
 
 /* Starts a window in directory dir: its path and a '/'; 0, or -1 when unknown. */
@@ -128,7 +133,7 @@ static int each(void *ctx, const char *name, size_t len, uint64_t size) {
     w->marked = 1;
     return 0;
   }
-  hint(w, name, len);
+  hint(w, name, len, 0, 0);
   return 0;
 }
 
@@ -171,5 +176,14 @@ void dir_ahead_name_file(uint64_t ino) {
   static __thread struct window w;
   uint64_t parent;
   char name[KNOWN_NAME_SIZE];
-  if (d.fd >= 0 && !known_names_get(ino, &parent, name) && !window_in(&w, parent)) hint(&w, name, strlen(name));
+  if (d.fd >= 0 && !known_names_get(ino, &parent, name) && !window_in(&w, parent)) hint(&w, name, strlen(name), 0, 0);
+}
+
+int dir_ahead_name_range(uint64_t ino, uint64_t off, uint64_t len) {
+  static __thread struct window w;
+  uint64_t parent;
+  char name[KNOWN_NAME_SIZE];
+  if (d.fd < 0 || known_names_get(ino, &parent, name) || window_in(&w, parent)) return -1;
+  hint(&w, name, strlen(name), off, len);
+  return 0;
 }

@@ -25,9 +25,10 @@ typedef int (*dir_ahead_each)(void *ctx, const char *name, size_t len, uint64_t 
    first), in the image's order; 0, or -1 when the directory cannot be read. */
 typedef int (*dir_ahead_lister)(uint64_t dir, const char *after, dir_ahead_each each, void *ctx);
 
-/* Called once, before serving: makes the pipe on which files to read ahead are
-   named (each as its path below the mount's root and a NUL, in one write), and
-   returns its read end for the read-ahead process (-1 when it cannot be made: then
+/* Called once, before serving: makes the pipe on which the parts of files to read
+   ahead are named, each in one write as "OFF LEN PATH" and a NUL: LEN bytes from
+   OFF (decimal; LEN 0: to the end) of the file at PATH below the mount's root.
+   Returns its read end for the read-ahead process (-1 when it cannot be made: then
    there is no read-ahead). */
 int dir_ahead_start(dir_ahead_lister list);
 /* The read-ahead process's pid: its own reads are followed by no window (they are
@@ -40,5 +41,8 @@ int dir_ahead_is_process(pid_t pid);
 void dir_ahead_read(uint64_t ino, uint64_t off);
 /* Names one file to the read-ahead process (store-ahead.c, when it does not store). */
 void dir_ahead_name_file(uint64_t ino);
+/* Names len bytes of file ino from off (stream-ahead.c); 0, or -1 when there is no
+   read-ahead, or the file's name is not known. */
+int dir_ahead_name_range(uint64_t ino, uint64_t off, uint64_t len);
 
 #endif

@@ -144,21 +144,30 @@ static void prefetch_startup_files(int lower, const struct plan *plan) {
   munmap(buf, CHUNK);
 }
 
-/* Asks the kernel to read the regular file at path (the server names small ones
-   only: dir-ahead.c); the reads run on the server's threads while we go on. Paths come from the server's listings of the image, which cannot be
-   trusted: no link is followed, and ".." stays inside. */
-static void fetch(int lower, const char *path) {
+/* Asks the kernel to read part of a regular file, as the server names it (dir-ahead.h:
+   "OFF LEN PATH"); the reads run on the server's threads while we go on. Paths come
+   from the server's listings of the image, which cannot be trusted: no link is
+   followed, and ".." stays inside. */
+static void fetch(int lower, const char *hint) {
+  char *end;
+  unsigned long long off = strtoull(hint, &end, 10), len;
+  if (*end != ' ') return;
+  len = strtoull(end + 1, &end, 10);
+  if (*end != ' ') return;
   struct stat st;
-  int fd = open_exact_in(lower, path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+  int fd = open_exact_in(lower, end + 1, O_RDONLY | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) return;
-  /* One call reads ahead at most the mount's read-ahead size: one call per chunk. */
-  if (!fstat(fd, &st) && S_ISREG(st.st_mode))
-    for (off_t off = 0; off < st.st_size; off += CHUNK) posix_fadvise(fd, off, CHUNK, POSIX_FADV_WILLNEED);
+  if (!fstat(fd, &st) && S_ISREG(st.st_mode)) {
+    unsigned long long size = (unsigned long long)st.st_size;
+    unsigned long long stop = len && len < size - (off < size ? off : size) ? off + len : size;
+    /* One call reads ahead at most the mount's read-ahead size: one call per chunk. */
+    for (unsigned long long at = off; at < stop; at += CHUNK) posix_fadvise(fd, (off_t)at, CHUNK, POSIX_FADV_WILLNEED);
+  }
   close(fd);
 }
 
-/* Until the server closes the pipe (it exits; its death kills us anyway): paths,
-   each ended by a NUL and written whole (dir-ahead.h). Signals that wait (a
+/* Until the server closes the pipe (it exits; its death kills us anyway): parts of
+   files, each ended by a NUL and written whole (dir-ahead.h). Signals that wait (a
    terminal's SIGWINCH, say) no longer matter: the payload is running. */
 static void follow_hints(int lower, int hints) {
   static char buf[64 << 10];
