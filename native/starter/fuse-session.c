@@ -19,6 +19,7 @@
 #include "fuse-abort.h"
 #include "squash-ops.h"
 #include "store-ahead.h"
+#include "stream-ahead.h"
 
 static struct fuse_session *session;
 
@@ -95,6 +96,7 @@ void fuse_mount_image(int fuse_fd, const char *mountpoint, int store_ahead, int 
   /* Files walked in listing order: stored with --store-ahead, else named to the
      read-ahead process (store-ahead.c). */
   if (store_ahead || read_ahead) store_ahead_init(session, store_ahead ? squash_read_file : NULL, dir_ahead_name_file);
+  if (read_ahead) stream_ahead_init(dir_ahead_name_range);
   int err = fuse_session_custom_io(session, &io, fuse_fd);
   if (err) {
     errno = -err;

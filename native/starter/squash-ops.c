@@ -14,6 +14,7 @@
 #include "known-names.h"
 #include "squash-stateless.h"
 #include "store-ahead.h"
+#include "stream-ahead.h"
 
 struct instance {
   sqfs_ll ll;
@@ -226,6 +227,7 @@ static void op_read(fuse_req_t r, fuse_ino_t i, size_t s, off_t o, struct fuse_f
   WITH_INSTANCE(squash_read(r, &current->ll, i, s, o));
   /* After the reply: the reader need not wait for the read-ahead's listing. */
   if (reader) dir_ahead_read(i, (uint64_t)o);
+  if (reader) stream_ahead_read(i, (uint64_t)o, s);
 }
 static void op_readdir(fuse_req_t r, fuse_ino_t i, size_t s, off_t o, struct fuse_file_info *fi) { WITH_INSTANCE(squash_readdir(r, &current->ll, i, s, o, NULL)); }
 static void op_readdirplus(fuse_req_t r, fuse_ino_t i, size_t s, off_t o, struct fuse_file_info *fi) { WITH_INSTANCE(squash_readdir(r, &current->ll, i, s, o, &owner)); }

@@ -9,9 +9,10 @@
 // (many readdir buffers); and that --writable-tmpfs still sees its own writes. The
 // dumps run with the read-ahead (the default), --store-ahead, and neither. Files a
 // reader takes in order are read by the read-ahead process before it asks
-// (native/starter/dir-ahead.c), also in a directory never listed; with --store-ahead,
-// those of a listing are pushed into the page cache instead (store-ahead.c), whole
-// and zero past their end; with --no-read-ahead, nothing is.
+// (native/starter/dir-ahead.c), also in a directory never listed, and so is the rest
+// of a large file a reader goes through in order (stream-ahead.c); with
+// --store-ahead, those of a listing are pushed into the page cache instead
+// (store-ahead.c), whole and zero past their end; with --no-read-ahead, nothing is.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, chownSync, linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -30,6 +31,7 @@ let kernelOwners: Map<string, string>;
 const MANY = 5000;
 const WALK = 200;
 const SPREAD = 40;
+const STREAM_MIB = 4;
 // Paths under /data to look up before and after the tree is read: missing ones (a
 // cached miss must stay a miss and hide nothing), a name under a file, present ones.
 const PROBES = ['/nope', '/many/zzz-missing', '/many/n-1-', '/small/child', '/links/dangling', `/many/${manyName(MANY - 1)}`];
@@ -81,6 +83,9 @@ beforeAll(async () => {
   for (let i = 0; i < big.length; i++) big[i] = (i * 2654435761) >>> 24;
   writeFileSync(join(data, 'big'), big);
   writeFileSync(join(data, 'sparse'), Buffer.concat([Buffer.alloc(300_000), Buffer.from('end')]));
+  const stream = Buffer.alloc(STREAM_MIB << 20);
+  for (let i = 0; i < stream.length; i++) stream[i] = Math.imul(i, 2654435761) >>> 24;
+  writeFileSync(join(data, 'stream'), stream);
   for (let i = 0; i < 5; i++) writeFileSync(join(data, 'deep', 'a', `f${i}`), `fragment ${i}\n`.repeat(i * 10));
   for (let i = 0; i < MANY; i++) writeFileSync(join(data, 'many', manyName(i)), `${i}\n`);
   mkdirSync(join(data, 'walk'));
@@ -249,6 +254,27 @@ describe('the image read through sif, its caches in use', () => {
     const r = await sifAsUser(['exec', image, 'sh', '-c', `find /data/spread >/dev/null; ${walk}; page-cache ${target} 5000`]);
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe('cached\ntail-zero\n');
+  });
+
+  // The kernel reads ahead 128 KiB of a FUSE file at most: after the first MiB, bytes
+  // 1.5 to 1.75 MiB are cached only if sif's read-ahead read them.
+  const streamFirstMiB = 'busybox dd if=/data/stream of=/dev/null bs=64k count=16 2>/dev/null';
+  const streamLater = `page-cache /data/stream 5000 ${1.5 * 2 ** 20} ${1.75 * 2 ** 20}`;
+
+  it('reads ahead the rest of a large file that a reader goes through in order, in windows', async () => {
+    const r = await sifAsUser(['exec', image, 'sh', '-c', `${streamFirstMiB}; ${streamLater}; page-cache /data/stream 300`]);
+    expect(r.stderr).toBe('');
+    // Not the whole file: the first window after the first MiB ends short of 4 MiB.
+    expect(r.stdout).toBe('cached\ntail-zero\nnot-cached\ntail-zero\n');
+  });
+
+  it('reads nothing ahead in a large file after one read, or with --no-read-ahead (the check above can fail)', async () => {
+    const one = await sifAsUser(['exec', image, 'sh', '-c', `busybox dd if=/data/stream of=/dev/null bs=4k count=1 2>/dev/null; ${streamLater.replace('5000', '300')}`]);
+    expect(one.stderr).toBe('');
+    expect(one.stdout).toBe('not-cached\ntail-zero\n');
+    const off = await sifAsUser(['exec', '--no-read-ahead', image, 'sh', '-c', `${streamFirstMiB}; ${streamLater.replace('5000', '300')}`]);
+    expect(off.stderr).toBe('');
+    expect(off.stdout).toBe('not-cached\ntail-zero\n');
   });
 
   it('reads nothing ahead with --no-read-ahead (SIF_NO_READ_AHEAD)', async () => {

@@ -4,10 +4,12 @@
  * show it (test/integration/exec-read-cache.test.ts: files that sif's FUSE server
  * pushed into the page cache before anyone read them).
  *
- *   page-cache FILE WAIT_MS
+ *   page-cache FILE WAIT_MS [FROM TO]
  *
  * Prints "cached" once every page is resident (checked every 10 ms for up to
- * WAIT_MS), else "not-cached"; then "tail-zero" or "tail-dirty". Exits 1 on errors.
+ * WAIT_MS), else "not-cached"; then "tail-zero" or "tail-dirty". With FROM and TO,
+ * only the pages of bytes FROM to TO are checked (a read-ahead within one file).
+ * Exits 1 on errors.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -32,8 +34,8 @@ static int all_resident(void *map, size_t len, size_t page) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 3) {
-    fprintf(stderr, "usage: page-cache FILE WAIT_MS\n");
+  if (argc != 3 && argc != 5) {
+    fprintf(stderr, "usage: page-cache FILE WAIT_MS [FROM TO]\n");
     return 1;
   }
   int fd = open(argv[1], O_RDONLY);
@@ -50,8 +52,13 @@ int main(int argc, char **argv) {
     perror("mmap");
     return 1;
   }
+  size_t from = argc == 5 ? (size_t)atol(argv[3]) / page * page : 0, to = argc == 5 ? (size_t)atol(argv[4]) : mapped;
+  if (from >= to || to > mapped) {
+    fprintf(stderr, "page-cache: bytes %s to %s are not inside the file\n", argv[3], argv[4]);
+    return 1;
+  }
   int cached = 0;
-  for (long waited = 0; !(cached = all_resident(map, mapped, page)) && waited < atol(argv[2]); waited += 10)
+  for (long waited = 0; !(cached = all_resident(map + from, to - from, page)) && waited < atol(argv[2]); waited += 10)
     nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
   puts(cached ? "cached" : "not-cached");
   int dirty = 0;
