@@ -2,7 +2,8 @@
 # Usage: bash bench/pynamic.sh        (as root; also run by bench/run.sh, part "pynamic")
 # Image reads against the kernel's own squashfs driver, in one run: a Pynamic-like
 # Python start-up (BENCH_PYNAMIC_MODULES generated modules of 20 functions, precompiled,
-# imported by the image's python3) and a tar of /usr with 1 and 2 readers. Runtimes:
+# imported by the image's python3), a tar of /usr with 1 and 2 readers, and one
+# reader of one large file. Runtimes:
 # kernel (the image loop-mounted by root, a fresh mount per run, entered with bwrap as
 # the user), sif exec, ch-run (squashfuse) and local (bwrap over the image's tree on
 # local disk). Every payload times itself inside the container, so mounting and
@@ -51,8 +52,8 @@ names=(kernel sif sif-store sif-nora sif-reuse local)
 declare -A prefix=([sif]="$repo/bin/sif exec $img" [sif-store]="$repo/bin/sif exec --store-ahead $img"
   [sif-nora]="$repo/bin/sif exec --no-read-ahead $img" [local]="$(bwrap_in "$tree")")
 if command -v ch-run >/dev/null; then names+=(ch-run); prefix[ch-run]="ch-run $img --"; fi
-payloads=("sh /pynamic/import.sh" "sh /pynamic/tar.sh 1" "sh /pynamic/tar.sh 2")
-# BENCH_PYNAMIC_PAYLOADS="import tar1 tar2": only these payloads.
+payloads=("sh /pynamic/import.sh" "sh /pynamic/tar.sh 1" "sh /pynamic/tar.sh 2" "sh /pynamic/stream.sh")
+# BENCH_PYNAMIC_PAYLOADS="import tar1 tar2 stream": only these payloads.
 if [ -n "${BENCH_PYNAMIC_PAYLOADS:-}" ]; then
   kept=()
   for p in "${payloads[@]}"; do
