@@ -24,7 +24,7 @@
 
 #define FIRST_WINDOW (1u << 20)
 #define WINDOW (16u << 20)
-#define BIG (1u << 20)  /* larger files are left to the kernel's own read-ahead */
+#define BIG (16u << 20) /* larger ones are left to stream-ahead.c, window by window */
 #define MAX_SCAN 4096   /* entries a window spans at most */
 #define DIRS 16         /* directories followed at once */
 #define MAX_PATH 4096

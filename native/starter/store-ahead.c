@@ -16,8 +16,8 @@
  * holds an inode for each of them, which a store needs). The reader's position is
  * only visible when it asks for something, so one file in the middle of each window
  * is left unstored: the reader's miss there says it has come halfway, and the next
- * window is stored while it reads the second half. Large files are left to the
- * kernel's own read-ahead (a round trip per 128 KiB costs little).
+ * window is stored while it reads the second half. Files over 1 MiB are not stored
+ * (each would need a buffer as large); they are named up to 16 MiB.
  *
  * Naming never waits on the mount (a pipe, non-blocking). Stores happen with no
  * squashfuse instance and no block held: a store waits for the page locks of reads
@@ -47,7 +47,8 @@
    is seen going on in order, up to the last; halved when it jumps. */
 #define FIRST_WINDOW (2u << 20)
 #define WINDOW (64u << 20)
-#define BIG (1u << 20)          /* larger files are not stored */
+#define BIG (1u << 20)          /* larger files are not stored (a buffer each) */
+#define BIG_NAMED (16u << 20)   /* nor named: left to stream-ahead.c, window by window */
 #define MAX_ENTRIES (1u << 20)  /* entries remembered (16 MiB and a 4-8 MiB index at most) */
 #define MAX_SCAN 4096           /* entries a window spans at most (each read that extends one scans it) */
 
@@ -126,7 +127,7 @@ void store_ahead_listed(uint64_t ino, uint64_t size, int regular) {
 }
 
 static int worth_storing(const struct entry *e) {
-  return e->size && e->size <= BIG && !e->stored;
+  return e->size && e->size <= (s.read_file ? BIG : BIG_NAMED) && !e->stored;
 }
 
 /* Pushes one file into the page cache (or names it); 0, or -1 when storing can no
