@@ -18,16 +18,18 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* Called for each regular file of a listing (name, its length, the file's size);
-   returns 1 to stop. */
-typedef int (*dir_ahead_each)(void *ctx, const char *name, size_t len, uint64_t size);
-/* Lists directory dir's regular files after the entry named after ("": from the
-   first), in the image's order; 0, or -1 when the directory cannot be read. */
+/* Called for each regular file and symlink of a listing (name, its length, the
+   file's size; link: a symlink); returns 1 to stop. */
+typedef int (*dir_ahead_each)(void *ctx, const char *name, size_t len, uint64_t size, int link);
+/* Lists directory dir's regular files and symlinks after the entry named after
+   ("": from the first), in the image's order; 0, or -1 when the directory cannot be
+   read. */
 typedef int (*dir_ahead_lister)(uint64_t dir, const char *after, dir_ahead_each each, void *ctx);
 
 /* Called once, before serving: makes the pipe on which the parts of files to read
    ahead are named, each in one write as "OFF LEN PATH" and a NUL: LEN bytes from
-   OFF (decimal; LEN 0: to the end) of the file at PATH below the mount's root.
+   OFF (decimal; LEN 0: to the end) of the file at PATH below the mount's root, or
+   the target of the symlink there.
    Returns its read end for the read-ahead process (-1 when it cannot be made: then
    there is no read-ahead). */
 int dir_ahead_start(dir_ahead_lister list);

@@ -15,6 +15,7 @@
 #define _GNU_SOURCE
 #include "prefetch.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -144,6 +145,20 @@ static void prefetch_startup_files(int lower, const struct plan *plan) {
   munmap(buf, CHUNK);
 }
 
+/* Has the kernel read, and keep, the target of the symlink at path. */
+static void read_link(int lower, const char *path) {
+  char dir[4096], target[4096];
+  const char *slash = strrchr(path, '/');
+  size_t len = slash ? (size_t)(slash - path) : 0;
+  if (len >= sizeof dir) return;
+  memcpy(dir, path, len);
+  strcpy(dir + len, len ? "" : ".");
+  int fd = open_exact_in(lower, dir, O_PATH | O_DIRECTORY);
+  if (fd < 0) return;
+  (void)!readlinkat(fd, slash ? slash + 1 : path, target, sizeof target);
+  close(fd);
+}
+
 /* Asks the kernel to read part of a regular file, as the server names it (dir-ahead.h:
    "OFF LEN PATH"); the reads run on the server's threads while we go on. Paths come
    from the server's listings of the image, which cannot be trusted: no link is
@@ -155,8 +170,12 @@ static void fetch(int lower, const char *hint) {
   len = strtoull(end + 1, &end, 10);
   if (*end != ' ') return;
   struct stat st;
-  int fd = open_exact_in(lower, end + 1, O_RDONLY | O_NONBLOCK | O_NOCTTY);
-  if (fd < 0) return;
+  const char *path = end + 1;
+  int fd = open_exact_in(lower, path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) {
+    if (errno == ELOOP) read_link(lower, path);
+    return;
+  }
   if (!fstat(fd, &st) && S_ISREG(st.st_mode)) {
     unsigned long long size = (unsigned long long)st.st_size;
     unsigned long long stop = len && len < size - (off < size ? off : size) ? off + len : size;

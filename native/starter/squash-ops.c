@@ -196,9 +196,13 @@ static int list_files_after(sqfs_ll *ll, uint64_t dir, const char *after, dir_ah
     const char *n = sqfs_dentry_name(&entry);
     /* Not found (a name the image's listing never gives): skip up to it. */
     if (!found && *after && strcmp(n, after) <= 0) continue;
+    if (S_ISLNK(sqfs_dentry_mode(&entry))) {
+      if (each(ctx, n, sqfs_dentry_name_size(&entry), 0, 1)) break;
+      continue;
+    }
     if (!S_ISREG(sqfs_dentry_mode(&entry))) continue;
     if (sqfs_inode_get(fs, &file, sqfs_dentry_inode(&entry))) break;
-    if (each(ctx, n, sqfs_dentry_name_size(&entry), (uint64_t)file.xtra.reg.file_size)) break;
+    if (each(ctx, n, sqfs_dentry_name_size(&entry), (uint64_t)file.xtra.reg.file_size, 0)) break;
   }
   return 0;
 }

@@ -23,7 +23,7 @@ const struct fuse_lowlevel_ops *squash_ops(size_t *size);
 /* The first size bytes of regular file ino, outside any request (store-ahead.c);
    0, or -1 when they cannot be read. */
 int squash_read_file(uint64_t ino, char *buf, uint64_t size);
-/* Lists a directory's regular files for the read-ahead (dir-ahead.h's lister). */
+/* Lists a directory's regular files and symlinks for the read-ahead (dir-ahead.h's lister). */
 int squash_list_files_after(uint64_t dir, const char *after, dir_ahead_each each, void *ctx);
 
 #endif

@@ -69,7 +69,7 @@ static size_t add_entry(fuse_req_t req, sqfs_ll *ll, fuse_ino_t parent, sqfs_dir
   size_t n = fuse_add_direntry_plus(req, buf, room, name, &e, next);
   if (n <= room) {
     known_names_add(parent, name, sqfs_dentry_name_size(entry), e.ino);
-    store_ahead_listed(e.ino, (uint64_t)e.attr.st_size, S_ISREG(e.attr.st_mode));
+    store_ahead_listed(e.ino, (uint64_t)e.attr.st_size, S_ISREG(e.attr.st_mode), S_ISLNK(e.attr.st_mode));
   }
   return n;
 }

@@ -54,7 +54,7 @@
 
 struct entry {
   uint64_t ino;
-  uint64_t size : 63, stored : 1;
+  uint64_t size : 62, stored : 1, link : 1;
 };
 
 static uint64_t ino_at(uint32_t pos);
@@ -115,12 +115,13 @@ static void forget_order(void) {
   s.window = FIRST_WINDOW;
 }
 
-void store_ahead_listed(uint64_t ino, uint64_t size, int regular) {
-  if (!regular || !s.se) return;
+void store_ahead_listed(uint64_t ino, uint64_t size, int regular, int link) {
+  /* Symlinks only to be named (their targets read ahead), never stored. */
+  if (!(regular || (link && !s.read_file)) || !s.se) return;
   pthread_mutex_lock(&s.lock);
   if (s.count == MAX_ENTRIES && find(ino) < 0) forget_order();
   if (!s.stopped && find(ino) < 0 && grow()) {
-    s.order[s.count] = (struct entry){.ino = ino, .size = size};
+    s.order[s.count] = (struct entry){.ino = ino, .size = size, .link = !regular};
     ino_index_put(&s.index, s.count++);
   }
   pthread_mutex_unlock(&s.lock);
@@ -128,6 +129,20 @@ void store_ahead_listed(uint64_t ino, uint64_t size, int regular) {
 
 static int worth_storing(const struct entry *e) {
   return e->size && e->size <= (s.read_file ? BIG : BIG_NAMED) && !e->stored;
+}
+
+/* A file the reader will ask for, if it is not stored: one a window may end at,
+   or leave out as its marker (a symlink's target is asked for with no read). */
+static int is_read(const struct entry *e) {
+  return !e->link && worth_storing(e);
+}
+
+/* With the lock held: the first position from pos holding a regular file (the
+   reader's reads show nothing of the symlinks between), MAX_SCAN further at most. */
+static long regular_from(long pos) {
+  long end = pos + MAX_SCAN;
+  while (pos < (long)s.count && pos < end && s.order[pos].link) pos++;
+  return pos;
 }
 
 /* Pushes one file into the page cache (or names it); 0, or -1 when storing can no
@@ -184,7 +199,7 @@ static void extend(uint32_t pos) {
   uint32_t end = pos + 1, middle = 0;
   while (end < s.count && end - pos <= MAX_SCAN && bytes < s.window) {
     /* The marker must be a file the reader will ask for: one that would be stored. */
-    if (worth_storing(&s.order[end])) {
+    if (is_read(&s.order[end])) {
       if (!middle && bytes >= s.window / 2) middle = end;
       bytes += s.order[end].size;
     }
@@ -214,8 +229,8 @@ void store_ahead_read(uint64_t ino, uint64_t off) {
     /* In order: the next file after the last one read, or after the ones stored
        (the marker, or the window's end), or one further (two readers taking turns,
        a file skipped). */
-    long reach = s.last + 1 > (long)s.ahead ? s.last + 1 : (long)s.ahead;
-    int in_order = s.last >= 0 && pos > s.last && pos <= reach + 1;
+    long reach = regular_from(s.last + 1 > (long)s.ahead ? s.last + 1 : (long)s.ahead);
+    int in_order = s.last >= 0 && pos > s.last && pos <= regular_from(reach + 1);
     s.last = pos;
     if (in_order) {
       extend((uint32_t)pos);

@@ -19,8 +19,9 @@ typedef void (*store_ahead_namer)(uint64_t ino);
 /* Called once, before serving: where to store, and how to read; or, with read_file
    NULL, how to name instead. */
 void store_ahead_init(struct fuse_session *se, store_ahead_reader read_file, store_ahead_namer name_file);
-/* A listing gave this entry (READDIRPLUS: the kernel now knows its inode). */
-void store_ahead_listed(uint64_t ino, uint64_t size, int regular);
+/* A listing gave this entry (READDIRPLUS: the kernel now knows its inode): a
+   regular file, a symlink (link), or neither. */
+void store_ahead_listed(uint64_t ino, uint64_t size, int regular, int link);
 /* The kernel asked for a read of ino at off: the reader's position. */
 void store_ahead_read(uint64_t ino, uint64_t off);
 /* Stops storing, and returns once no store is under way. Call while the FUSE

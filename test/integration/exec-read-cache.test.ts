@@ -15,7 +15,7 @@
 // (store-ahead.c), whole and zero past their end; with --no-read-ahead, nothing is.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -32,6 +32,11 @@ const MANY = 5000;
 const WALK = 200;
 const SPREAD = 40;
 const STREAM_MIB = 4;
+const LINKED = 60;
+// The kernel's FUSE tracepoints (6.x): the only view of what sif's server is asked
+// for, symlink targets included, which nothing in user space shows cached.
+const TRACING = '/sys/kernel/tracing';
+const HAVE_FUSE_TRACE = existsSync(join(TRACING, 'events', 'fuse', 'fuse_request_send'));
 // Paths under /data to look up before and after the tree is read: missing ones (a
 // cached miss must stay a miss and hide nothing), a name under a file, present ones.
 const PROBES = ['/nope', '/many/zzz-missing', '/many/n-1-', '/small/child', '/links/dangling', `/many/${manyName(MANY - 1)}`];
@@ -97,6 +102,12 @@ beforeAll(async () => {
     const file = Buffer.concat(Array.from({ length: 15 }, (_, k) => walkData(i + k))).subarray(0, 100_000);
     for (const side of ['a', 'c']) writeFileSync(join(data, 'tree', `${side}${String(i).padStart(3, '0')}`), file);
     writeFileSync(join(data, 'tree', 'b-sub', `x${String(i).padStart(3, '0')}`), file);
+  }
+  // Files each followed by a symlink to it, in listing order ("a000" < "a000.l" < "a001").
+  mkdirSync(join(data, 'linked'));
+  for (let i = 0; i < LINKED; i++) {
+    writeFileSync(join(data, 'linked', walkName(i)), walkData(i));
+    symlinkSync(walkName(i), join(data, 'linked', `${walkName(i)}.l`));
   }
   // One file per directory: a walk whose order only the listings give.
   for (let i = 0; i < SPREAD; i++) {
@@ -277,6 +288,24 @@ describe('the image read through sif, its caches in use', () => {
     expect(off.stdout).toBe('not-cached\ntail-zero\n');
   });
 
+  (HAVE_FUSE_TRACE ? it : it.skip)('reads ahead the targets of the symlinks among files a walk takes in listing order (needs FUSE tracepoints)', async () => {
+    const walk = Array.from({ length: LINKED }, (_, i) => `cat /data/linked/${walkName(i)} >/dev/null; readlink /data/linked/${walkName(i)}.l >/dev/null`).join('; ');
+    const readlinks = async (options: string[]) => {
+      const sent = await fuseRequests(async () => {
+        const r = await sifAsUser(['exec', ...options, image, 'sh', '-c', `find /data/linked >/dev/null; ${walk}`]);
+        expect(r.stderr).toBe('');
+      });
+      const count = (comm: string) => sent.filter((q) => q.comm === comm && q.op === 'FUSE_READLINK').length;
+      return { reader: count('readlink'), ahead: count('sif-prefetch') };
+    };
+    // Without the read-ahead, each readlink asks: the check below can fail. (The
+    // start-up read-ahead of the program, loader and libc may follow a link or two.)
+    expect((await readlinks(['--no-read-ahead'])).reader).toBe(LINKED);
+    const { reader, ahead } = await readlinks([]);
+    expect(ahead).toBeGreaterThan(LINKED / 2);
+    expect(reader).toBeLessThan(LINKED / 4);
+  });
+
   it('reads nothing ahead with --no-read-ahead (SIF_NO_READ_AHEAD)', async () => {
     for (const [option, env] of [[['--no-read-ahead'], {}], [[], { SIF_NO_READ_AHEAD: '1' }]] as const) {
       const r = await sifAsUser(['exec', ...option, image, 'sh', '-c', `ls /data/walk >/dev/null; ${walkInOrder}; page-cache /data/walk/${walkName(120)} 300`], { env });
@@ -311,6 +340,26 @@ describe('the image read through sif, its caches in use', () => {
     expect(r.stdout).toBe(`missing-before\n${MANY}\nhello\nchanged\nmade\n${MANY}\nremoved\nchanged\n`);
   });
 });
+
+/** Runs fn while the kernel's fuse_request_send tracepoint records, into a tracing
+ *  instance of its own; returns each request sent, by the sending process's name. */
+async function fuseRequests(fn: () => Promise<void>): Promise<Array<{ comm: string; op: string }>> {
+  const instance = join(TRACING, 'instances', `sif-read-cache-${process.pid}`);
+  mkdirSync(instance);
+  try {
+    const enable = join(instance, 'events', 'fuse', 'fuse_request_send', 'enable');
+    writeFileSync(enable, '1');
+    try {
+      await fn();
+    } finally {
+      writeFileSync(enable, '0');
+    }
+    const trace = readFileSync(join(instance, 'trace'), 'utf8');
+    return [...trace.matchAll(/^\s*(.+?)-\d+\s+\[\d+\].*\((FUSE_\w+)\)/gm)].map((m) => ({ comm: m[1]!, op: m[2]! }));
+  } finally {
+    rmdirSync(instance);
+  }
+}
 
 interface Listed {
   mode: string;
