@@ -145,42 +145,54 @@ static void prefetch_startup_files(int lower, const struct plan *plan) {
   munmap(buf, CHUNK);
 }
 
-/* Has the kernel read, and keep, the target of the symlink at path. */
-static void read_link(int lower, const char *path) {
-  char dir[4096], target[4096];
+/* The directory of the last file named, kept open: a walk names many files of one
+   directory in turn, and each is then opened by its name alone, not by a walk of
+   its whole path from the mount's root (4-6 names deep in /usr). */
+static struct {
+  int fd;
+  char path[4096];
+} dir = {.fd = -1};
+
+/* An fd on the directory of path (below lower), and in *name its last component;
+   -1 if it cannot be opened. */
+static int dir_of(int lower, const char *path, const char **name) {
   const char *slash = strrchr(path, '/');
-  size_t len = slash ? (size_t)(slash - path) : 0;
-  if (len >= sizeof dir) return;
-  memcpy(dir, path, len);
-  strcpy(dir + len, len ? "" : ".");
-  int fd = open_exact_in(lower, dir, O_PATH | O_DIRECTORY);
-  if (fd < 0) return;
-  (void)!readlinkat(fd, slash ? slash + 1 : path, target, sizeof target);
-  close(fd);
+  size_t len = slash ? (size_t)(slash - path) : 1;
+  *name = slash ? slash + 1 : path;
+  if (len >= sizeof dir.path) return -1;
+  if (dir.fd >= 0 && strlen(dir.path) == len && !memcmp(dir.path, slash ? path : ".", len)) return dir.fd;
+  if (dir.fd >= 0) close(dir.fd);
+  memcpy(dir.path, slash ? path : ".", len);
+  dir.path[len] = 0;
+  dir.fd = open_exact_in(lower, dir.path, O_PATH | O_DIRECTORY);
+  return dir.fd;
 }
 
 /* Asks the kernel to read part of a regular file, as the server names it (dir-ahead.h:
-   "OFF LEN PATH"); the reads run on the server's threads while we go on. Paths come
-   from the server's listings of the image, which cannot be trusted: no link is
-   followed, and ".." stays inside. */
+   "OFF LEN PATH"), or the target of a symlink (which the kernel then keeps); the
+   reads run on the server's threads while we go on. Paths come from the server's
+   listings of the image, which cannot be trusted: no link is followed, and ".."
+   stays inside (the server's names hold no "/", ".." or "."). */
 static void fetch(int lower, const char *hint) {
-  char *end;
+  char *end, target[4096];
+  const char *name;
   unsigned long long off = strtoull(hint, &end, 10), len;
   if (*end != ' ') return;
   len = strtoull(end + 1, &end, 10);
   if (*end != ' ') return;
+  int at = dir_of(lower, end + 1, &name);
+  if (at < 0) return;
   struct stat st;
-  const char *path = end + 1;
-  int fd = open_exact_in(lower, path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+  int fd = open_exact_in(at, name, O_RDONLY | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) {
-    if (errno == ELOOP) read_link(lower, path);
+    if (errno == ELOOP) (void)!readlinkat(at, name, target, sizeof target);
     return;
   }
   if (!fstat(fd, &st) && S_ISREG(st.st_mode)) {
     unsigned long long size = (unsigned long long)st.st_size;
     unsigned long long stop = len && len < size - (off < size ? off : size) ? off + len : size;
     /* One call reads ahead at most the mount's read-ahead size: one call per chunk. */
-    for (unsigned long long at = off; at < stop; at += CHUNK) posix_fadvise(fd, (off_t)at, CHUNK, POSIX_FADV_WILLNEED);
+    for (unsigned long long a = off; a < stop; a += CHUNK) posix_fadvise(fd, (off_t)a, CHUNK, POSIX_FADV_WILLNEED);
   }
   close(fd);
 }
