@@ -14,9 +14,9 @@
 
 #include <fcntl.h>
 #include <limits.h>
-#include <stdio.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 

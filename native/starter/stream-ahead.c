@@ -19,8 +19,8 @@
 struct stream {
   uint64_t ino, used;
   uint64_t next;   /* where the reader's last request ended */
-  uint64_t start;  /* where the part named starts (0 with named: none) */
-  uint64_t named;  /* ... and ends; 0: nothing named */
+  uint64_t start;  /* where the part named starts */
+  uint64_t named;  /* ... and where it ends; 0: nothing named */
   uint64_t marker; /* the chunk left out of the last window */
   uint64_t window;
 };
