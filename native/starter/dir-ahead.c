@@ -181,10 +181,7 @@ void dir_ahead_read(uint64_t ino, uint64_t off) {
 }
 
 void dir_ahead_name_file(uint64_t ino) {
-  static __thread struct window w;
-  uint64_t parent;
-  char name[KNOWN_NAME_SIZE];
-  if (d.fd >= 0 && !known_names_get(ino, &parent, name) && !window_in(&w, parent)) hint(&w, name, strlen(name), 0, 0);
+  (void)dir_ahead_name_range(ino, 0, 0);
 }
 
 int dir_ahead_name_range(uint64_t ino, uint64_t off, uint64_t len) {
