@@ -67,7 +67,7 @@ static struct {
   struct fuse_session *se;
   store_ahead_reader read_file;
   store_ahead_namer name_file;
-  struct entry *order; /* regular files, in listing order */
+  struct entry *order; /* regular files (and symlinks, when naming), in listing order */
   uint32_t count, cap;
   struct ino_index index; /* positions in order, by inode number */
   long last;       /* position of the file last read from its start; -1: none yet */
