@@ -22,16 +22,22 @@ void ino_index_put(struct ino_index *x, uint32_t pos) {
   x->slot[i] = pos + 1;
 }
 
-int ino_index_room(struct ino_index *x, uint32_t count) {
-  if (2 * ((uint64_t)count + 1) <= x->slots) return 1;
-  uint32_t slots = x->slots ? x->slots * 2 : 2048;
-  uint32_t *slot = calloc(slots, sizeof *slot);
-  if (!slot) return 0;
-  free(x->slot);
-  x->slot = slot;
-  x->slots = slots;
-  for (uint32_t p = 0; p < count; p++) ino_index_put(x, p);
-  return 1;
+void *ino_index_room(struct ino_index *x, void *entries, uint32_t *cap, size_t size, uint32_t count) {
+  /* The index first: should the array then fail to grow, the caller's stays valid. */
+  if (2 * ((uint64_t)count + 1) > x->slots) {
+    uint32_t slots = x->slots ? x->slots * 2 : 2048;
+    uint32_t *slot = calloc(slots, sizeof *slot);
+    if (!slot) return NULL;
+    free(x->slot);
+    x->slot = slot;
+    x->slots = slots;
+    for (uint32_t p = 0; p < count; p++) ino_index_put(x, p);
+  }
+  if (count < *cap) return entries;
+  uint32_t more = *cap ? *cap * 2 : 1024;
+  void *grown = realloc(entries, (size_t)more * size);
+  if (grown) *cap = more;
+  return grown;
 }
 
 void ino_index_clear(struct ino_index *x) {

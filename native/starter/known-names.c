@@ -45,13 +45,9 @@ static struct known *find(uint64_t ino) {
 /* Room for one more entry and len bytes of name; 0 when there is none. */
 static int grow(size_t len) {
   if (k.count == KNOWN_NAMES_MAX || k.used + len > MAX_ARENA) return 0;
-  if (k.count == k.cap) {
-    uint32_t cap = k.cap ? k.cap * 2 : 1024;
-    struct known *all = realloc(k.all, cap * sizeof *all);
-    if (!all) return 0;
-    k.all = all;
-    k.cap = cap;
-  }
+  struct known *all = ino_index_room(&k.index, k.all, &k.cap, sizeof *k.all, k.count);
+  if (!all) return 0;
+  k.all = all;
   if (k.used + len > k.room) {
     uint32_t room = k.room ? k.room : 64 << 10;
     while (k.used + len > room) room *= 2;
@@ -60,7 +56,7 @@ static int grow(size_t len) {
     k.arena = arena;
     k.room = room;
   }
-  return ino_index_room(&k.index, k.count);
+  return 1;
 }
 
 int known_name_ok(const char *name, size_t len) {

@@ -97,14 +97,10 @@ static long find(uint64_t ino) {
 /* Room for one more entry; 0 when there is none (memory, or MAX_ENTRIES). */
 static int grow(void) {
   if (s.count == MAX_ENTRIES) return 0;
-  if (s.count == s.cap) {
-    uint32_t cap = s.cap ? s.cap * 2 : 1024;
-    struct entry *order = realloc(s.order, cap * sizeof *order);
-    if (!order) return 0;
-    s.order = order;
-    s.cap = cap;
-  }
-  return ino_index_room(&s.index, s.count);
+  struct entry *order = ino_index_room(&s.index, s.order, &s.cap, sizeof *s.order, s.count);
+  if (!order) return 0;
+  s.order = order;
+  return 1;
 }
 
 /* With the lock held: full, so the order starts over with what is listed next (a
