@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include "dir-ahead.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
@@ -71,8 +72,6 @@ int dir_ahead_start(dir_ahead_lister list) {
   int ends[2];
   /* Non-blocking: a hint that does not fit is dropped, never waited for. */
   if (pipe2(ends, O_CLOEXEC) < 0) return -1;
-  /* Room for a window of 4096 files (the default 64 KiB holds ~1000 paths). */
-  (void)fcntl(ends[1], F_SETPIPE_SZ, 1 << 20);
   if (fcntl(ends[1], F_SETFL, O_NONBLOCK) < 0) {
     close(ends[0]);
     close(ends[1]);
@@ -102,8 +101,22 @@ static struct dir *dir_of(uint64_t ino, int make) {
   return old;
 }
 
-/* One write, at most PIPE_BUF bytes: whole or not at all. A full pipe means the
-   read-ahead is behind; the reader then asks for the file itself. */
+/* Set once the pipe has been grown (below). */
+static atomic_int grown;
+
+/*
+ * One write, at most PIPE_BUF bytes: whole or not at all. The first time the pipe is
+ * full it is grown to 1 MiB, room for a window of 4096 files (its 64 KiB hold ~700
+ * names); when full again, the read-ahead is behind, and the reader asks for the
+ * file itself. Grown then, not at start: a pipe's pages count against its user's
+ * pipe-user-pages-soft (16384 pages), past which each new pipe of the user's holds
+ * 8 KiB and no pipe may grow; 64 containers at 1 MiB each reached it (measured).
+ */
+static void send_hint(const char *msg, size_t n) {
+  if (write(d.fd, msg, n) < 0 && errno == EAGAIN && !atomic_exchange(&grown, 1) && fcntl(d.fd, F_SETPIPE_SZ, 1 << 20) > 0)
+    (void)!write(d.fd, msg, n);
+}
+
 static void hint(struct window *w, const char *name, size_t len, uint64_t off, uint64_t bytes) {
   char msg[PIPE_BUF];
   int head = snprintf(msg, sizeof msg, "%llu %llu ", (unsigned long long)off, (unsigned long long)bytes);
@@ -111,7 +124,7 @@ static void hint(struct window *w, const char *name, size_t len, uint64_t off, u
   memcpy(msg + head, w->path, w->dir_len);
   memcpy(msg + head + w->dir_len, name, len);
   msg[head + w->dir_len + len] = 0;
-  (void)!write(d.fd, msg, (size_t)head + w->dir_len + len + 1);
+  send_hint(msg, (size_t)head + w->dir_len + len + 1);
 }
 
 /* Starts a window in directory dir: its path and a '/'; 0, or -1 when unknown. */
