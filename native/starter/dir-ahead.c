@@ -25,7 +25,6 @@
 
 #define FIRST_WINDOW (1u << 20)
 #define WINDOW (16u << 20)
-#define BIG (16u << 20) /* larger ones are left to stream-ahead.c, window by window */
 #define MAX_SCAN 4096   /* entries a window spans at most */
 #define DIRS 16         /* directories followed at once */
 #define MAX_PATH 4096
@@ -148,7 +147,7 @@ static int each(void *ctx, const char *name, size_t len, uint64_t size, int link
     hint(w, name, len, 0, 0);
     return 0;
   }
-  if (!size || size > BIG) return 0;
+  if (!size || size > DIR_AHEAD_WHOLE_MAX) return 0;
   w->bytes += size;
   if (!w->marked && w->bytes >= w->want / 2) {
     w->marked = 1;

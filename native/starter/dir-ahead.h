@@ -18,6 +18,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* Files named whole, at most (by this file's windows and store-ahead.c's): larger
+   ones are left to stream-ahead.c, window by window, if a reader goes through them. */
+#define DIR_AHEAD_WHOLE_MAX (16u << 20)
+
 /* Called for each regular file and symlink of a listing (name, its length, the
    file's size; link: a symlink); returns 1 to stop. */
 typedef int (*dir_ahead_each)(void *ctx, const char *name, size_t len, uint64_t size, int link);

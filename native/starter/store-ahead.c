@@ -42,6 +42,7 @@
 
 #include <fuse3/fuse_lowlevel.h>
 
+#include "dir-ahead.h"
 #include "fuse-abort.h"
 #include "ino-index.h"
 
@@ -50,7 +51,6 @@
 #define FIRST_WINDOW (2u << 20)
 #define WINDOW (64u << 20)
 #define BIG (1u << 20)          /* larger files are not stored (a buffer each) */
-#define BIG_NAMED (16u << 20)   /* nor named: left to stream-ahead.c, window by window */
 #define MAX_ENTRIES (1u << 20)  /* entries remembered (16 MiB and a 4-8 MiB index at most) */
 #define MAX_SCAN 4096           /* entries a window spans at most (each read that extends one scans it) */
 
@@ -126,7 +126,7 @@ void store_ahead_listed(uint64_t ino, uint64_t size, int regular, int link) {
 }
 
 static int worth_storing(const struct entry *e) {
-  return e->size && e->size <= (s.read_file ? BIG : BIG_NAMED) && !e->stored;
+  return e->size && e->size <= (s.read_file ? BIG : DIR_AHEAD_WHOLE_MAX) && !e->stored;
 }
 
 /* A file the reader will ask for, if it is not stored: one a window may end at,
