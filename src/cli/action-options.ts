@@ -90,6 +90,8 @@ export function actionOptions(a: Record<string, unknown>, env: NodeJS.ProcessEnv
   const str = (k: string) => (typeof a[k] === 'string' ? (a[k] as string) : undefined);
   // Repeated options arrive as arrays, single ones as strings.
   const list = (k: string) => [a[k] ?? []].flat().filter((s): s is string => typeof s === 'string');
+  // A no-X flag: yargs reads --no-X as X=false; SIF_NO_X arrives as no-X.
+  const off = (x: string) => a[`no-${x}`] === true || [a[x]].flat().includes(false);
   const opts: ActionRequest = {
     bind: [...list('bind'), ...envBinds(env)],
     contain: a.contain === true,
@@ -104,11 +106,9 @@ export function actionOptions(a: Record<string, unknown>, env: NodeJS.ProcessEnv
     nvCompat: a['nv-compat'] === true,
     device: list('device').flatMap((d) => d.split(',')).map((d) => d.trim()).filter(Boolean),
     mpi: a.mpi === true,
-    // yargs reads --no-share as share=false; SIF_NO_SHARE arrives as no-share.
-    noShare: a['no-share'] === true || [a.share].flat().includes(false),
+    noShare: off('share'),
     storeAhead: a['store-ahead'] === true,
-    // yargs reads --no-read-ahead as read-ahead=false; SIF_NO_READ_AHEAD as no-read-ahead.
-    noReadAhead: a['no-read-ahead'] === true || [a['read-ahead']].flat().includes(false),
+    noReadAhead: off('read-ahead'),
     // Repeated: the last one counts.
     shareLingerMs: parseShareLinger(list('share-linger').at(-1)),
   };
